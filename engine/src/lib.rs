@@ -1,0 +1,16 @@
+//! joltdb's engine: catalog, SQL binding/planning/execution, partitioned
+//! in-memory MVCC storage, the partition logs (WAL) and transactions.
+//! It knows nothing of the wire protocol: the server drives it through
+//! [`Engine`] and [`Session`].
+
+pub mod error;
+pub mod session;
+pub mod types;
+pub mod wal;
+
+pub use error::{Error, Result, SqlState};
+pub use session::{
+    CancelToken, Column, CommandComplete, Engine, EngineConfig, Output, Prepared, Session,
+    Statement, TxnStatus,
+};
+pub use types::{DataType, Row, Value};
