@@ -90,6 +90,10 @@ pub struct Error {
     pub position: Option<u32>,
     #[source]
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    /// Set when a statement must wait for another transaction (its id) to
+    /// finish and then run again; 0 means run again at once with a fresh
+    /// snapshot. Never reaches a client.
+    pub(crate) retry_after: Option<u64>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -103,7 +107,16 @@ impl Error {
             hint: None,
             position: None,
             source: None,
+            retry_after: None,
         }
+    }
+
+    /// The statement hit a row locked by transaction `txn`: wait for it,
+    /// then run the statement again.
+    pub(crate) fn retry_after(txn: u64) -> Error {
+        let mut err = Error::new(SqlState::INTERNAL_ERROR, "statement must be retried");
+        err.retry_after = Some(txn);
+        err
     }
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Error {

@@ -3,14 +3,21 @@
 //! It knows nothing of the wire protocol: the server drives it through
 //! [`Engine`] and [`Session`].
 
+#![allow(clippy::result_large_err)]
+
+pub mod catalog;
+pub mod engine;
 pub mod error;
 pub mod session;
+pub mod sql;
+pub mod storage;
+pub mod txn;
 pub mod types;
 pub mod wal;
 
 pub use error::{Error, Result, SqlState};
 pub use session::{
-    CancelToken, Column, CommandComplete, Engine, EngineConfig, Output, Prepared, Session,
+    CancelToken, Column, CommandComplete, Cursor, Engine, EngineConfig, Output, Prepared, Session,
     Statement, TxnStatus,
 };
 pub use types::{DataType, Row, Value};

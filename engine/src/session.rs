@@ -2,12 +2,23 @@
 //! [`Session`] (one per client connection), through which the server parses,
 //! prepares and runs statements.
 
-use crate::error::Result;
+use crate::engine::{EngineInner, SERVER_VERSION, SERVER_VERSION_NUM};
+use crate::error::{Error, Result, SqlState};
+use crate::sql::binder::Binder;
+use crate::sql::exec::{self, StmtCtx};
+use crate::sql::parser::{self, Parsed};
+use crate::sql::plan::{BoundStatement, Command};
+use crate::storage::TxnId;
+use crate::txn::{commit_writes, rollback_writes, Isolation, SnapshotGuard, WriteEntry};
 use crate::types::io::IoContext;
 use crate::types::{DataType, Row, Value};
+use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// How to open a data directory.
 #[derive(Clone, Debug)]
@@ -21,7 +32,7 @@ pub struct EngineConfig {
 /// An open database: one per data directory (guarded by a lock file).
 #[derive(Clone)]
 pub struct Engine {
-    _private: (),
+    inner: Arc<EngineInner>,
 }
 
 impl Engine {
@@ -29,19 +40,45 @@ impl Engine {
     /// recovers from the partition logs. Fails if another process holds the
     /// directory.
     pub fn open(config: EngineConfig) -> Result<Engine> {
-        let _ = config;
-        unimplemented!()
+        Ok(Engine {
+            inner: EngineInner::open(&config)?,
+        })
+    }
+
+    /// The partition count of the open data directory.
+    pub fn partitions(&self) -> usize {
+        self.inner.partitions
     }
 
     /// A new session for an authenticated role. `params` are the startup
     /// parameters the client sent (application_name, DateStyle, TimeZone,
     /// client_encoding, search_path, ...).
     pub fn new_session(&self, user: &str, database: &str, params: &[(String, String)]) -> Result<Session> {
-        let _ = (user, database, params);
-        unimplemented!()
+        let mut s = Session {
+            engine: self.inner.clone(),
+            user: user.to_string(),
+            database: database.to_string(),
+            settings: default_settings(user),
+            settings_arc: Arc::new(HashMap::new()),
+            io: IoContext::default(),
+            txn: None,
+            cancel: CancelToken::default(),
+            currvals: Arc::new(Mutex::new(HashMap::new())),
+        };
+        for (k, v) in params {
+            let name = k.to_lowercase();
+            if matches!(name.as_str(), "user" | "database" | "options" | "replication") {
+                continue;
+            }
+            if let Some(canon) = canonical_setting(&name) {
+                s.set_setting(canon, v)?;
+            }
+        }
+        s.refresh_settings();
+        Ok(s)
     }
 
-    /// Flushes and closes the logs; further commits fail.
+    /// Stops accepting work; commits in flight finish first.
     pub async fn shutdown(&self) {}
 }
 
@@ -65,6 +102,9 @@ impl CancelToken {
     pub fn take(&self) -> bool {
         self.0.swap(false, Ordering::SeqCst)
     }
+    fn clear(&self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
 }
 
 /// A result column as RowDescription describes it.
@@ -81,17 +121,28 @@ pub struct Column {
 /// One parsed SQL statement (not yet bound to the catalog).
 #[derive(Clone, Debug)]
 pub struct Statement {
-    _private: (),
+    parsed: Parsed,
 }
 
 /// A statement bound to the catalog with known parameter and result types.
-#[derive(Debug)]
 pub struct Prepared {
     /// Parameter types ($1, $2, ...), inferred where the client left them
     /// unspecified.
     pub param_types: Vec<DataType>,
     /// Result columns; empty for statements that return no rows.
     pub columns: Vec<Column>,
+    statement: Statement,
+    client_types: Vec<DataType>,
+    bound: Mutex<(u64, Arc<BoundStatement>)>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("param_types", &self.param_types)
+            .field("columns", &self.columns)
+            .finish()
+    }
 }
 
 /// What running a statement produced.
@@ -109,73 +160,819 @@ pub enum Output {
 pub struct CommandComplete {
     pub tag: String,
     pub parameter_status: Vec<(String, String)>,
+    /// Warnings and notices for the client (e.g. "there is no transaction
+    /// in progress").
+    pub notices: Vec<String>,
+}
+
+enum RowSource {
+    /// The snapshot guard keeps the versions the cursor reads from being
+    /// pruned while it is open.
+    Plan {
+        cursor: Box<exec::Cursor>,
+        _snapshot: Arc<SnapshotGuard>,
+    },
+    Buffered(std::vec::IntoIter<Row>),
 }
 
 /// An open result set; rows are produced as they are fetched.
 pub struct Cursor {
     pub columns: Arc<Vec<Column>>,
+    source: RowSource,
+    /// Tag prefix ("SELECT", "INSERT 0", "UPDATE", ...).
+    tag_prefix: &'static str,
+    /// For DML with RETURNING: the affected row count.
+    fixed_count: Option<u64>,
+    fetched: u64,
+    done: bool,
 }
 
 impl Cursor {
     /// The command tag once every row was fetched (`SELECT n`, or e.g.
     /// `INSERT 0 n` for INSERT ... RETURNING).
     pub fn tag(&self) -> String {
-        unimplemented!()
+        format!("{} {}", self.tag_prefix, self.fixed_count.unwrap_or(self.fetched))
     }
+}
+
+struct TxnState {
+    id: TxnId,
+    isolation: Isolation,
+    /// Inside BEGIN ... COMMIT.
+    explicit: bool,
+    failed: bool,
+    /// REPEATABLE READ / SERIALIZABLE: the snapshot of the first statement.
+    snapshot: Option<Arc<SnapshotGuard>>,
+    writes: Arc<Mutex<Vec<WriteEntry>>>,
+    savepoints: Vec<(String, usize)>,
+    start: DateTime<Utc>,
 }
 
 /// One client's session: settings, the current transaction, cursors.
 pub struct Session {
-    _private: (),
+    engine: Arc<EngineInner>,
+    user: String,
+    database: String,
+    settings: HashMap<String, String>,
+    settings_arc: Arc<HashMap<String, String>>,
+    io: IoContext,
+    txn: Option<TxnState>,
+    cancel: CancelToken,
+    currvals: Arc<Mutex<HashMap<String, i64>>>,
+}
+
+/// Settings reported to the client with ParameterStatus when they change.
+const REPORTED: &[&str] = &[
+    "application_name",
+    "client_encoding",
+    "DateStyle",
+    "default_transaction_read_only",
+    "in_hot_standby",
+    "integer_datetimes",
+    "IntervalStyle",
+    "is_superuser",
+    "server_encoding",
+    "server_version",
+    "session_authorization",
+    "standard_conforming_strings",
+    "TimeZone",
+];
+
+const SETTINGS: &[(&str, &str)] = &[
+    ("application_name", ""),
+    ("client_encoding", "UTF8"),
+    ("DateStyle", "ISO, MDY"),
+    ("default_transaction_isolation", "read committed"),
+    ("default_transaction_read_only", "off"),
+    ("extra_float_digits", "1"),
+    ("idle_in_transaction_session_timeout", "0"),
+    ("in_hot_standby", "off"),
+    ("integer_datetimes", "on"),
+    ("IntervalStyle", "postgres"),
+    ("lock_timeout", "0"),
+    ("max_identifier_length", "63"),
+    ("search_path", "\"$user\", public"),
+    ("server_encoding", "UTF8"),
+    ("server_version", SERVER_VERSION),
+    ("server_version_num", SERVER_VERSION_NUM),
+    ("standard_conforming_strings", "on"),
+    ("statement_timeout", "0"),
+    ("synchronous_commit", "on"),
+    ("TimeZone", "UTC"),
+    ("transaction_isolation", "read committed"),
+    ("bytea_output", "hex"),
+    ("client_min_messages", "notice"),
+    ("row_security", "on"),
+    ("default_transaction_deferrable", "off"),
+    ("transaction_read_only", "off"),
+    ("transaction_deferrable", "off"),
+    ("timezone_abbreviations", "Default"),
+    ("datestyle", ""),
+];
+
+fn default_settings(user: &str) -> HashMap<String, String> {
+    let mut m: HashMap<String, String> = SETTINGS
+        .iter()
+        .filter(|(k, _)| *k != "datestyle")
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    m.insert("is_superuser".into(), "on".into());
+    m.insert("session_authorization".into(), user.to_string());
+    m
+}
+
+/// The canonical (case-preserving) name of a known setting.
+fn canonical_setting(name: &str) -> Option<&'static str> {
+    let lower = name.to_lowercase();
+    SETTINGS
+        .iter()
+        .map(|(k, _)| *k)
+        .chain(["is_superuser", "session_authorization"])
+        .find(|k| k.to_lowercase() == lower && *k != "datestyle")
+}
+
+fn parse_timezone(v: &str) -> Option<i32> {
+    let t = v.trim();
+    match t.to_ascii_lowercase().as_str() {
+        "utc" | "gmt" | "z" | "etc/utc" | "etc/gmt" | "zulu" | "universal" | "uct" => return Some(0),
+        _ => {}
+    }
+    let (sign, rest) = match t.as_bytes().first()? {
+        b'+' => (1, &t[1..]),
+        b'-' => (-1, &t[1..]),
+        b'0'..=b'9' => (1, t),
+        _ => return None,
+    };
+    let mut parts = rest.split(':');
+    let h: i32 = parts.next()?.parse().ok()?;
+    let m: i32 = parts.next().map(|m| m.parse().ok()).unwrap_or(Some(0))?;
+    if h > 15 || m > 59 {
+        return None;
+    }
+    Some(sign * (h * 3600 + m * 60))
+}
+
+fn parse_duration_ms(v: &str) -> Option<u64> {
+    let t = v.trim().to_lowercase();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let n: u64 = t[..split].parse().ok()?;
+    let unit = t[split..].trim();
+    Some(match unit {
+        "" | "ms" => n,
+        "s" => n * 1000,
+        "min" => n * 60_000,
+        "h" => n * 3_600_000,
+        "d" => n * 86_400_000,
+        _ => return None,
+    })
+}
+
+fn invalid_value(name: &str, value: &str) -> Error {
+    Error::new(
+        SqlState::INVALID_PARAMETER_VALUE,
+        format!("invalid value for parameter \"{name}\": \"{value}\""),
+    )
+}
+
+fn aborted() -> Error {
+    Error::new(
+        SqlState::IN_FAILED_SQL_TRANSACTION,
+        "current transaction is aborted, commands ignored until end of transaction block",
+    )
+}
+
+fn command(tag: impl Into<String>) -> Output {
+    Output::Command(CommandComplete {
+        tag: tag.into(),
+        ..Default::default()
+    })
+}
+
+fn command_with_notice(tag: &str, notice: String) -> Output {
+    Output::Command(CommandComplete {
+        tag: tag.into(),
+        notices: vec![notice],
+        ..Default::default()
+    })
 }
 
 impl Session {
     /// Splits `sql` into statements and parses them. Empty input gives an
     /// empty list. Errors: 42601 with position.
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
-        let _ = sql;
-        unimplemented!()
+        parser::split(sql)
+            .into_iter()
+            .map(|(off, text)| {
+                Ok(Statement {
+                    parsed: parser::parse_one(sql, off, text)?,
+                })
+            })
+            .collect()
+    }
+
+    fn bind(&self, stmt: &Statement, param_types: &[DataType]) -> Result<(u64, BoundStatement)> {
+        let catalog = self.engine.catalog();
+        let bound = Binder::new(&catalog, param_types, self.io.clone()).bind(&stmt.parsed)?;
+        Ok((catalog.version, bound))
     }
 
     /// Binds one statement: resolves names, types expressions, infers the
     /// types of parameters the client left unspecified (`DataType::Unknown`).
     pub fn prepare(&mut self, stmt: &Statement, param_types: &[DataType]) -> Result<Arc<Prepared>> {
-        let _ = (stmt, param_types);
-        unimplemented!()
+        if self.txn.as_ref().is_some_and(|t| t.failed) && !is_txn_end(&stmt.parsed) {
+            return Err(aborted());
+        }
+        let (version, bound) = self.bind(stmt, param_types)?;
+        Ok(Arc::new(Prepared {
+            param_types: bound.param_types.clone(),
+            columns: bound.columns.clone(),
+            statement: stmt.clone(),
+            client_types: param_types.to_vec(),
+            bound: Mutex::new((version, Arc::new(bound))),
+        }))
+    }
+
+    fn current_bound(&self, prepared: &Prepared) -> Result<Arc<BoundStatement>> {
+        let version = self.engine.catalog().version;
+        let mut b = prepared.bound.lock();
+        if b.0 != version {
+            let (v, bound) = self.bind(&prepared.statement, &prepared.client_types)?;
+            if bound.columns != prepared.columns || bound.param_types != prepared.param_types {
+                return Err(Error::unsupported("cached plan must not change result type"));
+            }
+            *b = (v, Arc::new(bound));
+        }
+        Ok(b.1.clone())
     }
 
     /// Runs a prepared statement with parameter values (already decoded to
     /// the prepared parameter types). In a failed transaction block every
     /// statement but ROLLBACK/COMMIT fails with 25P02.
     pub async fn execute(&mut self, prepared: &Arc<Prepared>, params: Vec<Value>) -> Result<Output> {
-        let _ = (prepared, params);
-        unimplemented!()
+        self.cancel.clear();
+        if self.txn.as_ref().is_some_and(|t| t.failed) && !is_txn_end(&prepared.statement.parsed) {
+            return Err(aborted());
+        }
+        let bound = match self.current_bound(prepared) {
+            Ok(b) => b,
+            Err(e) => {
+                self.on_error();
+                return Err(e);
+            }
+        };
+        let result = self.run(&bound, params).await;
+        if result.is_err() {
+            self.on_error();
+        }
+        result
+    }
+
+    /// After an error: an explicit transaction becomes failed; an implicit
+    /// one is rolled back.
+    fn on_error(&mut self) {
+        match &mut self.txn {
+            Some(t) if t.explicit => t.failed = true,
+            Some(_) => self.abort_txn(),
+            None => {}
+        }
+    }
+
+    fn begin_txn(&mut self, explicit: bool, isolation: Option<Isolation>) {
+        let iso = isolation.unwrap_or_else(|| {
+            Isolation::parse(&self.settings["default_transaction_isolation"]).unwrap_or(Isolation::ReadCommitted)
+        });
+        self.txn = Some(TxnState {
+            id: self.engine.txns.begin(),
+            isolation: iso,
+            explicit,
+            failed: false,
+            snapshot: None,
+            writes: Arc::new(Mutex::new(Vec::new())),
+            savepoints: Vec::new(),
+            start: Utc::now(),
+        });
+    }
+
+    fn abort_txn(&mut self) {
+        if let Some(t) = self.txn.take() {
+            let mut w = t.writes.lock();
+            rollback_writes(t.id, &mut w, 0);
+            drop(w);
+            self.engine.txns.finish(t.id);
+        }
+    }
+
+    async fn commit_txn(&mut self) -> Result<()> {
+        let Some(t) = self.txn.take() else { return Ok(()) };
+        let wait = self.settings.get("synchronous_commit").is_none_or(|v| v != "off");
+        let writes = std::mem::take(&mut *t.writes.lock());
+        let result = commit_writes(&self.engine.txns, &self.engine.logs, t.id, &writes, wait).await;
+        if result.is_err() {
+            let mut w = writes;
+            rollback_writes(t.id, &mut w, 0);
+        }
+        self.engine.txns.finish(t.id);
+        result.map(|_| ())
+    }
+
+    fn stmt_ctx(&self, params: Vec<Value>, snapshot: u64) -> Arc<StmtCtx> {
+        let t = self.txn.as_ref().expect("transaction");
+        let timeout = self.settings.get("statement_timeout").and_then(|v| parse_duration_ms(v)).unwrap_or(0);
+        Arc::new(StmtCtx {
+            engine: self.engine.clone(),
+            txn: t.id,
+            snapshot,
+            snapshot_isolation: t.isolation != Isolation::ReadCommitted,
+            params,
+            writes: t.writes.clone(),
+            txn_start: t.start,
+            stmt_start: Utc::now(),
+            user: self.user.clone(),
+            database: self.database.clone(),
+            settings: self.settings_arc.clone(),
+            currvals: self.currvals.clone(),
+            cancel: self.cancel.clone(),
+            deadline: (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout)),
+            subquery_cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The snapshot for the next statement of the current transaction.
+    fn statement_snapshot(&mut self) -> Arc<SnapshotGuard> {
+        let txns = self.engine.txns.clone();
+        let t = self.txn.as_mut().expect("transaction");
+        if t.isolation == Isolation::ReadCommitted {
+            return Arc::new(txns.snapshot());
+        }
+        t.snapshot.get_or_insert_with(|| Arc::new(txns.snapshot())).clone()
+    }
+
+    async fn run(&mut self, bound: &Arc<BoundStatement>, params: Vec<Value>) -> Result<Output> {
+        match &bound.command {
+            Command::Begin { isolation } => {
+                if self.txn.as_ref().is_some_and(|t| t.explicit) {
+                    return Ok(command_with_notice("BEGIN", "there is already a transaction in progress".into()));
+                }
+                self.begin_txn(true, *isolation);
+                Ok(command("BEGIN"))
+            }
+            Command::Commit => match &self.txn {
+                Some(t) if t.explicit => {
+                    if t.failed {
+                        self.abort_txn();
+                        return Ok(command("ROLLBACK"));
+                    }
+                    self.commit_txn().await?;
+                    Ok(command("COMMIT"))
+                }
+                _ => Ok(command_with_notice("COMMIT", "there is no transaction in progress".into())),
+            },
+            Command::Rollback => {
+                if self.txn.as_ref().is_some_and(|t| t.explicit) {
+                    self.abort_txn();
+                    Ok(command("ROLLBACK"))
+                } else {
+                    Ok(command_with_notice("ROLLBACK", "there is no transaction in progress".into()))
+                }
+            }
+            Command::Savepoint(name) => {
+                let t = self.explicit_txn("SAVEPOINT")?;
+                let mark = t.writes.lock().len();
+                t.savepoints.push((name.clone(), mark));
+                Ok(command("SAVEPOINT"))
+            }
+            Command::RollbackTo(name) => {
+                let t = self.explicit_txn("ROLLBACK TO SAVEPOINT")?;
+                let pos = t.savepoints.iter().rposition(|(n, _)| n == name).ok_or_else(|| {
+                    Error::new(SqlState::UNDEFINED_OBJECT_SAVEPOINT, format!("savepoint \"{name}\" does not exist"))
+                })?;
+                let mark = t.savepoints[pos].1;
+                t.savepoints.truncate(pos + 1);
+                rollback_writes(t.id, &mut t.writes.lock(), mark);
+                t.failed = false;
+                Ok(command("ROLLBACK"))
+            }
+            Command::Release(name) => {
+                let t = self.explicit_txn("RELEASE SAVEPOINT")?;
+                let pos = t.savepoints.iter().rposition(|(n, _)| n == name).ok_or_else(|| {
+                    Error::new(SqlState::UNDEFINED_OBJECT_SAVEPOINT, format!("savepoint \"{name}\" does not exist"))
+                })?;
+                t.savepoints.truncate(pos);
+                Ok(command("RELEASE"))
+            }
+            Command::SetTransaction(iso) => {
+                match &mut self.txn {
+                    Some(t) if t.explicit => {
+                        if t.snapshot.is_some() || !t.writes.lock().is_empty() {
+                            return Err(Error::new(
+                                SqlState::ACTIVE_SQL_TRANSACTION,
+                                "SET TRANSACTION ISOLATION LEVEL must be called before any query",
+                            ));
+                        }
+                        t.isolation = *iso;
+                    }
+                    _ => {
+                        return Ok(command_with_notice(
+                            "SET",
+                            "SET TRANSACTION can only be used in transaction blocks".into(),
+                        ))
+                    }
+                }
+                Ok(command("SET"))
+            }
+            Command::Set { name, value, .. } => self.run_set(name, value.as_deref()),
+            Command::ResetAll => {
+                let before = self.settings.clone();
+                self.settings = default_settings(&self.user);
+                self.io = IoContext::default();
+                self.refresh_settings();
+                let changed = REPORTED
+                    .iter()
+                    .filter(|k| before.get(**k) != self.settings.get(**k))
+                    .map(|k| (k.to_string(), self.settings[*k].clone()))
+                    .collect();
+                Ok(Output::Command(CommandComplete {
+                    tag: "RESET".into(),
+                    parameter_status: changed,
+                    notices: vec![],
+                }))
+            }
+            Command::Show(name) => self.run_show(name, bound),
+            Command::NoOp(tag) => Ok(command(*tag)),
+            Command::CreateTable(plan) => {
+                if self.engine.create_table(plan)? {
+                    Ok(command("CREATE TABLE"))
+                } else {
+                    Ok(command_with_notice(
+                        "CREATE TABLE",
+                        format!("relation \"{}\" already exists, skipping", plan.name),
+                    ))
+                }
+            }
+            Command::DropTable { names, if_exists } => {
+                let missing = self.engine.drop_tables(names, *if_exists)?;
+                Ok(Output::Command(CommandComplete {
+                    tag: "DROP TABLE".into(),
+                    parameter_status: vec![],
+                    notices: missing.into_iter().map(|n| format!("table \"{n}\" does not exist, skipping")).collect(),
+                }))
+            }
+            Command::CreateIndex {
+                name,
+                table,
+                columns,
+                unique,
+                if_not_exists,
+            } => {
+                self.engine.create_index(name.clone(), table, columns, *unique, *if_not_exists)?;
+                Ok(command("CREATE INDEX"))
+            }
+            Command::DropIndex { names, if_exists } => {
+                self.engine.drop_indexes(names, *if_exists)?;
+                Ok(command("DROP INDEX"))
+            }
+            Command::Query(_) => self.run_query(bound, params),
+            Command::Insert(_) | Command::Update(_) | Command::Delete(_) | Command::Truncate { .. } => {
+                self.run_dml(bound, params).await
+            }
+        }
+    }
+
+    fn explicit_txn(&mut self, what: &str) -> Result<&mut TxnState> {
+        match &mut self.txn {
+            Some(t) if t.explicit => Ok(t),
+            _ => Err(Error::new(
+                SqlState::NO_ACTIVE_SQL_TRANSACTION,
+                format!("{what} can only be used in transaction blocks"),
+            )),
+        }
+    }
+
+    fn run_query(&mut self, bound: &Arc<BoundStatement>, params: Vec<Value>) -> Result<Output> {
+        let Command::Query(plan) = &bound.command else { unreachable!() };
+        let implicit = self.txn.is_none();
+        if implicit {
+            self.begin_txn(false, None);
+        }
+        let snap = self.statement_snapshot();
+        let ctx = self.stmt_ctx(params, snap.ts);
+        let plan = Arc::new(plan.clone());
+        let cursor = exec::Cursor::new(plan, ctx, vec![]);
+        if implicit {
+            // A query changes nothing; its snapshot keeps what it reads.
+            let t = self.txn.take().expect("transaction");
+            self.engine.txns.finish(t.id);
+        }
+        Ok(Output::Rows(Cursor {
+            columns: Arc::new(bound.columns.clone()),
+            source: RowSource::Plan {
+                cursor: Box::new(cursor),
+                _snapshot: snap,
+            },
+            tag_prefix: "SELECT",
+            fixed_count: None,
+            fetched: 0,
+            done: false,
+        }))
+    }
+
+    async fn run_dml(&mut self, bound: &Arc<BoundStatement>, params: Vec<Value>) -> Result<Output> {
+        let implicit = self.txn.is_none();
+        if implicit {
+            self.begin_txn(false, None);
+        }
+        let insert = match &bound.command {
+            Command::Insert(_) => Some(()),
+            _ => None,
+        };
+        let result = loop {
+            let mark = self.txn.as_ref().unwrap().writes.lock().len();
+            let snap = self.statement_snapshot();
+            let ctx = self.stmt_ctx(params.clone(), snap.ts);
+            let r = match &bound.command {
+                Command::Insert(ip) => exec::run_insert(ip, &ctx),
+                Command::Update(up) => exec::run_update(up, &ctx),
+                Command::Delete(dp) => exec::run_delete(dp, &ctx),
+                Command::Truncate { tables } => {
+                    let mut r = Ok(exec::DmlResult { count: 0, rows: vec![] });
+                    for t in tables {
+                        if let Err(e) = exec::run_truncate(t, &ctx) {
+                            r = Err(e);
+                            break;
+                        }
+                    }
+                    r
+                }
+                _ => unreachable!(),
+            };
+            match r {
+                Ok(res) => break Ok(res),
+                Err(e) if e.retry_after.is_some() => {
+                    let t = self.txn.as_ref().unwrap();
+                    rollback_writes(t.id, &mut t.writes.lock(), mark);
+                    let holder = e.retry_after.unwrap();
+                    if holder != 0 {
+                        self.wait_for(holder, &ctx).await?;
+                    } else {
+                        ctx.check_interrupt()?;
+                        tokio::task::yield_now().await;
+                    }
+                    if t.isolation != Isolation::ReadCommitted {
+                        // The retry sees the same snapshot; a change by the
+                        // other transaction becomes a serialization failure.
+                    }
+                }
+                Err(e) => {
+                    let t = self.txn.as_ref().unwrap();
+                    rollback_writes(t.id, &mut t.writes.lock(), mark);
+                    break Err(e);
+                }
+            }
+        };
+        let res = result?;
+        if implicit {
+            self.commit_txn().await?;
+        }
+        let (prefix, tag) = match (&bound.command, insert) {
+            (Command::Insert(_), _) => ("INSERT 0", format!("INSERT 0 {}", res.count)),
+            (Command::Update(_), _) => ("UPDATE", format!("UPDATE {}", res.count)),
+            (Command::Delete(_), _) => ("DELETE", format!("DELETE {}", res.count)),
+            _ => ("TRUNCATE TABLE", "TRUNCATE TABLE".to_string()),
+        };
+        let returning = match &bound.command {
+            Command::Insert(p) => p.returning.is_some(),
+            Command::Update(p) => p.returning.is_some(),
+            Command::Delete(p) => p.returning.is_some(),
+            _ => false,
+        };
+        if returning {
+            return Ok(Output::Rows(Cursor {
+                columns: Arc::new(bound.columns.clone()),
+                source: RowSource::Buffered(res.rows.into_iter()),
+                tag_prefix: prefix,
+                fixed_count: Some(res.count),
+                fetched: 0,
+                done: false,
+            }));
+        }
+        Ok(command(tag))
+    }
+
+    async fn wait_for(&self, holder: TxnId, ctx: &StmtCtx) -> Result<()> {
+        let me = self.txn.as_ref().unwrap().id;
+        let txns = self.engine.txns.clone();
+        let wait = txns.wait_for(me, holder);
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                r = &mut wait => return r,
+                _ = tokio::time::sleep(Duration::from_millis(20)) => {
+                    if let Err(e) = ctx.check_interrupt() {
+                        txns.stop_waiting(me);
+                        return Err(e);
+                    }
+                }
+            }
+        }
     }
 
     /// Fetches up to `max_rows` rows (0 = all) into `out`. Returns true when
     /// the cursor is exhausted.
     pub async fn fetch(&mut self, cursor: &mut Cursor, max_rows: usize, out: &mut Vec<Row>) -> Result<bool> {
-        let _ = (cursor, max_rows, out);
-        unimplemented!()
+        if cursor.done {
+            return Ok(true);
+        }
+        let limit = if max_rows == 0 { usize::MAX } else { max_rows };
+        let mut n = 0;
+        while n < limit {
+            let next = match &mut cursor.source {
+                RowSource::Plan { cursor, .. } => cursor.next(),
+                RowSource::Buffered(it) => Ok(it.next()),
+            };
+            match next {
+                Ok(Some(r)) => {
+                    out.push(r);
+                    n += 1;
+                    cursor.fetched += 1;
+                }
+                Ok(None) => {
+                    cursor.done = true;
+                    return Ok(true);
+                }
+                Err(e) => {
+                    cursor.done = true;
+                    self.on_error();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(false)
     }
 
     pub fn txn_status(&self) -> TxnStatus {
-        unimplemented!()
+        match &self.txn {
+            Some(t) if t.explicit && t.failed => TxnStatus::Failed,
+            Some(t) if t.explicit => TxnStatus::InBlock,
+            _ => TxnStatus::Idle,
+        }
     }
 
     /// The token a CancelRequest for this session sets.
     pub fn cancel_token(&self) -> CancelToken {
-        unimplemented!()
+        self.cancel.clone()
     }
 
     /// Settings that shape text output (TimeZone, ...).
     pub fn io_context(&self) -> &IoContext {
-        unimplemented!()
+        &self.io
     }
 
     /// The ParameterStatus values to send after authentication
     /// (server_version, client_encoding, DateStyle, TimeZone, ...).
     pub fn startup_parameters(&self) -> Vec<(String, String)> {
-        unimplemented!()
+        REPORTED
+            .iter()
+            .map(|k| (k.to_string(), self.settings.get(*k).cloned().unwrap_or_default()))
+            .collect()
+    }
+
+    fn refresh_settings(&mut self) {
+        let mut m: HashMap<String, String> = self.settings.iter().map(|(k, v)| (k.to_lowercase(), v.clone())).collect();
+        let iso = self
+            .txn
+            .as_ref()
+            .map(|t| t.isolation.name().to_string())
+            .unwrap_or_else(|| self.settings["default_transaction_isolation"].clone());
+        m.insert("transaction_isolation".into(), iso);
+        self.settings_arc = Arc::new(m);
+    }
+
+    fn set_setting(&mut self, name: &str, value: &str) -> Result<()> {
+        let v = value.to_string();
+        match name {
+            "client_encoding" => {
+                let norm = value.trim().to_uppercase().replace('-', "");
+                if norm != "UTF8" && norm != "UNICODE" {
+                    return Err(Error::unsupported(format!(
+                        "client_encoding \"{value}\" is not supported; joltdb speaks UTF8 only"
+                    )));
+                }
+                self.settings.insert(name.into(), "UTF8".into());
+                return Ok(());
+            }
+            "TimeZone" => {
+                let off = parse_timezone(value).ok_or_else(|| invalid_value("TimeZone", value))?;
+                self.io.tz_offset_secs = off;
+            }
+            "DateStyle" => {
+                let up = value.to_uppercase();
+                if !up.contains("ISO") && !up.is_empty() {
+                    return Err(Error::unsupported("only DateStyle ISO is supported"));
+                }
+                self.settings.insert(name.into(), "ISO, MDY".into());
+                return Ok(());
+            }
+            "statement_timeout" | "lock_timeout" | "idle_in_transaction_session_timeout" => {
+                parse_duration_ms(value).ok_or_else(|| invalid_value(name, value))?;
+            }
+            "default_transaction_isolation" | "transaction_isolation" => {
+                let iso = Isolation::parse(value).ok_or_else(|| invalid_value(name, value))?;
+                if name == "transaction_isolation" {
+                    if let Some(t) = &mut self.txn {
+                        t.isolation = iso;
+                    }
+                    return Ok(());
+                }
+                self.settings.insert(name.into(), iso.name().into());
+                return Ok(());
+            }
+            "synchronous_commit" => {
+                let on = match value.to_lowercase().as_str() {
+                    "on" | "true" | "1" | "yes" | "local" | "remote_write" | "remote_apply" => true,
+                    "off" | "false" | "0" | "no" => false,
+                    _ => return Err(invalid_value(name, value)),
+                };
+                self.settings.insert(name.into(), if on { "on" } else { "off" }.into());
+                return Ok(());
+            }
+            "extra_float_digits" => {
+                let n: i32 = value.trim().parse().map_err(|_| invalid_value(name, value))?;
+                if !(-15..=3).contains(&n) {
+                    return Err(invalid_value(name, value));
+                }
+            }
+            "server_version" | "server_version_num" | "server_encoding" | "integer_datetimes" | "max_identifier_length" | "is_superuser" | "session_authorization" | "in_hot_standby" => {
+                return Err(Error::new(
+                    SqlState("55P02"),
+                    format!("parameter \"{name}\" cannot be changed"),
+                ))
+            }
+            _ => {}
+        }
+        self.settings.insert(name.to_string(), v);
+        Ok(())
+    }
+
+    fn run_set(&mut self, name: &str, value: Option<&str>) -> Result<Output> {
+        let canon = match canonical_setting(name) {
+            Some(c) => c.to_string(),
+            None if name.contains('.') => name.to_string(),
+            None => {
+                return Err(Error::new(
+                    SqlState::UNDEFINED_OBJECT,
+                    format!("unrecognized configuration parameter \"{name}\""),
+                ))
+            }
+        };
+        let default = SETTINGS.iter().find(|(k, _)| *k == canon).map(|(_, v)| v.to_string()).unwrap_or_default();
+        let value = value.map(str::to_string).unwrap_or(default);
+        self.set_setting(&canon, &value)?;
+        self.refresh_settings();
+        let mut status = Vec::new();
+        if REPORTED.contains(&canon.as_str()) {
+            status.push((canon.clone(), self.settings.get(&canon).cloned().unwrap_or_default()));
+        }
+        Ok(Output::Command(CommandComplete {
+            tag: if value.is_empty() && name == "reset" { "RESET".into() } else { "SET".into() },
+            parameter_status: status,
+            notices: vec![],
+        }))
+    }
+
+    fn run_show(&mut self, name: &str, bound: &Arc<BoundStatement>) -> Result<Output> {
+        self.refresh_settings();
+        let rows: Vec<Row> = if name == "all" {
+            let mut keys: Vec<&String> = self.settings.keys().collect();
+            keys.sort_by_key(|k| k.to_lowercase());
+            keys.into_iter()
+                .map(|k| vec![Value::Text(k.clone()), Value::Text(self.settings[k].clone()), Value::Text(String::new())])
+                .collect()
+        } else {
+            let v = self.settings_arc.get(&name.to_lowercase()).cloned().ok_or_else(|| {
+                Error::new(
+                    SqlState::UNDEFINED_OBJECT,
+                    format!("unrecognized configuration parameter \"{name}\""),
+                )
+            })?;
+            vec![vec![Value::Text(v)]]
+        };
+        Ok(Output::Rows(Cursor {
+            columns: Arc::new(bound.columns.clone()),
+            fixed_count: None,
+            source: RowSource::Buffered(rows.into_iter()),
+            tag_prefix: "SHOW",
+            fetched: 0,
+            done: false,
+        }))
+    }
+}
+
+fn is_txn_end(p: &Parsed) -> bool {
+    match p {
+        Parsed::Sql(s) => matches!(
+            **s,
+            sqlparser::ast::Statement::Commit { .. } | sqlparser::ast::Statement::Rollback { .. }
+        ),
+        _ => false,
     }
 }

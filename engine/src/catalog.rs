@@ -1,0 +1,192 @@
+//! The catalog: table, index and sequence definitions. Kept in memory as an
+//! immutable snapshot that DDL replaces, and persisted to `catalog.json` in
+//! the data directory (written to a temporary name, synced, renamed).
+
+use crate::error::{Error, Result, SqlState};
+use crate::storage::TableStore;
+use crate::types::DataType;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum IdentityKind {
+    Always,
+    ByDefault,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ColumnDef {
+    pub name: String,
+    pub data_type: DataType,
+    pub not_null: bool,
+    /// The DEFAULT expression as SQL text.
+    pub default: Option<String>,
+    pub identity: Option<IdentityKind>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct IndexDef {
+    pub oid: u32,
+    pub name: String,
+    pub columns: Vec<usize>,
+    pub unique: bool,
+    pub primary: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CheckDef {
+    pub name: String,
+    pub expr: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TableDef {
+    /// Table id and OID (they are the same number).
+    pub oid: u32,
+    pub name: String,
+    pub columns: Vec<ColumnDef>,
+    /// Primary key column positions; empty means the table has a hidden
+    /// row id.
+    pub primary_key: Vec<usize>,
+    pub pk_name: Option<String>,
+    /// Secondary indexes, including those behind UNIQUE constraints.
+    pub indexes: Vec<IndexDef>,
+    pub checks: Vec<CheckDef>,
+    /// Columns whose hash picks a row's partition (a prefix-free subset of
+    /// the primary key; empty means the hidden row id).
+    pub partition_key: Vec<usize>,
+    /// Sequences owned by columns of this table (serial/identity).
+    pub owned_sequences: Vec<String>,
+}
+
+impl TableDef {
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SequenceDef {
+    pub oid: u32,
+    pub name: String,
+    pub increment: i64,
+    pub min_value: i64,
+    pub max_value: i64,
+    pub start: i64,
+    pub data_type: DataType,
+    /// Values up to this one may have been handed out before a crash; after
+    /// a restart the sequence continues above it.
+    pub reserved_until: Option<i64>,
+}
+
+/// What is persisted.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CatalogData {
+    pub format_version: u32,
+    pub partitions: usize,
+    pub next_oid: u32,
+    pub tables: BTreeMap<String, TableDef>,
+    pub sequences: BTreeMap<String, SequenceDef>,
+}
+
+/// A table: its definition plus its rows.
+pub struct Table {
+    pub def: Arc<TableDef>,
+    pub store: Arc<TableStore>,
+    /// CHECK constraints, bound: (name, predicate over a table row).
+    pub checks: Vec<(String, crate::sql::expr::Expr)>,
+}
+
+/// Runtime state of a sequence.
+pub struct Sequence {
+    pub def: SequenceDef,
+    /// (last value handed out, whether one was handed out, reserved up to)
+    pub state: Mutex<SequenceState>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct SequenceState {
+    pub last: i64,
+    pub called: bool,
+    pub reserved_until: Option<i64>,
+}
+
+/// An immutable view of the catalog; DDL builds a new one.
+#[derive(Clone)]
+pub struct CatalogSnapshot {
+    pub version: u64,
+    pub tables: BTreeMap<String, Arc<Table>>,
+    pub sequences: BTreeMap<String, Arc<Sequence>>,
+}
+
+impl CatalogSnapshot {
+    pub fn table(&self, name: &str) -> Result<&Arc<Table>> {
+        self.tables.get(name).ok_or_else(|| {
+            Error::new(
+                SqlState::UNDEFINED_TABLE,
+                format!("relation \"{name}\" does not exist"),
+            )
+        })
+    }
+}
+
+pub const CATALOG_FORMAT_VERSION: u32 = 1;
+pub const FIRST_USER_OID: u32 = 16384;
+
+pub fn catalog_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("catalog.json")
+}
+
+pub fn load(data_dir: &Path) -> Result<Option<CatalogData>> {
+    let path = catalog_path(data_dir);
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let data: CatalogData = serde_json::from_slice(&bytes).map_err(|e| {
+                Error::new(
+                    SqlState::DATA_CORRUPTED,
+                    format!("catalog file {} is damaged: {e}", path.display()),
+                )
+            })?;
+            if data.format_version != CATALOG_FORMAT_VERSION {
+                return Err(Error::new(
+                    SqlState::DATA_CORRUPTED,
+                    format!(
+                        "catalog file {} has format version {}, expected {}",
+                        path.display(),
+                        data.format_version,
+                        CATALOG_FORMAT_VERSION
+                    ),
+                ));
+            }
+            Ok(Some(data))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
+    }
+}
+
+/// Writes the catalog durably: temporary file, fsync, rename, fsync dir.
+pub fn save(data_dir: &Path, data: &CatalogData) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(data)
+        .map_err(|e| Error::internal(format!("serializing catalog: {e}")))?;
+    write_file_atomic(&catalog_path(data_dir), &bytes)
+}
+
+pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let ctx = |what: &str| format!("{what} {}", tmp.display());
+    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(ctx("creating"), e))?;
+    f.write_all(bytes).map_err(|e| Error::io(ctx("writing"), e))?;
+    f.sync_all().map_err(|e| Error::io(ctx("syncing"), e))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(ctx("renaming"), e))?;
+    if let Some(dir) = path.parent() {
+        let d = std::fs::File::open(dir).map_err(|e| Error::io("opening data directory", e))?;
+        d.sync_all().map_err(|e| Error::io("syncing data directory", e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,469 @@
+//! The binder: resolves names against the catalog, types expressions,
+//! infers parameter types, and builds plans (choosing access paths).
+
+use super::expr::{AggCall, AggFunc, Expr, SpecialFunc, Subquery, SubqueryKind};
+use super::parser::{parse_expr, Parsed};
+use super::plan::*;
+use crate::catalog::{CatalogSnapshot, IdentityKind, Table};
+use crate::error::{Error, Result, SqlState};
+use crate::session::Column;
+use crate::txn::Isolation;
+use crate::types::cast::{can_implicit_cast, common_type};
+use crate::types::functions;
+use crate::types::io::{parse_text, IoContext};
+use crate::types::value::{binary_op_type, unary_op_type, BinaryOp, UnaryOp};
+use crate::types::{DataType, Value};
+use rust_decimal::Decimal;
+use sqlparser::ast;
+use std::str::FromStr;
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+struct ScopeCol {
+    table: Option<String>,
+    name: String,
+    ty: DataType,
+    table_oid: u32,
+    col_id: i16,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Scope {
+    cols: Vec<ScopeCol>,
+}
+
+impl Scope {
+    fn width(&self) -> usize {
+        self.cols.len()
+    }
+}
+
+/// An output column of a bound query.
+#[derive(Clone, Debug)]
+pub struct OutCol {
+    pub name: String,
+    pub ty: DataType,
+    pub table_oid: u32,
+    pub col_id: i16,
+}
+
+impl OutCol {
+    fn column(&self) -> Column {
+        Column {
+            name: self.name.clone(),
+            data_type: self.ty,
+            table_oid: self.table_oid,
+            column_id: self.col_id,
+        }
+    }
+}
+
+pub struct Binder<'a> {
+    catalog: &'a CatalogSnapshot,
+    params: Vec<DataType>,
+    next_subquery: usize,
+    io: IoContext,
+}
+
+pub fn ident(i: &ast::Ident) -> String {
+    if i.quote_style.is_some() {
+        i.value.clone()
+    } else {
+        i.value.to_lowercase()
+    }
+}
+
+/// The unqualified object name (schema `public`/`pg_catalog` prefixes are
+/// accepted and dropped).
+pub fn object_name(n: &ast::ObjectName) -> Result<String> {
+    let parts: Vec<String> = n
+        .0
+        .iter()
+        .map(|p| match p {
+            ast::ObjectNamePart::Identifier(i) => Ok(ident(i)),
+            _ => Err(Error::syntax(format!("unsupported name {n}"))),
+        })
+        .collect::<Result<_>>()?;
+    match parts.as_slice() {
+        [name] => Ok(name.clone()),
+        [schema, name] if schema == "public" || schema == "pg_catalog" => Ok(name.clone()),
+        [schema, _] => Err(Error::new(
+            SqlState::UNDEFINED_OBJECT,
+            format!("schema \"{schema}\" does not exist"),
+        )),
+        _ => Err(Error::syntax(format!("improper qualified name: {n}"))),
+    }
+}
+
+fn undefined_column(name: &str) -> Error {
+    Error::new(
+        SqlState::UNDEFINED_COLUMN,
+        format!("column \"{name}\" does not exist"),
+    )
+}
+
+/// Converts a SQL type name to a [`DataType`]. `serial` types map to their
+/// integer type; the caller handles the sequence.
+pub fn convert_type(t: &ast::DataType) -> Result<DataType> {
+    use ast::DataType as T;
+    let char_len = |l: &Option<ast::CharacterLength>| -> Option<u32> {
+        match l {
+            Some(ast::CharacterLength::IntegerLength { length, .. }) => Some(*length as u32),
+            _ => None,
+        }
+    };
+    Ok(match t {
+        T::Bool | T::Boolean => DataType::Bool,
+        T::SmallInt(_) | T::Int2(_) => DataType::Int2,
+        T::Int(_) | T::Integer(_) | T::Int4(_) => DataType::Int4,
+        T::BigInt(_) | T::Int8(_) => DataType::Int8,
+        T::Real | T::Float4 => DataType::Float4,
+        T::Double(_) | T::DoublePrecision | T::Float8 => DataType::Float8,
+        T::Float(info) => match info {
+            ast::ExactNumberInfo::Precision(p) if *p <= 24 => DataType::Float4,
+            _ => DataType::Float8,
+        },
+        T::Numeric(info) | T::Decimal(info) | T::Dec(info) => match info {
+            ast::ExactNumberInfo::None => DataType::Numeric(None),
+            ast::ExactNumberInfo::Precision(p) => numeric_type(*p, 0)?,
+            ast::ExactNumberInfo::PrecisionAndScale(p, s) => numeric_type(*p, *s)?,
+        },
+        T::Text | T::String(_) => DataType::Text,
+        T::Varchar(l) | T::CharacterVarying(l) | T::CharVarying(l) => DataType::Varchar(char_len(l)),
+        T::Char(l) | T::Character(l) => DataType::Char(Some(char_len(l).unwrap_or(1))),
+        T::Bytea => DataType::Bytea,
+        T::Date => DataType::Date,
+        T::Time(_, _) => DataType::Time,
+        T::Timestamp(_, tz) => match tz {
+            ast::TimezoneInfo::WithTimeZone | ast::TimezoneInfo::Tz => DataType::TimestampTz,
+            _ => DataType::Timestamp,
+        },
+        T::Interval { .. } => DataType::Interval,
+        T::Uuid => DataType::Uuid,
+        T::Regclass => DataType::Oid,
+        T::Custom(name, mods) => {
+            let n = object_name(name)?;
+            match n.as_str() {
+                "serial" | "serial4" | "int4" => DataType::Int4,
+                "bigserial" | "serial8" | "int8" => DataType::Int8,
+                "smallserial" | "serial2" | "int2" => DataType::Int2,
+                "timestamptz" => DataType::TimestampTz,
+                "bpchar" => DataType::Char(mods.first().and_then(|m| m.to_string().parse().ok())),
+                "oid" | "regtype" | "regclass" | "regproc" | "regnamespace" => DataType::Oid,
+                "name" => DataType::Name,
+                "float4" => DataType::Float4,
+                "float8" => DataType::Float8,
+                "bool" => DataType::Bool,
+                _ => {
+                    return Err(Error::new(
+                        SqlState::UNDEFINED_OBJECT,
+                        format!("type \"{n}\" does not exist"),
+                    ))
+                }
+            }
+        }
+        other => {
+            return Err(Error::new(
+                SqlState::UNDEFINED_OBJECT,
+                format!("type \"{other}\" is not supported"),
+            ))
+        }
+    })
+}
+
+fn numeric_type(p: u64, s: i64) -> Result<DataType> {
+    if !(1..=1000).contains(&p) {
+        return Err(Error::syntax(format!(
+            "NUMERIC precision {p} must be between 1 and 1000"
+        )));
+    }
+    if s < 0 || s as u64 > p {
+        return Err(Error::syntax(format!(
+            "NUMERIC scale {s} must be between 0 and precision {p}"
+        )));
+    }
+    Ok(DataType::Numeric(Some((p as u32, s as u32))))
+}
+
+fn is_serial(t: &ast::DataType) -> bool {
+    if let ast::DataType::Custom(name, _) = t {
+        if let Ok(n) = object_name(name) {
+            return matches!(
+                n.as_str(),
+                "serial" | "serial4" | "bigserial" | "serial8" | "smallserial" | "serial2"
+            );
+        }
+    }
+    false
+}
+
+impl<'a> Binder<'a> {
+    pub fn new(catalog: &'a CatalogSnapshot, param_types: &[DataType], io: IoContext) -> Binder<'a> {
+        Binder {
+            catalog,
+            params: param_types.to_vec(),
+            next_subquery: 0,
+            io,
+        }
+    }
+
+    pub fn bind(mut self, stmt: &Parsed) -> Result<BoundStatement> {
+        let (command, columns) = match stmt {
+            Parsed::NoOp(tag) => (Command::NoOp(tag), vec![]),
+            Parsed::Sql(s) => self.bind_statement(s)?,
+        };
+        let param_types = self
+            .params
+            .iter()
+            .map(|t| if *t == DataType::Unknown { DataType::Text } else { *t })
+            .collect();
+        Ok(BoundStatement {
+            command,
+            columns,
+            param_types,
+        })
+    }
+
+    fn bind_statement(&mut self, stmt: &ast::Statement) -> Result<(Command, Vec<Column>)> {
+        use ast::Statement as S;
+        Ok(match stmt {
+            S::Query(q) => {
+                let (plan, cols) = self.bind_query(q, &[])?;
+                (Command::Query(plan), cols.iter().map(OutCol::column).collect())
+            }
+            S::Insert(ins) => self.bind_insert(ins)?,
+            S::Update(upd) => self.bind_update(upd)?,
+            S::Delete(del) => self.bind_delete(del)?,
+            S::CreateTable(ct) => (Command::CreateTable(self.bind_create_table(ct)?), vec![]),
+            S::Drop {
+                object_type,
+                if_exists,
+                names,
+                ..
+            } => {
+                let names = names.iter().map(object_name).collect::<Result<Vec<_>>>()?;
+                match object_type {
+                    ast::ObjectType::Table => (
+                        Command::DropTable {
+                            names,
+                            if_exists: *if_exists,
+                        },
+                        vec![],
+                    ),
+                    ast::ObjectType::Index => (
+                        Command::DropIndex {
+                            names,
+                            if_exists: *if_exists,
+                        },
+                        vec![],
+                    ),
+                    other => return Err(Error::unsupported(format!("DROP {other} is not supported"))),
+                }
+            }
+            S::CreateIndex(ci) => {
+                let table = object_name(&ci.table_name)?;
+                let mut columns = Vec::new();
+                for c in &ci.columns {
+                    match &c.column.expr {
+                        ast::Expr::Identifier(i) => columns.push(ident(i)),
+                        other => {
+                            return Err(Error::unsupported(format!(
+                                "index expressions are not supported: {other}"
+                            )))
+                        }
+                    }
+                }
+                let name = ci.name.as_ref().map(object_name).transpose()?;
+                (
+                    Command::CreateIndex {
+                        name,
+                        table,
+                        columns,
+                        unique: ci.unique,
+                        if_not_exists: ci.if_not_exists,
+                    },
+                    vec![],
+                )
+            }
+            S::Truncate(t) => {
+                let mut tables = Vec::new();
+                for target in &t.table_names {
+                    tables.push(self.catalog.table(&object_name(&target.name)?)?.clone());
+                }
+                (Command::Truncate { tables }, vec![])
+            }
+            S::StartTransaction { modes, .. } => (
+                Command::Begin {
+                    isolation: isolation_of(modes)?,
+                },
+                vec![],
+            ),
+            S::Commit { .. } => (Command::Commit, vec![]),
+            S::Rollback { savepoint, .. } => match savepoint {
+                Some(name) => (Command::RollbackTo(ident(name)), vec![]),
+                None => (Command::Rollback, vec![]),
+            },
+            S::Savepoint { name } => (Command::Savepoint(ident(name)), vec![]),
+            S::ReleaseSavepoint { name } => (Command::Release(ident(name)), vec![]),
+            S::Set(set) => (self.bind_set(set)?, vec![]),
+            S::ShowVariable { variable } => {
+                let name = variable.iter().map(ident).collect::<Vec<_>>().join(" ");
+                let name = match name.as_str() {
+                    "transaction isolation level" => "transaction_isolation".to_string(),
+                    "time zone" => "timezone".to_string(),
+                    _ => name,
+                };
+                let col = Column {
+                    name: name.clone(),
+                    data_type: DataType::Text,
+                    table_oid: 0,
+                    column_id: 0,
+                };
+                let cols = if name == "all" {
+                    ["name", "setting", "description"]
+                        .iter()
+                        .map(|n| Column {
+                            name: n.to_string(),
+                            ..col.clone()
+                        })
+                        .collect()
+                } else {
+                    vec![col]
+                };
+                (Command::Show(name), cols)
+            }
+            S::Reset(r) => match &r.reset {
+                ast::Reset::ALL => (Command::ResetAll, vec![]),
+                ast::Reset::SessionAuthorization => (Command::NoOp("RESET"), vec![]),
+                ast::Reset::ConfigurationParameter(name) => (
+                    Command::Set {
+                        name: object_name(name)?,
+                        value: None,
+                        local: false,
+                    },
+                    vec![],
+                ),
+            },
+            other => {
+                return Err(Error::unsupported(format!(
+                    "statement not supported: {}",
+                    first_words(&other.to_string())
+                )))
+            }
+        })
+    }
+
+    fn bind_set(&mut self, set: &ast::Set) -> Result<Command> {
+        match set {
+            ast::Set::SingleAssignment {
+                scope,
+                variable,
+                values,
+                ..
+            } => {
+                let name = object_name(variable)?;
+                let local = matches!(scope, Some(ast::ContextModifier::Local));
+                let value = if values.len() == 1 && is_default_keyword(&values[0]) {
+                    None
+                } else {
+                    Some(
+                        values
+                            .iter()
+                            .map(setting_value)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    )
+                };
+                Ok(Command::Set { name, value, local })
+            }
+            ast::Set::SetTimeZone { value, .. } => Ok(Command::Set {
+                name: "timezone".into(),
+                value: Some(setting_value(value)),
+                local: false,
+            }),
+            ast::Set::SetNames { charset_name, .. } => Ok(Command::Set {
+                name: "client_encoding".into(),
+                value: Some(charset_name.value.clone()),
+                local: false,
+            }),
+            ast::Set::SetTransaction { modes, .. } => match isolation_of(modes)? {
+                Some(iso) => Ok(Command::SetTransaction(iso)),
+                None => Ok(Command::NoOp("SET")),
+            },
+            other => Err(Error::unsupported(format!("unsupported SET: {other}"))),
+        }
+    }
+}
+
+fn first_words(s: &str) -> String {
+    s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+fn is_default_keyword(e: &ast::Expr) -> bool {
+    matches!(e, ast::Expr::Identifier(i) if i.value.eq_ignore_ascii_case("default") && i.quote_style.is_none())
+}
+
+fn setting_value(e: &ast::Expr) -> String {
+    match e {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => s.clone(),
+            ast::Value::Number(n, _) => n.to_string(),
+            other => other.to_string(),
+        },
+        ast::Expr::Identifier(i) => i.value.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn isolation_of(modes: &[ast::TransactionMode]) -> Result<Option<Isolation>> {
+    let mut iso = None;
+    for m in modes {
+        match m {
+            ast::TransactionMode::IsolationLevel(level) => {
+                iso = Some(match level {
+                    ast::TransactionIsolationLevel::ReadUncommitted
+                    | ast::TransactionIsolationLevel::ReadCommitted => Isolation::ReadCommitted,
+                    ast::TransactionIsolationLevel::RepeatableRead => Isolation::RepeatableRead,
+                    ast::TransactionIsolationLevel::Serializable => Isolation::Serializable,
+                    other => {
+                        return Err(Error::unsupported(format!(
+                            "isolation level {other} is not supported"
+                        )))
+                    }
+                })
+            }
+            ast::TransactionMode::AccessMode(_) => {}
+        }
+    }
+    Ok(iso)
+}
+
+/// Binds a CHECK constraint's text against a table's columns.
+pub fn bind_table_check(def: &crate::catalog::TableDef, text: &str) -> Result<Expr> {
+    let empty = CatalogSnapshot {
+        version: 0,
+        tables: Default::default(),
+        sequences: Default::default(),
+    };
+    let mut b = Binder::new(&empty, &[], IoContext::default());
+    let scope = Scope {
+        cols: def
+            .columns
+            .iter()
+            .map(|c| ScopeCol {
+                table: Some(def.name.clone()),
+                name: c.name.clone(),
+                ty: c.data_type,
+                table_oid: def.oid,
+                col_id: 0,
+            })
+            .collect(),
+    };
+    let e = parse_expr(text)?;
+    b.bind_predicate(&e, &[scope])
+}
+
+mod ddl;
+mod dml;
+mod expr;
+mod query;

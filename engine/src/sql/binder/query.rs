@@ -1,0 +1,837 @@
+//! Binding queries: SELECT, FROM and joins, GROUP BY/aggregates, ORDER BY,
+//! LIMIT/OFFSET, DISTINCT and set operations.
+
+use super::dml::{choose_access, conjuncts};
+use super::*;
+
+impl Binder<'_> {
+    /// Binds a query; `outer` are the scopes of enclosing queries (for
+    /// correlated subqueries), innermost last.
+    pub(super) fn bind_query(&mut self, q: &ast::Query, outer: &[Scope]) -> Result<(Plan, Vec<OutCol>)> {
+        if q.with.is_some() {
+            return Err(Error::unsupported("WITH queries are not supported yet"));
+        }
+        if !q.locks.is_empty() {
+            return Err(Error::unsupported("SELECT ... FOR UPDATE/SHARE is not supported yet"));
+        }
+        let (mut plan, cols) = match &*q.body {
+            ast::SetExpr::Select(sel) => self.bind_select(sel, q.order_by.as_ref(), outer)?,
+            body => {
+                let (plan, cols) = self.bind_set_expr(body, outer)?;
+                match &q.order_by {
+                    None => (plan, cols),
+                    Some(ob) => {
+                        let keys = self.output_sort_keys(ob, &cols)?;
+                        (
+                            Plan::Sort {
+                                input: Box::new(plan),
+                                keys,
+                            },
+                            cols,
+                        )
+                    }
+                }
+            }
+        };
+        if let Some(lc) = &q.limit_clause {
+            let (limit, offset) = match lc {
+                ast::LimitClause::LimitOffset { limit, offset, .. } => (limit.as_ref(), offset.as_ref().map(|o| &o.value)),
+                ast::LimitClause::OffsetCommaLimit { offset, limit } => (Some(limit), Some(offset)),
+            };
+            let mut bind_count = |e: &ast::Expr| -> Result<Expr> {
+                let (b, t) = self.bind_expr_typed(e, outer, Some(DataType::Int8))?;
+                self.coerce(b, t, DataType::Int8)
+            };
+            let limit = match limit {
+                Some(ast::Expr::Value(v)) if matches!(v.value, ast::Value::Null) => None,
+                Some(e) => Some(bind_count(e)?),
+                None => None,
+            };
+            let offset = offset.map(&mut bind_count).transpose()?;
+            plan = Plan::Limit {
+                input: Box::new(plan),
+                limit,
+                offset,
+            };
+        }
+        if let Some(f) = &q.fetch {
+            let limit = match &f.quantity {
+                Some(e) => {
+                    let (b, t) = self.bind_expr_typed(e, outer, Some(DataType::Int8))?;
+                    Some(self.coerce(b, t, DataType::Int8)?)
+                }
+                None => Some(Expr::Literal(Value::Int8(1))),
+            };
+            plan = Plan::Limit {
+                input: Box::new(plan),
+                limit,
+                offset: None,
+            };
+        }
+        Ok((plan, cols))
+    }
+
+    fn bind_set_expr(&mut self, body: &ast::SetExpr, outer: &[Scope]) -> Result<(Plan, Vec<OutCol>)> {
+        match body {
+            ast::SetExpr::Select(sel) => self.bind_select(sel, None, outer),
+            ast::SetExpr::Query(q) => self.bind_query(q, outer),
+            ast::SetExpr::Values(values) => self.bind_values(values, outer),
+            ast::SetExpr::SetOperation {
+                left,
+                op,
+                set_quantifier,
+                right,
+            } => {
+                let (lp, lcols) = self.bind_set_expr(left, outer)?;
+                let (rp, rcols) = self.bind_set_expr(right, outer)?;
+                let kind = match op {
+                    ast::SetOperator::Union => SetOpKind::Union,
+                    ast::SetOperator::Intersect => SetOpKind::Intersect,
+                    ast::SetOperator::Except | ast::SetOperator::Minus => SetOpKind::Except,
+                };
+                let opname = format!("{op}");
+                if lcols.len() != rcols.len() {
+                    return Err(Error::syntax(format!(
+                        "each {opname} query must have the same number of columns"
+                    )));
+                }
+                let mut cols = Vec::new();
+                let mut lexprs = Vec::new();
+                let mut rexprs = Vec::new();
+                for (i, (l, r)) in lcols.iter().zip(&rcols).enumerate() {
+                    let ty = common_type(l.ty, r.ty).ok_or_else(|| {
+                        Error::new(
+                            SqlState::DATATYPE_MISMATCH,
+                            format!(
+                                "{opname} types {} and {} cannot be matched",
+                                l.ty.base_name(),
+                                r.ty.base_name()
+                            ),
+                        )
+                    })?;
+                    let ty = if ty == DataType::Unknown { DataType::Text } else { ty };
+                    lexprs.push(self.coerce(Expr::Column(i), l.ty, ty)?);
+                    rexprs.push(self.coerce(Expr::Column(i), r.ty, ty)?);
+                    cols.push(OutCol {
+                        name: l.name.clone(),
+                        ty,
+                        table_oid: 0,
+                        col_id: 0,
+                    });
+                }
+                let all = matches!(set_quantifier, ast::SetQuantifier::All);
+                Ok((
+                    Plan::SetOp {
+                        left: Box::new(Plan::Project {
+                            input: Box::new(lp),
+                            exprs: lexprs,
+                        }),
+                        right: Box::new(Plan::Project {
+                            input: Box::new(rp),
+                            exprs: rexprs,
+                        }),
+                        kind,
+                        all,
+                    },
+                    cols,
+                ))
+            }
+            other => Err(Error::unsupported(format!("unsupported query: {other}"))),
+        }
+    }
+
+    fn bind_values(&mut self, values: &ast::Values, outer: &[Scope]) -> Result<(Plan, Vec<OutCol>)> {
+        let width = values.rows.first().map(|r| r.content.len()).unwrap_or(0);
+        let mut rows: Vec<Vec<(Expr, DataType)>> = Vec::new();
+        for r in &values.rows {
+            if r.content.len() != width {
+                return Err(Error::syntax("VALUES lists must all be the same length"));
+            }
+            let mut row = Vec::new();
+            for e in &r.content {
+                row.push(self.bind_expr(e, outer)?);
+            }
+            rows.push(row);
+        }
+        let mut types = vec![DataType::Unknown; width];
+        for row in &rows {
+            for (i, (_, t)) in row.iter().enumerate() {
+                types[i] = common_type(types[i], *t).ok_or_else(|| {
+                    Error::new(
+                        SqlState::DATATYPE_MISMATCH,
+                        format!("VALUES types {} and {} cannot be matched", types[i].base_name(), t.base_name()),
+                    )
+                })?;
+            }
+        }
+        for t in types.iter_mut() {
+            if *t == DataType::Unknown {
+                *t = DataType::Text;
+            }
+        }
+        let mut out_rows = Vec::new();
+        for row in rows {
+            let mut r = Vec::new();
+            for (i, (e, t)) in row.into_iter().enumerate() {
+                r.push(self.coerce(e, t, types[i])?);
+            }
+            out_rows.push(r);
+        }
+        let cols = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| OutCol {
+                name: format!("column{}", i + 1),
+                ty: *t,
+                table_oid: 0,
+                col_id: 0,
+            })
+            .collect();
+        Ok((Plan::Values { rows: out_rows }, cols))
+    }
+
+    fn bind_table_factor(&mut self, tf: &ast::TableFactor, outer: &[Scope]) -> Result<(Plan, Scope)> {
+        match tf {
+            ast::TableFactor::Table { name, alias, args, .. } => {
+                if args.is_some() {
+                    return Err(Error::unsupported("table functions are not supported yet"));
+                }
+                let tname = object_name(name)?;
+                let table = self.catalog.table(&tname)?.clone();
+                let mut scope = self.scope_for_table(&table, alias.as_ref().map(|a| ident(&a.name)));
+                if let Some(a) = alias {
+                    rename_columns(&mut scope, &a.columns)?;
+                }
+                Ok((
+                    Plan::Scan {
+                        table,
+                        access: Access::Full,
+                        filter: None,
+                    },
+                    scope,
+                ))
+            }
+            ast::TableFactor::Derived {
+                subquery, alias, lateral, ..
+            } => {
+                if *lateral {
+                    return Err(Error::unsupported("LATERAL is not supported yet"));
+                }
+                let (plan, cols) = self.bind_query(subquery, outer)?;
+                let tname = alias.as_ref().map(|a| ident(&a.name));
+                let mut scope = Scope {
+                    cols: cols
+                        .iter()
+                        .map(|c| ScopeCol {
+                            table: tname.clone(),
+                            name: c.name.clone(),
+                            ty: c.ty,
+                            table_oid: 0,
+                            col_id: 0,
+                        })
+                        .collect(),
+                };
+                if let Some(a) = alias {
+                    rename_columns(&mut scope, &a.columns)?;
+                }
+                Ok((plan, scope))
+            }
+            ast::TableFactor::NestedJoin { table_with_joins, alias } => {
+                let (plan, mut scope) = self.bind_from_item(table_with_joins, outer)?;
+                if let Some(a) = alias {
+                    let n = ident(&a.name);
+                    for c in &mut scope.cols {
+                        c.table = Some(n.clone());
+                    }
+                }
+                Ok((plan, scope))
+            }
+            other => Err(Error::unsupported(format!("unsupported FROM item: {other}"))),
+        }
+    }
+
+    fn bind_from_item(&mut self, twj: &ast::TableWithJoins, outer: &[Scope]) -> Result<(Plan, Scope)> {
+        let (mut plan, mut scope) = self.bind_table_factor(&twj.relation, outer)?;
+        for j in &twj.joins {
+            let (rplan, rscope) = self.bind_table_factor(&j.relation, outer)?;
+            use ast::JoinOperator as J;
+            let (kind, constraint) = match &j.join_operator {
+                J::Join(c) | J::Inner(c) => (JoinKind::Inner, Some(c)),
+                J::Left(c) | J::LeftOuter(c) => (JoinKind::Left, Some(c)),
+                J::Right(c) | J::RightOuter(c) => (JoinKind::Right, Some(c)),
+                J::FullOuter(c) => (JoinKind::Full, Some(c)),
+                J::CrossJoin(_) => (JoinKind::Inner, None),
+                other => return Err(Error::unsupported(format!("unsupported join: {other:?}"))),
+            };
+            let left_width = scope.width();
+            let right_width = rscope.width();
+            let mut combined = scope.clone();
+            combined.cols.extend(rscope.cols.iter().cloned());
+            let mut scopes = outer.to_vec();
+            scopes.push(combined.clone());
+            let on = match constraint {
+                None | Some(ast::JoinConstraint::None) => None,
+                Some(ast::JoinConstraint::On(e)) => Some(self.bind_predicate(e, &scopes)?),
+                Some(ast::JoinConstraint::Using(cols)) => {
+                    let mut pred: Option<Expr> = None;
+                    for c in cols {
+                        let n = object_name(c)?;
+                        let li = find_unique(&scope, &n)?;
+                        let ri = find_unique(&rscope, &n)?;
+                        let (l, lt) = (Expr::Column(li), scope.cols[li].ty);
+                        let (r, rt) = (Expr::Column(left_width + ri), rscope.cols[ri].ty);
+                        let eq = self.comparison(BinaryOp::Eq, l, lt, r, rt)?;
+                        pred = Some(match pred {
+                            None => eq,
+                            Some(p) => Expr::And(Box::new(p), Box::new(eq)),
+                        });
+                    }
+                    pred
+                }
+                Some(ast::JoinConstraint::Natural) => {
+                    return Err(Error::unsupported("NATURAL JOIN is not supported yet"))
+                }
+                Some(other) => return Err(Error::unsupported(format!("unsupported join constraint {other:?}"))),
+            };
+            plan = make_join(plan, rplan, kind, on, left_width, right_width);
+            scope = combined;
+        }
+        Ok((plan, scope))
+    }
+
+    fn bind_from(&mut self, from: &[ast::TableWithJoins], outer: &[Scope]) -> Result<(Plan, Scope)> {
+        if from.is_empty() {
+            return Ok((Plan::Values { rows: vec![vec![]] }, Scope::default()));
+        }
+        let (mut plan, mut scope) = self.bind_from_item(&from[0], outer)?;
+        for item in &from[1..] {
+            let (rplan, rscope) = self.bind_from_item(item, outer)?;
+            let lw = scope.width();
+            let rw = rscope.width();
+            plan = Plan::NestedLoop {
+                left: Box::new(plan),
+                right: Box::new(rplan),
+                kind: JoinKind::Inner,
+                on: None,
+                left_width: lw,
+                right_width: rw,
+            };
+            scope.cols.extend(rscope.cols);
+        }
+        Ok((plan, scope))
+    }
+
+    pub(super) fn bind_select_items(&mut self, items: &[ast::SelectItem], scopes: &[Scope]) -> Result<(Vec<Expr>, Vec<OutCol>)> {
+        let scope = scopes.last().expect("a scope");
+        let mut exprs = Vec::new();
+        let mut cols = Vec::new();
+        for item in items {
+            match item {
+                ast::SelectItem::Wildcard(_) => {
+                    if scope.cols.is_empty() {
+                        return Err(Error::syntax("SELECT * with no tables specified is not valid"));
+                    }
+                    for (i, c) in scope.cols.iter().enumerate() {
+                        exprs.push(Expr::Column(i));
+                        cols.push(out_col(c));
+                    }
+                }
+                ast::SelectItem::QualifiedWildcard(kind, _) => {
+                    let name = match kind {
+                        ast::SelectItemQualifiedWildcardKind::ObjectName(n) => object_name(n)?,
+                        ast::SelectItemQualifiedWildcardKind::Expr(e) => e.to_string(),
+                    };
+                    let mut any = false;
+                    for (i, c) in scope.cols.iter().enumerate() {
+                        if c.table.as_deref() == Some(name.as_str()) {
+                            exprs.push(Expr::Column(i));
+                            cols.push(out_col(c));
+                            any = true;
+                        }
+                    }
+                    if !any {
+                        return Err(Error::new(
+                            SqlState::UNDEFINED_TABLE,
+                            format!("missing FROM-clause entry for table \"{name}\""),
+                        ));
+                    }
+                }
+                ast::SelectItem::UnnamedExpr(e) => {
+                    let (b, t) = self.bind_expr(e, scopes)?;
+                    let t = if t == DataType::Unknown { DataType::Text } else { t };
+                    let mut col = OutCol {
+                        name: column_name(e),
+                        ty: t,
+                        table_oid: 0,
+                        col_id: 0,
+                    };
+                    if let Expr::Column(i) = &b {
+                        col.table_oid = scope.cols[*i].table_oid;
+                        col.col_id = scope.cols[*i].col_id;
+                    }
+                    exprs.push(b);
+                    cols.push(col);
+                }
+                ast::SelectItem::ExprWithAlias { expr, alias } => {
+                    let (b, t) = self.bind_expr(expr, scopes)?;
+                    let t = if t == DataType::Unknown { DataType::Text } else { t };
+                    exprs.push(b);
+                    cols.push(OutCol {
+                        name: ident(alias),
+                        ty: t,
+                        table_oid: 0,
+                        col_id: 0,
+                    });
+                }
+                other => return Err(Error::unsupported(format!("unsupported select item {other}"))),
+            }
+        }
+        Ok((exprs, cols))
+    }
+
+    fn bind_select(&mut self, sel: &ast::Select, order_by: Option<&ast::OrderBy>, outer: &[Scope]) -> Result<(Plan, Vec<OutCol>)> {
+        let (mut plan, scope) = self.bind_from(&sel.from, outer)?;
+        let mut scopes = outer.to_vec();
+        scopes.push(scope.clone());
+        if let Some(w) = &sel.selection {
+            let pred = self.bind_predicate(w, &scopes)?;
+            if contains_agg(&pred) {
+                return Err(Error::new(
+                    SqlState::GROUPING_ERROR,
+                    "aggregate functions are not allowed in WHERE",
+                ));
+            }
+            plan = push_filter(plan, pred);
+        }
+        let (mut exprs, mut cols) = self.bind_select_items(&sel.projection, &scopes)?;
+        let group_by: Vec<&ast::Expr> = match &sel.group_by {
+            ast::GroupByExpr::Expressions(es, _) => es.iter().collect(),
+            ast::GroupByExpr::All(_) => return Err(Error::unsupported("GROUP BY ALL is not supported")),
+        };
+        let having = match &sel.having {
+            Some(h) => Some(self.bind_predicate(h, &scopes)?),
+            None => None,
+        };
+        // ORDER BY items: output column (by name or position) or an
+        // expression over the input, computed as a hidden column.
+        let mut sort_keys = Vec::new();
+        let visible = exprs.len();
+        if let Some(ob) = order_by {
+            let ast::OrderByKind::Expressions(items) = &ob.kind else {
+                return Err(Error::unsupported("ORDER BY ALL is not supported"));
+            };
+            for item in items {
+                let desc = matches!(item.options.sort, Some(ast::OrderBySort::Desc));
+                let nulls_first = item.options.nulls_first.unwrap_or(desc);
+                let idx = match self.output_ref(&item.expr, &cols)? {
+                    Some(i) => i,
+                    None => {
+                        let (b, _) = self.bind_expr(&item.expr, &scopes)?;
+                        exprs.push(b);
+                        exprs.len() - 1
+                    }
+                };
+                sort_keys.push(SortKey {
+                    expr: Expr::Column(idx),
+                    desc,
+                    nulls_first,
+                });
+            }
+        }
+        let aggregating = !group_by.is_empty() || having.is_some() || exprs.iter().any(contains_agg);
+        if aggregating {
+            let mut group = Vec::new();
+            for g in &group_by {
+                // GROUP BY may name an output column or position.
+                let bound = match self.output_ref(g, &cols)? {
+                    Some(i) if !matches!(g, ast::Expr::Identifier(id) if find_in_scope(&scope, &ident(id)).is_some()) => {
+                        exprs[i].clone()
+                    }
+                    _ => self.bind_expr(g, &scopes)?.0,
+                };
+                if contains_agg(&bound) {
+                    return Err(Error::new(
+                        SqlState::GROUPING_ERROR,
+                        "aggregate functions are not allowed in GROUP BY",
+                    ));
+                }
+                group.push(bound);
+            }
+            let mut aggs = Vec::new();
+            let mut rewritten = Vec::new();
+            for e in exprs {
+                rewritten.push(rewrite_agg(e, &group, &mut aggs, &scope)?);
+            }
+            let having = having.map(|h| rewrite_agg(h, &group, &mut aggs, &scope)).transpose()?;
+            plan = Plan::Aggregate {
+                input: Box::new(plan),
+                group,
+                aggs,
+            };
+            if let Some(h) = having {
+                plan = Plan::Filter {
+                    input: Box::new(plan),
+                    predicate: h,
+                };
+            }
+            exprs = rewritten;
+        }
+        plan = Plan::Project {
+            input: Box::new(plan),
+            exprs,
+        };
+        match &sel.distinct {
+            None | Some(ast::Distinct::All) => {}
+            Some(ast::Distinct::Distinct) => {
+                if sort_keys.iter().any(|k| matches!(k.expr, Expr::Column(i) if i >= visible)) {
+                    return Err(Error::new(
+                        SqlState::INVALID_COLUMN_REFERENCE,
+                        "for SELECT DISTINCT, ORDER BY expressions must appear in select list",
+                    ));
+                }
+                plan = Plan::Distinct { input: Box::new(plan) };
+            }
+            Some(ast::Distinct::On(_)) => return Err(Error::unsupported("DISTINCT ON is not supported yet")),
+        }
+        if !sort_keys.is_empty() {
+            plan = Plan::Sort {
+                input: Box::new(plan),
+                keys: sort_keys,
+            };
+        }
+        let width = match &plan {
+            Plan::Sort { input, .. } => match &**input {
+                Plan::Project { exprs, .. } => exprs.len(),
+                _ => visible,
+            },
+            _ => visible,
+        };
+        if width > visible {
+            plan = Plan::Project {
+                input: Box::new(plan),
+                exprs: (0..visible).map(Expr::Column).collect(),
+            };
+        }
+        cols.truncate(visible);
+        Ok((plan, cols))
+    }
+
+    /// An ORDER BY / GROUP BY item that names an output column or gives its
+    /// position.
+    fn output_ref(&self, e: &ast::Expr, cols: &[OutCol]) -> Result<Option<usize>> {
+        match e {
+            ast::Expr::Value(v) => {
+                if let ast::Value::Number(n, _) = &v.value {
+                    let pos: usize = n.parse().map_err(|_| Error::syntax(format!("invalid position {n}")))?;
+                    if pos == 0 || pos > cols.len() {
+                        return Err(Error::new(
+                            SqlState::INVALID_COLUMN_REFERENCE,
+                            format!("ORDER BY position {pos} is not in select list"),
+                        ));
+                    }
+                    return Ok(Some(pos - 1));
+                }
+                Ok(None)
+            }
+            ast::Expr::Identifier(i) => {
+                let n = ident(i);
+                let hits: Vec<usize> = cols.iter().enumerate().filter(|(_, c)| c.name == n).map(|(i, _)| i).collect();
+                Ok(if hits.len() == 1 { Some(hits[0]) } else { None })
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn output_sort_keys(&mut self, ob: &ast::OrderBy, cols: &[OutCol]) -> Result<Vec<SortKey>> {
+        let ast::OrderByKind::Expressions(items) = &ob.kind else {
+            return Err(Error::unsupported("ORDER BY ALL is not supported"));
+        };
+        let mut keys = Vec::new();
+        for item in items {
+            let desc = matches!(item.options.sort, Some(ast::OrderBySort::Desc));
+            let idx = self.output_ref(&item.expr, cols)?.ok_or_else(|| {
+                Error::unsupported("ORDER BY on a set operation must name an output column")
+            })?;
+            keys.push(SortKey {
+                expr: Expr::Column(idx),
+                desc,
+                nulls_first: item.options.nulls_first.unwrap_or(desc),
+            });
+        }
+        Ok(keys)
+    }
+}
+
+fn rename_columns(scope: &mut Scope, names: &[ast::TableAliasColumnDef]) -> Result<()> {
+    if names.len() > scope.cols.len() {
+        return Err(Error::new(
+            SqlState::INVALID_COLUMN_REFERENCE,
+            format!(
+                "table has {} columns available but {} columns specified",
+                scope.cols.len(),
+                names.len()
+            ),
+        ));
+    }
+    for (c, n) in scope.cols.iter_mut().zip(names) {
+        c.name = ident(&n.name);
+    }
+    Ok(())
+}
+
+fn out_col(c: &ScopeCol) -> OutCol {
+    OutCol {
+        name: c.name.clone(),
+        ty: c.ty,
+        table_oid: c.table_oid,
+        col_id: c.col_id,
+    }
+}
+
+fn find_in_scope(scope: &Scope, name: &str) -> Option<usize> {
+    scope.cols.iter().position(|c| c.name == name)
+}
+
+fn find_unique(scope: &Scope, name: &str) -> Result<usize> {
+    let hits: Vec<usize> = scope
+        .cols
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.name == name)
+        .map(|(i, _)| i)
+        .collect();
+    match hits.as_slice() {
+        [i] => Ok(*i),
+        [] => Err(Error::new(
+            SqlState::UNDEFINED_COLUMN,
+            format!("column \"{name}\" specified in USING clause does not exist in left table"),
+        )),
+        _ => Err(Error::new(
+            SqlState::AMBIGUOUS_COLUMN,
+            format!("common column name \"{name}\" appears more than once in left table"),
+        )),
+    }
+}
+
+/// The name PostgreSQL gives an unaliased select item.
+fn column_name(e: &ast::Expr) -> String {
+    match e {
+        ast::Expr::Identifier(i) => ident(i),
+        ast::Expr::CompoundIdentifier(parts) => parts.last().map(ident).unwrap_or_default(),
+        ast::Expr::Function(f) => f
+            .name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(ident)
+            .unwrap_or_else(|| "?column?".into()),
+        ast::Expr::Cast { expr, data_type, .. } => match &**expr {
+            ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_) | ast::Expr::Function(_) => column_name(expr),
+            _ => match convert_type(data_type) {
+                Ok(t) => type_column_name(t),
+                Err(_) => "?column?".into(),
+            },
+        },
+        ast::Expr::Nested(inner) => column_name(inner),
+        ast::Expr::Case { .. } => "case".into(),
+        ast::Expr::Exists { .. } => "exists".into(),
+        ast::Expr::Extract { .. } => "extract".into(),
+        ast::Expr::Substring { .. } => "substring".into(),
+        ast::Expr::Position { .. } => "position".into(),
+        ast::Expr::Trim { .. } => "btrim".into(),
+        ast::Expr::Ceil { .. } => "ceil".into(),
+        ast::Expr::Floor { .. } => "floor".into(),
+        ast::Expr::TypedString(ts) => match convert_type(&ts.data_type) {
+            Ok(t) => type_column_name(t),
+            Err(_) => "?column?".into(),
+        },
+        ast::Expr::Interval(_) => "interval".into(),
+        _ => "?column?".into(),
+    }
+}
+
+fn type_column_name(t: DataType) -> String {
+    match t {
+        DataType::Int2 => "int2",
+        DataType::Int4 => "int4",
+        DataType::Int8 => "int8",
+        DataType::Float4 => "float4",
+        DataType::Float8 => "float8",
+        DataType::Numeric(_) => "numeric",
+        DataType::Bool => "bool",
+        DataType::Varchar(_) => "varchar",
+        DataType::Char(_) => "bpchar",
+        DataType::Timestamp => "timestamp",
+        DataType::TimestampTz => "timestamptz",
+        DataType::Time => "time",
+        other => return other.base_name().to_string(),
+    }
+    .to_string()
+}
+
+pub(super) fn contains_agg(e: &Expr) -> bool {
+    let mut found = false;
+    e.walk(&mut |x| {
+        if matches!(x, Expr::Agg(_)) {
+            found = true;
+        }
+    });
+    found
+}
+
+fn same_expr(a: &Expr, b: &Expr) -> bool {
+    format!("{a:?}") == format!("{b:?}")
+}
+
+/// Rewrites an expression over the aggregate's output: group expressions
+/// become columns 0.., aggregate calls columns after them.
+fn rewrite_agg(e: Expr, group: &[Expr], aggs: &mut Vec<AggCall>, scope: &Scope) -> Result<Expr> {
+    let n = group.len();
+    e.transform(&mut |x| {
+        if let Some(i) = group.iter().position(|g| same_expr(g, x)) {
+            return Ok(Some(Expr::Column(i)));
+        }
+        match x {
+            Expr::Agg(call) => {
+                if call.args.iter().any(contains_agg) {
+                    return Err(Error::new(
+                        SqlState::GROUPING_ERROR,
+                        "aggregate function calls cannot be nested",
+                    ));
+                }
+                aggs.push((**call).clone());
+                Ok(Some(Expr::Column(n + aggs.len() - 1)))
+            }
+            Expr::Column(i) => {
+                let c = &scope.cols[*i];
+                let qual = c.table.as_ref().map(|t| format!("{t}.")).unwrap_or_default();
+                Err(Error::new(
+                    SqlState::GROUPING_ERROR,
+                    format!(
+                        "column \"{qual}{}\" must appear in the GROUP BY clause or be used in an aggregate function",
+                        c.name
+                    ),
+                ))
+            }
+            _ => Ok(None),
+        }
+    })
+}
+
+/// Puts a WHERE predicate as close to the scan as possible and picks an
+/// access path for a single-table scan.
+fn push_filter(plan: Plan, pred: Expr) -> Plan {
+    match plan {
+        Plan::Scan { table, filter: None, .. } => {
+            let access = choose_access(&table, Some(&pred));
+            Plan::Scan {
+                table,
+                access,
+                filter: Some(pred),
+            }
+        }
+        Plan::NestedLoop {
+            left,
+            right,
+            kind: JoinKind::Inner,
+            on: None,
+            left_width,
+            right_width,
+        } => {
+            // Turn equi-conditions between the two sides into a hash join.
+            let parts: Vec<Expr> = conjuncts(&pred).into_iter().cloned().collect();
+            make_join_with(*left, *right, JoinKind::Inner, parts, left_width, right_width)
+        }
+        other => Plan::Filter {
+            input: Box::new(other),
+            predicate: pred,
+        },
+    }
+}
+
+fn side_of(e: &Expr, left_width: usize) -> Option<bool> {
+    let mut left = false;
+    let mut right = false;
+    let mut other = false;
+    e.walk(&mut |x| match x {
+        Expr::Column(i) => {
+            if *i < left_width {
+                left = true
+            } else {
+                right = true
+            }
+        }
+        Expr::Subquery(_) | Expr::Agg(_) => other = true,
+        _ => {}
+    });
+    if other || (left && right) {
+        return None;
+    }
+    if left {
+        Some(true)
+    } else if right {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+fn shift_columns(e: Expr, by: usize) -> Expr {
+    e.transform(&mut |x| {
+        Ok(match x {
+            Expr::Column(i) => Some(Expr::Column(i - by)),
+            _ => None,
+        })
+    })
+    .expect("infallible")
+}
+
+fn make_join(left: Plan, right: Plan, kind: JoinKind, on: Option<Expr>, lw: usize, rw: usize) -> Plan {
+    let parts: Vec<Expr> = on.map(|e| conjuncts(&e).into_iter().cloned().collect()).unwrap_or_default();
+    make_join_with(left, right, kind, parts, lw, rw)
+}
+
+fn make_join_with(left: Plan, right: Plan, kind: JoinKind, parts: Vec<Expr>, lw: usize, rw: usize) -> Plan {
+    let mut left_keys = Vec::new();
+    let mut right_keys = Vec::new();
+    let mut residual: Vec<Expr> = Vec::new();
+    for p in parts {
+        if let Expr::Binary { op: BinaryOp::Eq, left: l, right: r } = &p {
+            match (side_of(l, lw), side_of(r, lw)) {
+                (Some(true), Some(false)) => {
+                    left_keys.push((**l).clone());
+                    right_keys.push(shift_columns((**r).clone(), lw));
+                    continue;
+                }
+                (Some(false), Some(true)) => {
+                    left_keys.push((**r).clone());
+                    right_keys.push(shift_columns((**l).clone(), lw));
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        residual.push(p);
+    }
+    let residual = residual.into_iter().reduce(|a, b| Expr::And(Box::new(a), Box::new(b)));
+    if left_keys.is_empty() {
+        return Plan::NestedLoop {
+            left: Box::new(left),
+            right: Box::new(right),
+            kind,
+            on: residual,
+            left_width: lw,
+            right_width: rw,
+        };
+    }
+    Plan::HashJoin {
+        left: Box::new(left),
+        right: Box::new(right),
+        kind,
+        left_keys,
+        right_keys,
+        residual,
+        left_width: lw,
+        right_width: rw,
+    }
+}

@@ -1,0 +1,223 @@
+//! Plans: the bound, typed form of statements that the executor runs.
+
+use super::expr::{AggCall, Expr};
+use crate::catalog::{IdentityKind, Table};
+use crate::session::Column;
+use crate::txn::Isolation;
+use crate::types::DataType;
+use std::sync::Arc;
+
+/// How a scan reaches rows.
+#[derive(Debug, Clone)]
+pub enum Access {
+    Full,
+    /// Every primary-key column fixed: one row in one partition.
+    PkPoint(Vec<Expr>),
+    /// Range over the first primary-key column (or all pk columns' prefix).
+    PkRange {
+        lower: Option<(Expr, bool)>,
+        upper: Option<(Expr, bool)>,
+    },
+    /// Equality on a leading prefix of a secondary index's columns.
+    IndexEq { index: String, values: Vec<Expr> },
+    /// Range on the first column of a secondary index.
+    IndexRange {
+        index: String,
+        lower: Option<(Expr, bool)>,
+        upper: Option<(Expr, bool)>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    Inner,
+    Left,
+    Right,
+    Full,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetOpKind {
+    Union,
+    Intersect,
+    Except,
+}
+
+#[derive(Debug, Clone)]
+pub struct SortKey {
+    pub expr: Expr,
+    pub desc: bool,
+    pub nulls_first: bool,
+}
+
+#[derive(Clone)]
+pub enum Plan {
+    /// Literal rows (also the single empty row of a SELECT without FROM).
+    Values { rows: Vec<Vec<Expr>> },
+    Scan {
+        table: Arc<Table>,
+        access: Access,
+        filter: Option<Expr>,
+    },
+    Filter {
+        input: Box<Plan>,
+        predicate: Expr,
+    },
+    Project {
+        input: Box<Plan>,
+        exprs: Vec<Expr>,
+    },
+    /// Nested-loop join; the right side is materialised once.
+    NestedLoop {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        kind: JoinKind,
+        on: Option<Expr>,
+        left_width: usize,
+        right_width: usize,
+    },
+    /// Equi-join: builds a hash table of the right side.
+    HashJoin {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        kind: JoinKind,
+        left_keys: Vec<Expr>,
+        right_keys: Vec<Expr>,
+        residual: Option<Expr>,
+        left_width: usize,
+        right_width: usize,
+    },
+    Aggregate {
+        input: Box<Plan>,
+        group: Vec<Expr>,
+        aggs: Vec<AggCall>,
+    },
+    Sort {
+        input: Box<Plan>,
+        keys: Vec<SortKey>,
+    },
+    Limit {
+        input: Box<Plan>,
+        limit: Option<Expr>,
+        offset: Option<Expr>,
+    },
+    Distinct {
+        input: Box<Plan>,
+    },
+    SetOp {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        kind: SetOpKind,
+        all: bool,
+    },
+}
+
+pub struct InsertPlan {
+    pub table: Arc<Table>,
+    /// Produces full rows in table column order (defaults filled in).
+    pub source: Plan,
+    pub on_conflict: Option<OnConflict>,
+    pub returning: Option<Vec<Expr>>,
+}
+
+pub enum OnConflict {
+    DoNothing {
+        /// Index (by name, "" = primary key) whose conflict is tolerated;
+        /// `None` = any unique constraint.
+        target: Option<String>,
+    },
+    DoUpdate {
+        target: String,
+        /// (column, expression over existing row ++ excluded row)
+        assignments: Vec<(usize, Expr)>,
+        predicate: Option<Expr>,
+    },
+}
+
+pub struct UpdatePlan {
+    pub table: Arc<Table>,
+    pub access: Access,
+    pub filter: Option<Expr>,
+    pub assignments: Vec<(usize, Expr)>,
+    pub returning: Option<Vec<Expr>>,
+}
+
+pub struct DeletePlan {
+    pub table: Arc<Table>,
+    pub access: Access,
+    pub filter: Option<Expr>,
+    pub returning: Option<Vec<Expr>>,
+}
+
+pub struct NewColumn {
+    pub name: String,
+    pub data_type: DataType,
+    pub not_null: bool,
+    pub default: Option<String>,
+    pub identity: Option<IdentityKind>,
+    /// serial/bigserial: create a sequence and default to its nextval.
+    pub serial: bool,
+}
+
+pub struct CreateTablePlan {
+    pub name: String,
+    pub if_not_exists: bool,
+    pub columns: Vec<NewColumn>,
+    pub primary_key: Vec<usize>,
+    pub pk_name: Option<String>,
+    pub uniques: Vec<(Option<String>, Vec<usize>)>,
+    pub checks: Vec<(Option<String>, String)>,
+    pub partition_by: Option<Vec<usize>>,
+}
+
+pub enum Command {
+    Query(Plan),
+    Insert(InsertPlan),
+    Update(UpdatePlan),
+    Delete(DeletePlan),
+    CreateTable(CreateTablePlan),
+    DropTable {
+        names: Vec<String>,
+        if_exists: bool,
+    },
+    CreateIndex {
+        name: Option<String>,
+        table: String,
+        columns: Vec<String>,
+        unique: bool,
+        if_not_exists: bool,
+    },
+    DropIndex {
+        names: Vec<String>,
+        if_exists: bool,
+    },
+    Truncate {
+        tables: Vec<Arc<Table>>,
+    },
+    Begin {
+        isolation: Option<Isolation>,
+    },
+    Commit,
+    Rollback,
+    Savepoint(String),
+    RollbackTo(String),
+    Release(String),
+    Set {
+        name: String,
+        value: Option<String>,
+        local: bool,
+    },
+    SetTransaction(Isolation),
+    Show(String),
+    ResetAll,
+    /// Statements accepted for compatibility that have nothing to do
+    /// (VACUUM, ANALYZE, ...), with their command tag.
+    NoOp(&'static str),
+}
+
+/// A statement bound to the catalog.
+pub struct BoundStatement {
+    pub command: Command,
+    pub columns: Vec<Column>,
+    pub param_types: Vec<DataType>,
+}

@@ -1,0 +1,498 @@
+//! In-memory, hash-partitioned, multi-versioned row storage.
+//!
+//! Each table has one ordered map per partition from row key (the
+//! memcomparable encoding of the primary key, or of a hidden row id) to a
+//! [`Slot`]: the committed versions of that row, newest last, plus at most
+//! one uncommitted write intent. Secondary indexes are table-wide ordered
+//! sets of (index key, row key); readers re-check every candidate row.
+
+pub mod codec;
+
+use crate::catalog::{IndexDef, TableDef};
+use crate::error::{Error, Result, SqlState};
+use crate::types::keys::{encode_key, partition_hash};
+use crate::types::{Row, Value};
+use parking_lot::RwLock;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+pub type Key = Box<[u8]>;
+pub type TxnId = u64;
+/// Commit timestamp: the order in which transactions became visible.
+pub type Ts = u64;
+
+pub struct Version {
+    pub ts: Ts,
+    /// `None` marks a deletion.
+    pub row: Option<Arc<Row>>,
+}
+
+pub struct Intent {
+    pub txn: TxnId,
+    pub row: Option<Arc<Row>>,
+}
+
+#[derive(Default)]
+pub struct Slot {
+    pub versions: Vec<Version>,
+    pub intent: Option<Intent>,
+}
+
+impl Slot {
+    /// The row as transaction `txn` with snapshot `snap` sees it.
+    pub fn visible(&self, snap: Ts, txn: TxnId) -> Option<&Arc<Row>> {
+        if let Some(intent) = &self.intent {
+            if intent.txn == txn {
+                return intent.row.as_ref();
+            }
+        }
+        self.versions
+            .iter()
+            .rev()
+            .find(|v| v.ts <= snap)
+            .and_then(|v| v.row.as_ref())
+    }
+
+    fn newest_committed(&self) -> Option<&Version> {
+        self.versions.last()
+    }
+}
+
+pub type PartitionMap = BTreeMap<Key, Slot>;
+
+/// A secondary index: a set of (index key, row key) with the row's
+/// partition.
+pub struct IndexStore {
+    pub def: IndexDef,
+    pub entries: RwLock<BTreeMap<(Key, Key), u16>>,
+}
+
+impl IndexStore {
+    pub fn key_of(&self, row: &[Value]) -> Key {
+        let vals: Vec<Value> = self.def.columns.iter().map(|&c| row[c].clone()).collect();
+        let mut out = Vec::with_capacity(16);
+        encode_key(&vals, &mut out);
+        out.into_boxed_slice()
+    }
+
+    pub fn key_has_null(&self, row: &[Value]) -> bool {
+        self.def.columns.iter().any(|&c| row[c].is_null())
+    }
+
+    /// Candidate (row key, partition) pairs whose index key starts with
+    /// `prefix`, or lies within the bounds when given.
+    pub fn lookup_prefix(&self, prefix: &[u8]) -> Vec<(Key, u16)> {
+        let entries = self.entries.read();
+        let start: (Key, Key) = (prefix.into(), Box::new([]));
+        entries
+            .range(start..)
+            .take_while(|((k, _), _)| k.starts_with(prefix))
+            .map(|((_, rk), p)| (rk.clone(), *p))
+            .collect()
+    }
+
+    /// Candidates whose index key lies within the bounds (the bounds are
+    /// on the full encoded index key; see [`prefix_bounds`]).
+    pub fn lookup_range(&self, lower: Bound<Key>, upper: Bound<Key>) -> Vec<(Key, u16)> {
+        let entries = self.entries.read();
+        let start: Bound<(Key, Key)> = match lower {
+            Bound::Included(k) => Bound::Included((k, Box::new([]))),
+            Bound::Excluded(k) => Bound::Excluded((k, Box::new([0xff; 1]))),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let mut out = Vec::new();
+        for ((k, rk), p) in entries.range((start, Bound::Unbounded)) {
+            let within = match &upper {
+                Bound::Included(u) => k <= u,
+                Bound::Excluded(u) => k < u,
+                Bound::Unbounded => true,
+            };
+            if !within {
+                break;
+            }
+            out.push((rk.clone(), *p));
+        }
+        out
+    }
+
+    pub fn insert(&self, key: Key, row_key: Key, partition: u16) {
+        self.entries.write().insert((key, row_key), partition);
+    }
+
+    pub fn remove(&self, key: Key, row_key: Key) {
+        self.entries.write().remove(&(key, row_key));
+    }
+}
+
+/// Result of placing a write intent.
+pub enum WriteOutcome {
+    Written {
+        /// The intent this transaction had on the row before (to restore on
+        /// rollback); `None` if it had none.
+        previous: Option<Option<Arc<Row>>>,
+    },
+    /// INSERT found a live row with the same key.
+    Duplicate,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteKind {
+    Insert,
+    Update,
+    Delete,
+}
+
+/// How a write reacts to concurrent commits.
+#[derive(Clone, Copy, Debug)]
+pub struct WriteCtx {
+    pub txn: TxnId,
+    pub snapshot: Ts,
+    /// REPEATABLE READ/SERIALIZABLE: a row changed after the snapshot is a
+    /// serialization failure; READ COMMITTED re-runs the statement instead.
+    pub snapshot_isolation: bool,
+}
+
+pub struct TableStore {
+    pub oid: u32,
+    pub partitions: Vec<RwLock<PartitionMap>>,
+    pub indexes: RwLock<Arc<Vec<Arc<IndexStore>>>>,
+    pub next_row_id: AtomicU64,
+}
+
+impl TableStore {
+    pub fn new(def: &TableDef, partitions: usize) -> TableStore {
+        let indexes = def
+            .indexes
+            .iter()
+            .map(|d| {
+                Arc::new(IndexStore {
+                    def: d.clone(),
+                    entries: RwLock::new(BTreeMap::new()),
+                })
+            })
+            .collect();
+        TableStore {
+            oid: def.oid,
+            partitions: (0..partitions).map(|_| RwLock::new(BTreeMap::new())).collect(),
+            indexes: RwLock::new(Arc::new(indexes)),
+            next_row_id: AtomicU64::new(1),
+        }
+    }
+
+    pub fn partition_count(&self) -> usize {
+        self.partitions.len()
+    }
+
+    pub fn indexes(&self) -> Arc<Vec<Arc<IndexStore>>> {
+        self.indexes.read().clone()
+    }
+
+    /// The row key and partition of a new row. Tables without a primary
+    /// key get a fresh hidden row id.
+    pub fn place_new(&self, def: &TableDef, row: &[Value]) -> (Key, u16) {
+        if def.primary_key.is_empty() {
+            let id = self.next_row_id.fetch_add(1, Ordering::Relaxed);
+            (row_id_key(id), self.partition_for(&[Value::Int8(id as i64)]))
+        } else {
+            self.place_existing(def, row)
+        }
+    }
+
+    /// The row key and partition of a row with a primary key.
+    pub fn place_existing(&self, def: &TableDef, row: &[Value]) -> (Key, u16) {
+        let pk: Vec<Value> = def.primary_key.iter().map(|&c| row[c].clone()).collect();
+        let part_vals: Vec<Value> = def.partition_key.iter().map(|&c| row[c].clone()).collect();
+        (key_of(&pk), self.partition_for(&part_vals))
+    }
+
+    pub fn partition_for(&self, partition_key: &[Value]) -> u16 {
+        (partition_hash(partition_key) % self.partitions.len() as u64) as u16
+    }
+
+    pub fn get(&self, partition: u16, key: &[u8], snap: Ts, txn: TxnId) -> Option<Arc<Row>> {
+        let map = self.partitions[partition as usize].read();
+        map.get(key).and_then(|s| s.visible(snap, txn).cloned())
+    }
+
+    /// Up to `limit` visible rows with keys in `[from, to)`-style bounds, in
+    /// key order, and the bound to continue from when more may follow.
+    pub fn scan_batch(
+        &self,
+        partition: u16,
+        from: Bound<&[u8]>,
+        to: Bound<&[u8]>,
+        snap: Ts,
+        txn: TxnId,
+        limit: usize,
+        out: &mut Vec<(Key, Arc<Row>)>,
+    ) -> Option<Key> {
+        let map = self.partitions[partition as usize].read();
+        let range = map.range::<[u8], _>((from, to));
+        let mut seen = 0;
+        for (k, slot) in range {
+            if seen >= limit {
+                return Some(k.clone());
+            }
+            seen += 1;
+            if let Some(row) = slot.visible(snap, txn) {
+                out.push((k.clone(), row.clone()));
+            }
+        }
+        None
+    }
+
+    /// Places a write intent of `ctx.txn` on the row at `key`.
+    pub fn write(
+        &self,
+        partition: u16,
+        key: &Key,
+        row: Option<Arc<Row>>,
+        kind: WriteKind,
+        ctx: WriteCtx,
+    ) -> Result<WriteOutcome> {
+        let mut map = self.partitions[partition as usize].write();
+        let slot = match map.get_mut(key) {
+            Some(s) => s,
+            None => {
+                if kind != WriteKind::Insert {
+                    // The row vanished (pruned after a delete): nothing to do
+                    // but re-read.
+                    return Err(Error::retry_after(0));
+                }
+                map.entry(key.clone()).or_default()
+            }
+        };
+        if let Some(intent) = &slot.intent {
+            if intent.txn != ctx.txn {
+                return Err(Error::retry_after(intent.txn));
+            }
+            if kind == WriteKind::Insert && intent.row.is_some() {
+                return Ok(WriteOutcome::Duplicate);
+            }
+            let previous = std::mem::replace(&mut slot.intent.as_mut().unwrap().row, row);
+            return Ok(WriteOutcome::Written {
+                previous: Some(previous),
+            });
+        }
+        if let Some(newest) = slot.newest_committed() {
+            if kind == WriteKind::Insert {
+                if newest.row.is_some() {
+                    return Ok(WriteOutcome::Duplicate);
+                }
+            } else if newest.ts > ctx.snapshot {
+                if ctx.snapshot_isolation {
+                    return Err(Error::new(
+                        SqlState::SERIALIZATION_FAILURE,
+                        "could not serialize access due to concurrent update",
+                    ));
+                }
+                return Err(Error::retry_after(0));
+            }
+        }
+        slot.intent = Some(Intent { txn: ctx.txn, row });
+        Ok(WriteOutcome::Written { previous: None })
+    }
+
+    /// Undoes a write of transaction `txn`, restoring its earlier intent.
+    pub fn restore(&self, partition: u16, key: &Key, txn: TxnId, previous: Option<Option<Arc<Row>>>) {
+        let mut map = self.partitions[partition as usize].write();
+        let remove = match map.get_mut(key) {
+            Some(slot) => {
+                if slot.intent.as_ref().is_some_and(|i| i.txn == txn) {
+                    match previous {
+                        Some(row) => slot.intent.as_mut().unwrap().row = row,
+                        None => slot.intent = None,
+                    }
+                }
+                slot.intent.is_none() && slot.versions.is_empty()
+            }
+            None => false,
+        };
+        if remove {
+            map.remove(key);
+        }
+    }
+
+    /// The final intent of `txn` on a row (what a commit will write).
+    pub fn intent_of(&self, partition: u16, key: &[u8], txn: TxnId) -> Option<Option<Arc<Row>>> {
+        let map = self.partitions[partition as usize].read();
+        map.get(key)
+            .and_then(|s| s.intent.as_ref())
+            .filter(|i| i.txn == txn)
+            .map(|i| i.row.clone())
+    }
+
+    /// Makes `txn`'s intent on a row a committed version with timestamp
+    /// `ts`, pruning versions older than `oldest_snapshot` that nobody can
+    /// see any more.
+    pub fn apply_commit(&self, partition: u16, key: &[u8], txn: TxnId, ts: Ts, oldest_snapshot: Ts) {
+        let mut map = self.partitions[partition as usize].write();
+        let Some(slot) = map.get_mut(key) else { return };
+        match slot.intent.take() {
+            Some(intent) if intent.txn == txn => {
+                slot.versions.push(Version {
+                    ts,
+                    row: intent.row,
+                })
+            }
+            other => {
+                slot.intent = other;
+                return;
+            }
+        }
+        let removed = prune(&mut slot.versions, oldest_snapshot);
+        let dead = slot.versions.len() == 1
+            && slot.versions[0].row.is_none()
+            && slot.versions[0].ts <= oldest_snapshot
+            && slot.intent.is_none();
+        let remaining: Vec<Arc<Row>> = if dead {
+            Vec::new()
+        } else {
+            slot.versions.iter().filter_map(|v| v.row.clone()).collect()
+        };
+        if dead {
+            map.remove(key);
+        }
+        drop(map);
+        if !removed.is_empty() {
+            self.drop_index_entries(key, &removed, &remaining);
+        }
+    }
+
+    /// Removes index entries of `gone` row images that no remaining image of
+    /// the row shares.
+    pub fn drop_index_entries(&self, row_key: &[u8], gone: &[Arc<Row>], remaining: &[Arc<Row>]) {
+        for index in self.indexes().iter() {
+            let keep: BTreeSet<Key> = remaining.iter().map(|r| index.key_of(r)).collect();
+            for row in gone {
+                let k = index.key_of(row);
+                if !keep.contains(&k) {
+                    index.remove(k, row_key.into());
+                }
+            }
+        }
+    }
+
+    /// Applies a replayed (already committed) change during recovery.
+    pub fn replay_put(&self, partition: u16, key: Key, row: Option<Arc<Row>>) {
+        let mut map = self.partitions[partition as usize].write();
+        let old = map.remove(&key);
+        let old_row = old.and_then(|s| s.versions.into_iter().last().and_then(|v| v.row));
+        if let Some(new) = &row {
+            map.insert(
+                key.clone(),
+                Slot {
+                    versions: vec![Version {
+                        ts: 1,
+                        row: Some(new.clone()),
+                    }],
+                    intent: None,
+                },
+            );
+        }
+        drop(map);
+        for index in self.indexes().iter() {
+            if let Some(old) = &old_row {
+                index.remove(index.key_of(old), key.clone());
+            }
+            if let Some(new) = &row {
+                index.insert(index.key_of(new), key.clone(), partition);
+            }
+        }
+    }
+
+    /// Builds an index's entries from every row image currently stored.
+    pub fn build_index(&self, index: &IndexStore) {
+        for (p, part) in self.partitions.iter().enumerate() {
+            let map = part.read();
+            for (k, slot) in map.iter() {
+                let images = slot
+                    .versions
+                    .iter()
+                    .filter_map(|v| v.row.as_ref())
+                    .chain(slot.intent.iter().filter_map(|i| i.row.as_ref()));
+                for row in images {
+                    index.insert(index.key_of(row), k.clone(), p as u16);
+                }
+            }
+        }
+    }
+
+    /// Number of row slots (live or not) across partitions.
+    pub fn slot_count(&self) -> usize {
+        self.partitions.iter().map(|p| p.read().len()).sum()
+    }
+}
+
+/// Drops versions no snapshot at or after `oldest` can see; returns the row
+/// images dropped.
+fn prune(versions: &mut Vec<Version>, oldest: Ts) -> Vec<Arc<Row>> {
+    let keep_from = match versions.iter().rposition(|v| v.ts <= oldest) {
+        Some(i) => i,
+        None => return Vec::new(),
+    };
+    if keep_from == 0 {
+        return Vec::new();
+    }
+    versions.drain(..keep_from).filter_map(|v| v.row).collect()
+}
+
+/// The smallest byte string greater than every string starting with
+/// `prefix` (`None` when there is none).
+pub fn prefix_successor(prefix: &[u8]) -> Option<Key> {
+    let mut v = prefix.to_vec();
+    while let Some(last) = v.pop() {
+        if last < 0xff {
+            v.push(last + 1);
+            return Some(v.into_boxed_slice());
+        }
+    }
+    None
+}
+
+/// Converts bounds on a leading key column (encoded as prefixes) into
+/// bounds on whole keys.
+pub fn prefix_bounds(lower: Option<(Key, bool)>, upper: Option<(Key, bool)>) -> (Bound<Key>, Bound<Key>) {
+    let lo = match lower {
+        None => Bound::Unbounded,
+        Some((p, true)) => Bound::Included(p),
+        Some((p, false)) => match prefix_successor(&p) {
+            Some(s) => Bound::Included(s),
+            None => Bound::Excluded(p),
+        },
+    };
+    let hi = match upper {
+        None => Bound::Unbounded,
+        Some((p, false)) => Bound::Excluded(p),
+        Some((p, true)) => match prefix_successor(&p) {
+            Some(s) => Bound::Excluded(s),
+            None => Bound::Unbounded,
+        },
+    };
+    (lo, hi)
+}
+
+/// Row key of a hidden row id (tables without a primary key).
+pub fn row_id_key(id: u64) -> Key {
+    let mut k = Vec::with_capacity(9);
+    k.push(0x01);
+    k.extend_from_slice(&id.to_be_bytes());
+    k.into_boxed_slice()
+}
+
+/// The hidden row id in a row key made by [`row_id_key`].
+pub fn row_id_of(key: &[u8]) -> Option<u64> {
+    if key.len() == 9 && key[0] == 0x01 {
+        Some(u64::from_be_bytes(key[1..].try_into().ok()?))
+    } else {
+        None
+    }
+}
+
+pub fn key_of(values: &[Value]) -> Key {
+    let mut out = Vec::with_capacity(16);
+    encode_key(values, &mut out);
+    out.into_boxed_slice()
+}

@@ -1,0 +1,345 @@
+//! Transactions: ids, snapshots, commit timestamps, waiting for row locks
+//! (with deadlock detection), savepoints, and the commit path that turns a
+//! transaction's write intents into one log record per touched partition.
+//!
+//! Commit across partitions: every touched partition's log gets a record
+//! carrying the transaction id and the full list of participant partitions.
+//! A transaction is committed exactly when all of its records are durable;
+//! recovery applies a record only if every participant holds one. So one
+//! round of (grouped) fsyncs commits a multi-partition transaction, and a
+//! crash between the fsyncs of two partitions leaves it wholly absent.
+
+use crate::error::{Error, Result, SqlState};
+use crate::storage::codec::{encode_row, put_bytes, put_u32, put_u64, Reader};
+use crate::storage::{IndexStore, Key, TableStore, Ts, TxnId};
+use crate::types::Row;
+use crate::wal::PartitionLog;
+use parking_lot::Mutex;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isolation {
+    ReadCommitted,
+    RepeatableRead,
+    Serializable,
+}
+
+impl Isolation {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Isolation::ReadCommitted => "read committed",
+            Isolation::RepeatableRead => "repeatable read",
+            Isolation::Serializable => "serializable",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Isolation> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "read committed" | "read uncommitted" => Some(Isolation::ReadCommitted),
+            "repeatable read" => Some(Isolation::RepeatableRead),
+            "serializable" => Some(Isolation::Serializable),
+            _ => None,
+        }
+    }
+}
+
+struct Waitable {
+    done: AtomicBool,
+    notify: Notify,
+}
+
+/// Shared transaction bookkeeping for one engine.
+pub struct TxnManager {
+    next_txn: AtomicU64,
+    /// Every commit with a timestamp <= this is fully applied.
+    visible_ts: AtomicU64,
+    commit_lock: Mutex<()>,
+    active: Mutex<HashMap<TxnId, Arc<Waitable>>>,
+    waits_for: Mutex<HashMap<TxnId, TxnId>>,
+    snapshots: Mutex<BTreeMap<Ts, usize>>,
+}
+
+impl Default for TxnManager {
+    fn default() -> Self {
+        TxnManager {
+            next_txn: AtomicU64::new(1),
+            visible_ts: AtomicU64::new(1),
+            commit_lock: Mutex::new(()),
+            active: Mutex::new(HashMap::new()),
+            waits_for: Mutex::new(HashMap::new()),
+            snapshots: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+/// One write of a transaction, kept to undo it (savepoints, rollback) and
+/// to find the final intents at commit.
+pub struct WriteEntry {
+    pub table: Arc<TableStore>,
+    pub partition: u16,
+    pub key: Key,
+    pub previous: Option<Option<Arc<Row>>>,
+    pub index_entries: Vec<(Arc<IndexStore>, Key)>,
+}
+
+/// A registered snapshot; keeps the versions it can see from being pruned.
+pub struct SnapshotGuard {
+    mgr: Arc<TxnManager>,
+    pub ts: Ts,
+}
+
+impl Drop for SnapshotGuard {
+    fn drop(&mut self) {
+        let mut snaps = self.mgr.snapshots.lock();
+        if let Some(n) = snaps.get_mut(&self.ts) {
+            *n -= 1;
+            if *n == 0 {
+                snaps.remove(&self.ts);
+            }
+        }
+    }
+}
+
+impl TxnManager {
+    pub fn begin(&self) -> TxnId {
+        let id = self.next_txn.fetch_add(1, Ordering::Relaxed);
+        self.active.lock().insert(
+            id,
+            Arc::new(Waitable {
+                done: AtomicBool::new(false),
+                notify: Notify::new(),
+            }),
+        );
+        id
+    }
+
+    /// Makes new transaction ids start at `next` or above (after recovery,
+    /// so log records never share an id).
+    pub fn advance_txn_ids(&self, next: TxnId) {
+        self.next_txn.fetch_max(next, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(self: &Arc<Self>) -> SnapshotGuard {
+        let mut snaps = self.snapshots.lock();
+        let ts = self.visible_ts.load(Ordering::Acquire);
+        *snaps.entry(ts).or_default() += 1;
+        SnapshotGuard {
+            mgr: self.clone(),
+            ts,
+        }
+    }
+
+    pub fn visible_ts(&self) -> Ts {
+        self.visible_ts.load(Ordering::Acquire)
+    }
+
+    pub fn set_visible_ts(&self, ts: Ts) {
+        self.visible_ts.store(ts, Ordering::Release);
+    }
+
+    fn oldest_snapshot(&self) -> Ts {
+        let snaps = self.snapshots.lock();
+        snaps
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or_else(|| self.visible_ts.load(Ordering::Acquire))
+    }
+
+    /// Marks a transaction finished and wakes everyone waiting for it.
+    pub fn finish(&self, txn: TxnId) {
+        if let Some(w) = self.active.lock().remove(&txn) {
+            w.done.store(true, Ordering::Release);
+            w.notify.notify_waiters();
+        }
+        self.waits_for.lock().remove(&txn);
+    }
+
+    /// Waits until `holder` finishes. Fails with 40P01 if waiting would
+    /// close a cycle of waiting transactions.
+    pub async fn wait_for(&self, waiter: TxnId, holder: TxnId) -> Result<()> {
+        let handle = match self.active.lock().get(&holder) {
+            Some(h) => h.clone(),
+            None => return Ok(()),
+        };
+        {
+            let mut graph = self.waits_for.lock();
+            let mut cur = holder;
+            let mut seen = HashSet::new();
+            while let Some(&next) = graph.get(&cur) {
+                if next == waiter {
+                    return Err(Error::new(SqlState::DEADLOCK_DETECTED, "deadlock detected")
+                        .with_detail(format!(
+                            "Process {waiter} waits for ShareLock on transaction {holder}; blocked by process {holder}."
+                        ))
+                        .with_hint("See server log for query details."));
+                }
+                if !seen.insert(next) {
+                    break;
+                }
+                cur = next;
+            }
+            graph.insert(waiter, holder);
+        }
+        let notified = handle.notify.notified();
+        if !handle.done.load(Ordering::Acquire) {
+            notified.await;
+        }
+        self.waits_for.lock().remove(&waiter);
+        Ok(())
+    }
+
+    pub fn stop_waiting(&self, waiter: TxnId) {
+        self.waits_for.lock().remove(&waiter);
+    }
+}
+
+/// Undoes writes after position `to` (a savepoint), newest first.
+pub fn rollback_writes(txn: TxnId, writes: &mut Vec<WriteEntry>, to: usize) {
+    while writes.len() > to {
+        let w = writes.pop().expect("len checked");
+        w.table.restore(w.partition, &w.key, txn, w.previous);
+        for (index, key) in w.index_entries {
+            let still_used = index_key_in_use(&w.table, w.partition, &w.key, &index, &key);
+            if !still_used {
+                index.remove(key, w.key.clone());
+            }
+        }
+    }
+}
+
+fn index_key_in_use(table: &TableStore, partition: u16, row_key: &Key, index: &IndexStore, key: &Key) -> bool {
+    let map = table.partitions[partition as usize].read();
+    let Some(slot) = map.get(row_key) else {
+        return false;
+    };
+    slot.versions
+        .iter()
+        .filter_map(|v| v.row.as_ref())
+        .chain(slot.intent.iter().filter_map(|i| i.row.as_ref()))
+        .any(|r| &index.key_of(r) == key)
+}
+
+/// Log record format version.
+const RECORD_VERSION: u8 = 1;
+
+/// One partition's part of a committed transaction, as logged.
+pub struct CommitRecord {
+    pub txn: TxnId,
+    pub commit_time_micros: i64,
+    pub participants: Vec<u16>,
+    pub changes: Vec<(u32, Key, Option<Row>)>,
+}
+
+impl CommitRecord {
+    pub fn decode(buf: &[u8]) -> Result<CommitRecord> {
+        let mut r = Reader::new(buf);
+        if r.u8()? != RECORD_VERSION {
+            return Err(Error::new(SqlState::DATA_CORRUPTED, "unknown log record version"));
+        }
+        let txn = r.u64()?;
+        let commit_time_micros = r.u64()? as i64;
+        let np = r.u32()? as usize;
+        let mut participants = Vec::with_capacity(np.min(1024));
+        for _ in 0..np {
+            participants.push(r.u32()? as u16);
+        }
+        let n = r.u32()? as usize;
+        let mut changes = Vec::with_capacity(n.min(1 << 16));
+        for _ in 0..n {
+            let table = r.u32()?;
+            let key: Key = r.bytes()?.into();
+            let row = if r.u8()? == 1 { Some(r.row()?) } else { None };
+            changes.push((table, key, row));
+        }
+        Ok(CommitRecord {
+            txn,
+            commit_time_micros,
+            participants,
+            changes,
+        })
+    }
+}
+
+fn encode_record_header(txn: TxnId, time: i64, participants: &[u16], n_changes: usize, out: &mut Vec<u8>) {
+    out.push(RECORD_VERSION);
+    put_u64(out, txn);
+    put_u64(out, time as u64);
+    put_u32(out, participants.len() as u32);
+    for p in participants {
+        put_u32(out, *p as u32);
+    }
+    put_u32(out, n_changes as u32);
+}
+
+/// Commits a transaction's writes: logs one record per touched partition,
+/// waits until all are durable (unless `wait_durable` is false), then makes
+/// the versions visible atomically. Returns the commit timestamp.
+pub async fn commit_writes(
+    mgr: &TxnManager,
+    logs: &[Arc<dyn PartitionLog>],
+    txn: TxnId,
+    writes: &[WriteEntry],
+    wait_durable: bool,
+) -> Result<Ts> {
+    // The final intent per row, grouped by partition, in first-write order.
+    let mut seen: HashSet<(u32, u16, &[u8])> = HashSet::new();
+    let mut by_partition: BTreeMap<u16, Vec<(&Arc<TableStore>, &Key, Option<Arc<Row>>)>> = BTreeMap::new();
+    for w in writes {
+        if !seen.insert((w.table.oid, w.partition, &w.key)) {
+            continue;
+        }
+        let Some(row) = w.table.intent_of(w.partition, &w.key, txn) else {
+            continue;
+        };
+        by_partition
+            .entry(w.partition)
+            .or_default()
+            .push((&w.table, &w.key, row));
+    }
+    if by_partition.is_empty() {
+        return Ok(mgr.visible_ts());
+    }
+    let participants: Vec<u16> = by_partition.keys().copied().collect();
+    let now = chrono::Utc::now().timestamp_micros();
+    let mut pending = Vec::with_capacity(participants.len());
+    for (&p, changes) in &by_partition {
+        let mut buf = Vec::with_capacity(64 + changes.len() * 64);
+        encode_record_header(txn, now, &participants, changes.len(), &mut buf);
+        for (table, key, row) in changes {
+            put_u32(&mut buf, table.oid);
+            put_bytes(&mut buf, key);
+            match row {
+                Some(r) => {
+                    buf.push(1);
+                    encode_row(r, &mut buf);
+                }
+                None => buf.push(0),
+            }
+        }
+        pending.push(logs[p as usize].append(buf));
+    }
+    if wait_durable {
+        for r in futures::future::join_all(pending).await {
+            if let Err(e) = r {
+                // The log could not make the commit durable: the record may
+                // or may not survive, so this node must not go on serving.
+                tracing::error!("partition log failure, stopping: {e}");
+                std::process::abort();
+            }
+        }
+    }
+    let oldest = mgr.oldest_snapshot();
+    let _guard = mgr.commit_lock.lock();
+    let ts = mgr.visible_ts() + 1;
+    for (&p, changes) in &by_partition {
+        for (table, key, _) in changes {
+            table.apply_commit(p, key, txn, ts, oldest);
+        }
+    }
+    mgr.set_visible_ts(ts);
+    Ok(ts)
+}

@@ -1,0 +1,107 @@
+//! Command-line interface and server configuration (flags, `JOLTDB_*`
+//! environment variables).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// joltdb: a PostgreSQL-compatible SQL database server.
+///
+/// With no subcommand, `joltdb` runs the server (`joltdb serve`).
+/// The superuser role is `joltdb`. On the first start its password is taken
+/// from the JOLTDB_PASSWORD environment variable; without it a random
+/// password is generated and written to a file in the data directory.
+#[derive(Debug, Parser)]
+#[command(name = "joltdb", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub serve: ServeArgs,
+
+    /// Log filter, e.g. `info` or `joltdb_server=debug,info`
+    /// (overrides RUST_LOG).
+    #[arg(long, env = "JOLTDB_LOG_LEVEL", global = true)]
+    pub log_level: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default when no subcommand is given).
+    Serve,
+}
+
+/// Settings of the running server.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to accept client connections on.
+    #[arg(
+        long,
+        env = "JOLTDB_LISTEN",
+        default_value = "127.0.0.1:5432",
+        value_name = "HOST:PORT",
+        global = true
+    )]
+    pub listen: String,
+
+    /// Data directory (created if missing).
+    #[arg(
+        long,
+        env = "JOLTDB_DATA_DIR",
+        default_value = "./joltdb-data",
+        value_name = "DIR",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+
+    /// Number of partitions for a new data directory [default: number of
+    /// CPUs]. Fixed when the data directory is created; ignored afterwards.
+    #[arg(long, env = "JOLTDB_PARTITIONS", value_name = "N", global = true,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub partitions: Option<u32>,
+
+    /// Largest protocol message a client may send, in bytes; a longer one
+    /// closes that client's connection.
+    #[arg(
+        long,
+        env = "JOLTDB_MAX_MESSAGE_BYTES",
+        default_value_t = 256 * 1024 * 1024,
+        value_name = "BYTES",
+        global = true,
+        value_parser = clap::value_parser!(u32).range(1024..=0x3fff_ffff)
+    )]
+    pub max_message_bytes: u32,
+}
+
+impl ServeArgs {
+    /// The partition count to create a new data directory with.
+    pub fn partitions(&self) -> usize {
+        match self.partitions {
+            Some(n) => n as usize,
+            None => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_is_the_default() {
+        let cli = Cli::try_parse_from(["joltdb", "--listen", "0.0.0.0:6000"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.listen, "0.0.0.0:6000");
+        let cli = Cli::try_parse_from(["joltdb", "serve", "--partitions", "3"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Serve)));
+        assert_eq!(cli.serve.partitions(), 3);
+    }
+}

@@ -1,0 +1,79 @@
+//! Per-connection state: the engine session plus the extended protocol's
+//! prepared statements and portals. It lives in the connection's pgwire
+//! session extensions; the handlers themselves are shared by all
+//! connections.
+
+use crate::encode::{Formats, RowEncoder};
+use joltdb_engine::session::Cursor;
+use joltdb_engine::{Prepared, Row, Session, Value};
+use pgwire::api::ClientInfo;
+use pgwire::error::PgWireError;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::{Mutex, MutexGuard};
+
+/// Rows fetched from the engine per round trip while streaming a result.
+pub const FETCH_BATCH: usize = 1000;
+
+/// The state of one client connection.
+pub struct Connection {
+    state: Mutex<ConnState>,
+}
+
+pub struct ConnState {
+    pub session: Session,
+    /// Prepared statements by name ("" is the unnamed one).
+    pub statements: HashMap<String, Arc<PreparedStatement>>,
+    /// Portals by name ("" is the unnamed one).
+    pub portals: HashMap<String, Portal>,
+    /// Fetch buffer, reused between batches.
+    pub rows: Vec<Row>,
+    pub encoder: RowEncoder,
+}
+
+/// A statement prepared with Parse; `None` for an empty query string.
+pub struct PreparedStatement {
+    pub prepared: Option<Arc<Prepared>>,
+}
+
+/// A statement bound to parameters with Bind.
+pub struct Portal {
+    pub statement: Arc<PreparedStatement>,
+    pub formats: Formats,
+    pub state: PortalState,
+}
+
+pub enum PortalState {
+    /// Bound, not yet executed; holds the parameter values.
+    Ready(Vec<Value>),
+    /// Executed with a row limit and suspended with rows left.
+    Suspended(Cursor),
+    /// Ran to completion (or failed).
+    Done,
+}
+
+impl Connection {
+    pub fn new(session: Session) -> Connection {
+        Connection {
+            state: Mutex::new(ConnState {
+                session,
+                statements: HashMap::new(),
+                portals: HashMap::new(),
+                rows: Vec::with_capacity(FETCH_BATCH),
+                encoder: RowEncoder::default(),
+            }),
+        }
+    }
+
+    /// The connection of an authenticated client.
+    pub fn of<C: ClientInfo>(client: &C) -> Result<Arc<Connection>, PgWireError> {
+        client
+            .session_extensions()
+            .get::<Connection>()
+            .ok_or(PgWireError::NotReadyForQuery)
+    }
+
+    pub async fn lock(&self) -> MutexGuard<'_, ConnState> {
+        self.state.lock().await
+    }
+}

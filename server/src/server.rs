@@ -1,0 +1,290 @@
+//! Server life cycle: open the engine and the role store, accept client
+//! connections (each served by its own task), and shut down cleanly on
+//! Ctrl-C or SIGTERM.
+
+use crate::auth::Startup;
+use crate::cancel::CancelRegistry;
+use crate::config::ServeArgs;
+use crate::encode::fatal;
+use crate::error::ServerError;
+use crate::handler::QueryHandler;
+use crate::limit::MessageLimit;
+use futures::{SinkExt, StreamExt};
+use joltdb_auth::{Bootstrap, RoleStore};
+use joltdb_engine::{Engine, EngineConfig};
+use pgwire::api::{ClientInfo, NoopHandler, PgWireConnectionState};
+use pgwire::error::{ErrorInfo, PgWireError};
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use pgwire::tokio::server::{
+    negotiate_tls, process_error, process_message, MaybeTls, PgWireMessageServerCodec,
+};
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::codec::{Framed, FramedParts};
+use tracing::Instrument;
+
+/// The superuser role created with a new data directory.
+pub const SUPERUSER: &str = "joltdb";
+
+/// A client must finish authenticating within this time.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// On shutdown, connections get this long to finish their current
+/// statement before it is cancelled, and as long again before they are
+/// dropped.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+type Socket = Framed<MessageLimit<MaybeTls>, PgWireMessageServerCodec<String>>;
+
+/// The handlers every connection shares.
+struct Handlers {
+    startup: Arc<Startup>,
+    query: Arc<QueryHandler>,
+    copy: Arc<NoopHandler>,
+    cancel: Arc<CancelRegistry>,
+    max_message_bytes: usize,
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
+    let config = EngineConfig {
+        data_dir: args.data_dir.clone(),
+        partitions: args.partitions(),
+    };
+    tracing::info!(data_dir = %config.data_dir.display(), "opening database");
+    let engine = tokio::task::spawn_blocking(move || Engine::open(config))
+        .await
+        .map_err(|e| ServerError::Engine(joltdb_engine::Error::internal(e.to_string())))??;
+
+    let roles = Arc::new(RoleStore::open(&args.data_dir)?);
+    let password = std::env::var("JOLTDB_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    match roles.bootstrap_superuser(SUPERUSER, password.as_deref())? {
+        Bootstrap::Existing => {}
+        Bootstrap::Created {
+            generated_password_file: Some(path),
+        } => tracing::warn!(
+            "created superuser role \"{SUPERUSER}\" with a generated password; it is in {}",
+            path.display()
+        ),
+        Bootstrap::Created {
+            generated_password_file: None,
+        } => tracing::info!(
+            "created superuser role \"{SUPERUSER}\" with the password from JOLTDB_PASSWORD"
+        ),
+    }
+    drop(password);
+
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .map_err(|source| ServerError::Listen {
+            addr: args.listen.clone(),
+            source,
+        })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| ServerError::Listen {
+            addr: args.listen.clone(),
+            source,
+        })?;
+    tracing::info!("listening on {local}");
+
+    let cancels = Arc::new(CancelRegistry::default());
+    let handlers = Arc::new(Handlers {
+        startup: Arc::new(Startup::new(engine.clone(), roles, cancels.clone())),
+        query: Arc::new(QueryHandler::default()),
+        copy: Arc::new(NoopHandler),
+        cancel: cancels.clone(),
+        max_message_bytes: args.max_message_bytes as usize,
+    });
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    let stop = shutdown_signal()?;
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, peer)) => {
+                    let span = tracing::info_span!("conn", %peer);
+                    connections.spawn(
+                        serve_connection(tcp, handlers.clone(), shutdown_rx.clone())
+                            .instrument(span),
+                    );
+                }
+                Err(err) => {
+                    // Typically out of file descriptors: back off, keep serving.
+                    tracing::warn!("accept failed: {err}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(done) = connections.join_next(), if !connections.is_empty() => {
+                log_connection_end(done);
+            }
+        }
+    }
+
+    drop(listener);
+    tracing::info!("shutting down; closing {} connection(s)", connections.len());
+    let _ = shutdown_tx.send(true);
+    if !drain(&mut connections, SHUTDOWN_GRACE).await {
+        cancels.cancel_all();
+        if !drain(&mut connections, SHUTDOWN_GRACE).await {
+            tracing::warn!(
+                "dropping {} connection(s) that did not close",
+                connections.len()
+            );
+            connections.abort_all();
+            while connections.join_next().await.is_some() {}
+        }
+    }
+    engine.shutdown().await;
+    tracing::info!("shut down");
+    Ok(())
+}
+
+/// Waits until every connection task ended or `limit` passed; true if all
+/// ended.
+async fn drain(connections: &mut JoinSet<io::Result<()>>, limit: Duration) -> bool {
+    let all = async {
+        while let Some(done) = connections.join_next().await {
+            log_connection_end(done);
+        }
+    };
+    tokio::time::timeout(limit, all).await.is_ok()
+}
+
+fn log_connection_end(done: Result<io::Result<()>, tokio::task::JoinError>) {
+    match done {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::debug!("connection ended: {err}"),
+        Err(err) if err.is_panic() => tracing::error!("connection task panicked: {err}"),
+        Err(_) => {}
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, ServerError> {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(ServerError::Signal)?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown requested");
+    })
+}
+
+/// Serves one client from the first byte to the close.
+async fn serve_connection(
+    tcp: TcpStream,
+    handlers: Arc<Handlers>,
+    mut shutdown: watch::Receiver<bool>,
+) -> io::Result<()> {
+    let deadline = tokio::time::sleep(STARTUP_TIMEOUT);
+    tokio::pin!(deadline);
+
+    let negotiated = tokio::select! {
+        _ = &mut deadline => return Ok(()),
+        socket = negotiate_tls::<String>(tcp, None) => socket?,
+    };
+    // `None`: a direct TLS handshake, which this server does not offer.
+    let Some(socket) = negotiated else {
+        return Ok(());
+    };
+    let parts = socket.into_parts();
+    let io = MessageLimit::new(parts.io, handlers.max_message_bytes, &parts.read_buf)?;
+    let mut limited = FramedParts::new(io, parts.codec);
+    limited.read_buf = parts.read_buf;
+    limited.write_buf = parts.write_buf;
+    let mut socket: Socket = Framed::from_parts(limited);
+
+    loop {
+        let starting = matches!(
+            socket.state(),
+            PgWireConnectionState::AwaitingStartup
+                | PgWireConnectionState::AuthenticationInProgress
+        );
+        let message = tokio::select! {
+            biased;
+            _ = stop_requested(&mut shutdown) => {
+                if !starting {
+                    send_fatal(
+                        &mut socket,
+                        fatal("57P01", "terminating connection due to administrator command"),
+                    )
+                    .await;
+                }
+                break;
+            }
+            _ = &mut deadline, if starting => break,
+            message = socket.next() => message,
+        };
+        let message = match message {
+            None => break,
+            Some(Ok(PgWireFrontendMessage::Terminate(_))) => break,
+            Some(Ok(message)) => message,
+            Some(Err(err)) => {
+                // Garbage or an oversized message: this connection is done.
+                tracing::info!("closing connection after a protocol error: {err}");
+                let message = match err {
+                    PgWireError::IoError(e) => e.to_string(),
+                    other => other.to_string(),
+                };
+                send_fatal(&mut socket, fatal("08P01", message)).await;
+                break;
+            }
+        };
+
+        let extended = match socket.state() {
+            PgWireConnectionState::CopyInProgress(extended) => extended,
+            _ => message.is_extended_query(),
+        };
+        let cancel_request = matches!(message, PgWireFrontendMessage::CancelRequest(_));
+        let result = process_message(
+            message,
+            &mut socket,
+            handlers.startup.clone(),
+            handlers.query.clone(),
+            handlers.query.clone(),
+            handlers.copy.clone(),
+            handlers.cancel.clone(),
+        )
+        .await;
+        if let Err(err) = result {
+            if err.is_fatal() {
+                send_fatal(&mut socket, err).await;
+                break;
+            }
+            process_error(&mut socket, err, extended).await?;
+        }
+        if cancel_request {
+            break;
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), socket.close()).await;
+    Ok(())
+}
+
+/// Resolves once shutdown was requested (or the server is going away).
+async fn stop_requested(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Sends a FATAL error before the connection is closed.
+async fn send_fatal(socket: &mut Socket, err: PgWireError) {
+    let info: ErrorInfo = err.into();
+    let send = socket.send(PgWireBackendMessage::ErrorResponse(info.into()));
+    let _ = tokio::time::timeout(Duration::from_secs(1), send).await;
+}
