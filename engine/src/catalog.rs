@@ -180,13 +180,15 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let ctx = |what: &str| format!("{what} {}", tmp.display());
     let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(ctx("creating"), e))?;
-    f.write_all(bytes).map_err(|e| Error::io(ctx("writing"), e))?;
+    f.write_all(bytes)
+        .map_err(|e| Error::io(ctx("writing"), e))?;
     f.sync_all().map_err(|e| Error::io(ctx("syncing"), e))?;
     drop(f);
     std::fs::rename(&tmp, path).map_err(|e| Error::io(ctx("renaming"), e))?;
     if let Some(dir) = path.parent() {
         let d = std::fs::File::open(dir).map_err(|e| Error::io("opening data directory", e))?;
-        d.sync_all().map_err(|e| Error::io("syncing data directory", e))?;
+        d.sync_all()
+            .map_err(|e| Error::io("syncing data directory", e))?;
     }
     Ok(())
 }

@@ -3,8 +3,8 @@
 //! recovery), DDL and sequences.
 
 use crate::catalog::{
-    self, CatalogData, CatalogSnapshot, ColumnDef, IndexDef, Sequence, SequenceDef, SequenceState, Table, TableDef,
-    CATALOG_FORMAT_VERSION, FIRST_USER_OID,
+    self, CatalogData, CatalogSnapshot, ColumnDef, IndexDef, Sequence, SequenceDef, SequenceState,
+    Table, TableDef, CATALOG_FORMAT_VERSION, FIRST_USER_OID,
 };
 use crate::error::{Error, Result, SqlState};
 use crate::session::EngineConfig;
@@ -54,7 +54,11 @@ fn duplicate_relation(name: &str) -> Error {
     )
 }
 
-fn build_table(def: TableDef, store: Option<Arc<TableStore>>, partitions: usize) -> Result<Arc<Table>> {
+fn build_table(
+    def: TableDef,
+    store: Option<Arc<TableStore>>,
+    partitions: usize,
+) -> Result<Arc<Table>> {
     let checks = def
         .checks
         .iter()
@@ -90,7 +94,8 @@ fn sequence_from(def: &SequenceDef) -> Arc<Sequence> {
 impl EngineInner {
     pub fn open(config: &EngineConfig) -> Result<Arc<EngineInner>> {
         let dir = &config.data_dir;
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating data directory {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("creating data directory {}", dir.display()), e))?;
         let lock_path = dir.join("joltdb.lock");
         let lock = File::options()
             .create(true)
@@ -124,14 +129,24 @@ impl EngineInner {
         let partitions = data.partitions;
         let mut logs: Vec<Arc<dyn PartitionLog>> = Vec::with_capacity(partitions);
         for p in 0..partitions {
-            let log = FileLog::open(&dir.join("wal").join(format!("p{p:04}")), FileLogOptions::default())?;
+            let log = FileLog::open(
+                &dir.join("wal").join(format!("p{p:04}")),
+                FileLogOptions::default(),
+            )?;
             logs.push(Arc::new(log));
         }
         let mut tables = BTreeMap::new();
         for def in data.tables.values() {
-            tables.insert(def.name.clone(), build_table(def.clone(), None, partitions)?);
+            tables.insert(
+                def.name.clone(),
+                build_table(def.clone(), None, partitions)?,
+            );
         }
-        let sequences = data.sequences.values().map(|s| (s.name.clone(), sequence_from(s))).collect();
+        let sequences = data
+            .sequences
+            .values()
+            .map(|s| (s.name.clone(), sequence_from(s)))
+            .collect();
         let snapshot = CatalogSnapshot {
             version: 1,
             tables,
@@ -161,7 +176,10 @@ impl EngineInner {
                 let rec = CommitRecord::decode(&r.payload).map_err(|e| {
                     Error::new(
                         SqlState::DATA_CORRUPTED,
-                        format!("partition {p} log record {} is damaged: {}", r.lsn, e.message),
+                        format!(
+                            "partition {p} log record {} is damaged: {}",
+                            r.lsn, e.message
+                        ),
                     )
                 })?;
                 holders.entry(rec.txn).or_default().insert(p as u16);
@@ -170,7 +188,8 @@ impl EngineInner {
             per_partition.push(recs);
         }
         let snap = self.catalog();
-        let by_oid: HashMap<u32, &Arc<Table>> = snap.tables.values().map(|t| (t.def.oid, t)).collect();
+        let by_oid: HashMap<u32, &Arc<Table>> =
+            snap.tables.values().map(|t| (t.def.oid, t)).collect();
         let mut applied = 0usize;
         let mut skipped = 0usize;
         let mut max_txn = 0u64;
@@ -187,7 +206,9 @@ impl EngineInner {
                 }
                 applied += 1;
                 for (oid, key, row) in rec.changes {
-                    let Some(table) = by_oid.get(&oid) else { continue };
+                    let Some(table) = by_oid.get(&oid) else {
+                        continue;
+                    };
                     if let Some(id) = row_id_of(&key) {
                         table.store.next_row_id.fetch_max(id + 1, Ordering::Relaxed);
                     }
@@ -222,7 +243,9 @@ impl EngineInner {
     fn relation_exists(data: &CatalogData, name: &str) -> bool {
         data.tables.contains_key(name)
             || data.sequences.contains_key(name)
-            || data.tables.values().any(|t| t.indexes.iter().any(|i| i.name == name) || t.pk_name.as_deref() == Some(name))
+            || data.tables.values().any(|t| {
+                t.indexes.iter().any(|i| i.name == name) || t.pk_name.as_deref() == Some(name)
+            })
     }
 
     /// Returns false when the table existed and IF NOT EXISTS was given.
@@ -276,7 +299,9 @@ impl EngineInner {
         }
         let partition_key = match &plan.partition_by {
             Some(cols) => {
-                if !plan.primary_key.is_empty() && !cols.iter().all(|c| plan.primary_key.contains(c)) {
+                if !plan.primary_key.is_empty()
+                    && !cols.iter().all(|c| plan.primary_key.contains(c))
+                {
                     return Err(Error::new(
                         SqlState::INVALID_TABLE_DEFINITION,
                         "unique constraint on partitioned table must include all partitioning columns",
@@ -293,12 +318,19 @@ impl EngineInner {
                 }
                 cols.clone()
             }
-            None => plan.primary_key.first().map(|c| vec![*c]).unwrap_or_default(),
+            None => plan
+                .primary_key
+                .first()
+                .map(|c| vec![*c])
+                .unwrap_or_default(),
         };
         let pk_name = if plan.primary_key.is_empty() {
             None
         } else {
-            let n = plan.pk_name.clone().unwrap_or_else(|| format!("{}_pkey", plan.name));
+            let n = plan
+                .pk_name
+                .clone()
+                .unwrap_or_else(|| format!("{}_pkey", plan.name));
             if Self::relation_exists(&new_data, &n) {
                 return Err(duplicate_relation(&n));
             }
@@ -310,7 +342,10 @@ impl EngineInner {
                 continue;
             }
             let n = name.clone().unwrap_or_else(|| {
-                let names: Vec<&str> = cols.iter().map(|&c| plan.columns[c].name.as_str()).collect();
+                let names: Vec<&str> = cols
+                    .iter()
+                    .map(|&c| plan.columns[c].name.as_str())
+                    .collect();
                 format!("{}_{}_key", plan.name, names.join("_"))
             });
             if Self::relation_exists(&new_data, &n) || indexes.iter().any(|i| i.name == n) {
@@ -335,7 +370,10 @@ impl EngineInner {
                     format!("{base}{i}")
                 }
             });
-            checks.push(crate::catalog::CheckDef { name: n, expr: expr.clone() });
+            checks.push(crate::catalog::CheckDef {
+                name: n,
+                expr: expr.clone(),
+            });
         }
         let def = TableDef {
             oid,
@@ -369,7 +407,10 @@ impl EngineInner {
                 if if_exists {
                     missing.push(n.clone());
                 } else {
-                    return Err(Error::new(SqlState::UNDEFINED_TABLE, format!("table \"{n}\" does not exist")));
+                    return Err(Error::new(
+                        SqlState::UNDEFINED_TABLE,
+                        format!("table \"{n}\" does not exist"),
+                    ));
                 }
             }
         }
@@ -395,19 +436,37 @@ impl EngineInner {
         Ok(missing)
     }
 
-    pub fn create_index(&self, name: Option<String>, table: &str, columns: &[String], unique: bool, if_not_exists: bool) -> Result<bool> {
+    pub fn create_index(
+        &self,
+        name: Option<String>,
+        table: &str,
+        columns: &[String],
+        unique: bool,
+        if_not_exists: bool,
+    ) -> Result<bool> {
         let mut data = self.catalog_data.lock();
         let Some(def) = data.tables.get(table).cloned() else {
-            return Err(Error::new(SqlState::UNDEFINED_TABLE, format!("relation \"{table}\" does not exist")));
+            return Err(Error::new(
+                SqlState::UNDEFINED_TABLE,
+                format!("relation \"{table}\" does not exist"),
+            ));
         };
         let mut cols = Vec::new();
         for c in columns {
             cols.push(def.column_index(c).ok_or_else(|| {
-                Error::new(SqlState::UNDEFINED_COLUMN, format!("column \"{c}\" does not exist"))
+                Error::new(
+                    SqlState::UNDEFINED_COLUMN,
+                    format!("column \"{c}\" does not exist"),
+                )
             })?);
         }
         let name = name.unwrap_or_else(|| {
-            let base = format!("{}_{}_{}", table, columns.join("_"), if unique { "key" } else { "idx" });
+            let base = format!(
+                "{}_{}_{}",
+                table,
+                columns.join("_"),
+                if unique { "key" } else { "idx" }
+            );
             let mut n = base.clone();
             let mut i = 1;
             while Self::relation_exists(&data, &n) {
@@ -456,7 +515,11 @@ impl EngineInner {
         });
         if let Err(e) = res {
             let mut list = old.store.indexes.write();
-            let v: Vec<_> = list.iter().filter(|i| i.def.name != name).cloned().collect();
+            let v: Vec<_> = list
+                .iter()
+                .filter(|i| i.def.name != name)
+                .cloned()
+                .collect();
             *list = Arc::new(v);
             return Err(e);
         }
@@ -494,7 +557,11 @@ impl EngineInner {
         let mut new_data = data.clone();
         let mut changed = Vec::new();
         for n in names {
-            let owner = new_data.tables.values().find(|t| t.indexes.iter().any(|i| &i.name == n)).map(|t| t.name.clone());
+            let owner = new_data
+                .tables
+                .values()
+                .find(|t| t.indexes.iter().any(|i| &i.name == n))
+                .map(|t| t.name.clone());
             match owner {
                 Some(t) => {
                     let def = new_data.tables.get_mut(&t).unwrap();
@@ -502,14 +569,21 @@ impl EngineInner {
                     changed.push((t, n.clone()));
                 }
                 None => {
-                    if new_data.tables.values().any(|t| t.pk_name.as_deref() == Some(n.as_str())) {
+                    if new_data
+                        .tables
+                        .values()
+                        .any(|t| t.pk_name.as_deref() == Some(n.as_str()))
+                    {
                         return Err(Error::new(
                             SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
                             format!("cannot drop index {n} because constraint {n} on its table requires it"),
                         ));
                     }
                     if !if_exists {
-                        return Err(Error::new(SqlState::UNDEFINED_OBJECT, format!("index \"{n}\" does not exist")));
+                        return Err(Error::new(
+                            SqlState::UNDEFINED_OBJECT,
+                            format!("index \"{n}\" does not exist"),
+                        ));
                     }
                 }
             }
@@ -519,7 +593,10 @@ impl EngineInner {
         for (t, _) in &changed {
             let old = snap.table(t)?;
             let def = new_data.tables[t].clone();
-            rebuilt.push((t.clone(), build_table(def, Some(old.store.clone()), self.partitions)?));
+            rebuilt.push((
+                t.clone(),
+                build_table(def, Some(old.store.clone()), self.partitions)?,
+            ));
         }
         self.publish(&new_data, |s| {
             for (t, table) in rebuilt {
@@ -538,7 +615,10 @@ impl EngineInner {
 
     pub fn sequence(&self, name: &str) -> Result<Arc<Sequence>> {
         self.catalog().sequences.get(name).cloned().ok_or_else(|| {
-            Error::new(SqlState::UNDEFINED_TABLE, format!("relation \"{name}\" does not exist"))
+            Error::new(
+                SqlState::UNDEFINED_TABLE,
+                format!("relation \"{name}\" does not exist"),
+            )
         })
     }
 
@@ -558,12 +638,18 @@ impl EngineInner {
         let seq = self.sequence(name)?;
         let mut st = seq.state.lock();
         let next = if st.called {
-            st.last.checked_add(seq.def.increment).filter(|v| *v <= seq.def.max_value).ok_or_else(|| {
-                Error::new(
-                    SqlState("2200H"),
-                    format!("nextval: reached maximum value of sequence \"{name}\" ({})", seq.def.max_value),
-                )
-            })?
+            st.last
+                .checked_add(seq.def.increment)
+                .filter(|v| *v <= seq.def.max_value)
+                .ok_or_else(|| {
+                    Error::new(
+                        SqlState("2200H"),
+                        format!(
+                            "nextval: reached maximum value of sequence \"{name}\" ({})",
+                            seq.def.max_value
+                        ),
+                    )
+                })?
         } else {
             st.last
         };
@@ -601,4 +687,3 @@ impl EngineInner {
         &self.data_dir
     }
 }
-

@@ -53,7 +53,12 @@ impl Engine {
     /// A new session for an authenticated role. `params` are the startup
     /// parameters the client sent (application_name, DateStyle, TimeZone,
     /// client_encoding, search_path, ...).
-    pub fn new_session(&self, user: &str, database: &str, params: &[(String, String)]) -> Result<Session> {
+    pub fn new_session(
+        &self,
+        user: &str,
+        database: &str,
+        params: &[(String, String)],
+    ) -> Result<Session> {
         let mut s = Session {
             engine: self.inner.clone(),
             user: user.to_string(),
@@ -64,10 +69,14 @@ impl Engine {
             txn: None,
             cancel: CancelToken::default(),
             currvals: Arc::new(Mutex::new(HashMap::new())),
+            batch: false,
         };
         for (k, v) in params {
             let name = k.to_lowercase();
-            if matches!(name.as_str(), "user" | "database" | "options" | "replication") {
+            if matches!(
+                name.as_str(),
+                "user" | "database" | "options" | "replication"
+            ) {
                 continue;
             }
             if let Some(canon) = canonical_setting(&name) {
@@ -170,6 +179,7 @@ enum RowSource {
     /// pruned while it is open.
     Plan {
         cursor: Box<exec::Cursor>,
+        heavy: bool,
         _snapshot: Arc<SnapshotGuard>,
     },
     Buffered(std::vec::IntoIter<Row>),
@@ -191,7 +201,11 @@ impl Cursor {
     /// The command tag once every row was fetched (`SELECT n`, or e.g.
     /// `INSERT 0 n` for INSERT ... RETURNING).
     pub fn tag(&self) -> String {
-        format!("{} {}", self.tag_prefix, self.fixed_count.unwrap_or(self.fetched))
+        format!(
+            "{} {}",
+            self.tag_prefix,
+            self.fixed_count.unwrap_or(self.fetched)
+        )
     }
 }
 
@@ -219,6 +233,9 @@ pub struct Session {
     txn: Option<TxnState>,
     cancel: CancelToken,
     currvals: Arc<Mutex<HashMap<String, i64>>>,
+    /// Inside a multi-statement query string: statements share one
+    /// implicit transaction, committed at the end of the string.
+    batch: bool,
 }
 
 /// Settings reported to the client with ParameterStatus when they change.
@@ -294,7 +311,9 @@ fn canonical_setting(name: &str) -> Option<&'static str> {
 fn parse_timezone(v: &str) -> Option<i32> {
     let t = v.trim();
     match t.to_ascii_lowercase().as_str() {
-        "utc" | "gmt" | "z" | "etc/utc" | "etc/gmt" | "zulu" | "universal" | "uct" => return Some(0),
+        "utc" | "gmt" | "z" | "etc/utc" | "etc/gmt" | "zulu" | "universal" | "uct" => {
+            return Some(0)
+        }
         _ => {}
     }
     let (sign, rest) = match t.as_bytes().first()? {
@@ -398,7 +417,9 @@ impl Session {
         if b.0 != version {
             let (v, bound) = self.bind(&prepared.statement, &prepared.client_types)?;
             if bound.columns != prepared.columns || bound.param_types != prepared.param_types {
-                return Err(Error::unsupported("cached plan must not change result type"));
+                return Err(Error::unsupported(
+                    "cached plan must not change result type",
+                ));
             }
             *b = (v, Arc::new(bound));
         }
@@ -408,7 +429,11 @@ impl Session {
     /// Runs a prepared statement with parameter values (already decoded to
     /// the prepared parameter types). In a failed transaction block every
     /// statement but ROLLBACK/COMMIT fails with 25P02.
-    pub async fn execute(&mut self, prepared: &Arc<Prepared>, params: Vec<Value>) -> Result<Output> {
+    pub async fn execute(
+        &mut self,
+        prepared: &Arc<Prepared>,
+        params: Vec<Value>,
+    ) -> Result<Output> {
         self.cancel.clear();
         if self.txn.as_ref().is_some_and(|t| t.failed) && !is_txn_end(&prepared.statement.parsed) {
             return Err(aborted());
@@ -427,11 +452,43 @@ impl Session {
         result
     }
 
+    /// Starts a multi-statement query string: until [`Session::end_batch`]
+    /// its statements run in one implicit transaction (as PostgreSQL runs a
+    /// simple Query message holding several statements).
+    pub fn begin_batch(&mut self) {
+        self.batch = true;
+    }
+
+    /// Ends a multi-statement query string, committing its implicit
+    /// transaction when `success` (rolled back otherwise).
+    pub async fn end_batch(&mut self, success: bool) -> Result<()> {
+        self.batch = false;
+        if self.txn.as_ref().is_some_and(|t| !t.explicit) {
+            if success {
+                return self.commit_txn().await;
+            }
+            self.abort_txn();
+        }
+        Ok(())
+    }
+
     /// After an error: an explicit transaction becomes failed; an implicit
     /// one is rolled back.
+    ///
+    /// As in PostgreSQL, the failed part of the transaction releases its
+    /// row locks at once: everything after the newest savepoint is undone
+    /// (all of it when there is none), so other sessions need not wait for
+    /// the client's ROLLBACK.
     fn on_error(&mut self) {
         match &mut self.txn {
-            Some(t) if t.explicit => t.failed = true,
+            Some(t) if t.explicit => {
+                t.failed = true;
+                let mark = t.savepoints.last().map(|(_, m)| *m).unwrap_or(0);
+                rollback_writes(t.id, &mut t.writes.lock(), mark);
+                if t.savepoints.is_empty() {
+                    self.engine.txns.finish(t.id);
+                }
+            }
             Some(_) => self.abort_txn(),
             None => {}
         }
@@ -439,7 +496,8 @@ impl Session {
 
     fn begin_txn(&mut self, explicit: bool, isolation: Option<Isolation>) {
         let iso = isolation.unwrap_or_else(|| {
-            Isolation::parse(&self.settings["default_transaction_isolation"]).unwrap_or(Isolation::ReadCommitted)
+            Isolation::parse(&self.settings["default_transaction_isolation"])
+                .unwrap_or(Isolation::ReadCommitted)
         });
         self.txn = Some(TxnState {
             id: self.engine.txns.begin(),
@@ -463,8 +521,13 @@ impl Session {
     }
 
     async fn commit_txn(&mut self) -> Result<()> {
-        let Some(t) = self.txn.take() else { return Ok(()) };
-        let wait = self.settings.get("synchronous_commit").is_none_or(|v| v != "off");
+        let Some(t) = self.txn.take() else {
+            return Ok(());
+        };
+        let wait = self
+            .settings
+            .get("synchronous_commit")
+            .is_none_or(|v| v != "off");
         let writes = std::mem::take(&mut *t.writes.lock());
         let result = commit_writes(&self.engine.txns, &self.engine.logs, t.id, &writes, wait).await;
         if result.is_err() {
@@ -477,7 +540,11 @@ impl Session {
 
     fn stmt_ctx(&self, params: Vec<Value>, snapshot: u64) -> Arc<StmtCtx> {
         let t = self.txn.as_ref().expect("transaction");
-        let timeout = self.settings.get("statement_timeout").and_then(|v| parse_duration_ms(v)).unwrap_or(0);
+        let timeout = self
+            .settings
+            .get("statement_timeout")
+            .and_then(|v| parse_duration_ms(v))
+            .unwrap_or(0);
         Arc::new(StmtCtx {
             engine: self.engine.clone(),
             txn: t.id,
@@ -504,16 +571,31 @@ impl Session {
         if t.isolation == Isolation::ReadCommitted {
             return Arc::new(txns.snapshot());
         }
-        t.snapshot.get_or_insert_with(|| Arc::new(txns.snapshot())).clone()
+        t.snapshot
+            .get_or_insert_with(|| Arc::new(txns.snapshot()))
+            .clone()
     }
 
     async fn run(&mut self, bound: &Arc<BoundStatement>, params: Vec<Value>) -> Result<Output> {
         match &bound.command {
             Command::Begin { isolation } => {
-                if self.txn.as_ref().is_some_and(|t| t.explicit) {
-                    return Ok(command_with_notice("BEGIN", "there is already a transaction in progress".into()));
+                match &mut self.txn {
+                    Some(t) if t.explicit => {
+                        return Ok(command_with_notice(
+                            "BEGIN",
+                            "there is already a transaction in progress".into(),
+                        ));
+                    }
+                    // BEGIN inside a multi-statement string turns its
+                    // implicit transaction into a transaction block.
+                    Some(t) => {
+                        t.explicit = true;
+                        if let Some(iso) = isolation {
+                            t.isolation = *iso;
+                        }
+                    }
+                    None => self.begin_txn(true, *isolation),
                 }
-                self.begin_txn(true, *isolation);
                 Ok(command("BEGIN"))
             }
             Command::Commit => match &self.txn {
@@ -525,14 +607,33 @@ impl Session {
                     self.commit_txn().await?;
                     Ok(command("COMMIT"))
                 }
-                _ => Ok(command_with_notice("COMMIT", "there is no transaction in progress".into())),
+                Some(_) => {
+                    self.commit_txn().await?;
+                    Ok(command_with_notice(
+                        "COMMIT",
+                        "there is no transaction in progress".into(),
+                    ))
+                }
+                None => Ok(command_with_notice(
+                    "COMMIT",
+                    "there is no transaction in progress".into(),
+                )),
             },
             Command::Rollback => {
                 if self.txn.as_ref().is_some_and(|t| t.explicit) {
                     self.abort_txn();
                     Ok(command("ROLLBACK"))
+                } else if self.txn.is_some() {
+                    self.abort_txn();
+                    Ok(command_with_notice(
+                        "ROLLBACK",
+                        "there is no transaction in progress".into(),
+                    ))
                 } else {
-                    Ok(command_with_notice("ROLLBACK", "there is no transaction in progress".into()))
+                    Ok(command_with_notice(
+                        "ROLLBACK",
+                        "there is no transaction in progress".into(),
+                    ))
                 }
             }
             Command::Savepoint(name) => {
@@ -543,9 +644,16 @@ impl Session {
             }
             Command::RollbackTo(name) => {
                 let t = self.explicit_txn("ROLLBACK TO SAVEPOINT")?;
-                let pos = t.savepoints.iter().rposition(|(n, _)| n == name).ok_or_else(|| {
-                    Error::new(SqlState::UNDEFINED_OBJECT_SAVEPOINT, format!("savepoint \"{name}\" does not exist"))
-                })?;
+                let pos = t
+                    .savepoints
+                    .iter()
+                    .rposition(|(n, _)| n == name)
+                    .ok_or_else(|| {
+                        Error::new(
+                            SqlState::UNDEFINED_OBJECT_SAVEPOINT,
+                            format!("savepoint \"{name}\" does not exist"),
+                        )
+                    })?;
                 let mark = t.savepoints[pos].1;
                 t.savepoints.truncate(pos + 1);
                 rollback_writes(t.id, &mut t.writes.lock(), mark);
@@ -554,9 +662,16 @@ impl Session {
             }
             Command::Release(name) => {
                 let t = self.explicit_txn("RELEASE SAVEPOINT")?;
-                let pos = t.savepoints.iter().rposition(|(n, _)| n == name).ok_or_else(|| {
-                    Error::new(SqlState::UNDEFINED_OBJECT_SAVEPOINT, format!("savepoint \"{name}\" does not exist"))
-                })?;
+                let pos = t
+                    .savepoints
+                    .iter()
+                    .rposition(|(n, _)| n == name)
+                    .ok_or_else(|| {
+                        Error::new(
+                            SqlState::UNDEFINED_OBJECT_SAVEPOINT,
+                            format!("savepoint \"{name}\" does not exist"),
+                        )
+                    })?;
                 t.savepoints.truncate(pos);
                 Ok(command("RELEASE"))
             }
@@ -614,7 +729,10 @@ impl Session {
                 Ok(Output::Command(CommandComplete {
                     tag: "DROP TABLE".into(),
                     parameter_status: vec![],
-                    notices: missing.into_iter().map(|n| format!("table \"{n}\" does not exist, skipping")).collect(),
+                    notices: missing
+                        .into_iter()
+                        .map(|n| format!("table \"{n}\" does not exist, skipping"))
+                        .collect(),
                 }))
             }
             Command::CreateIndex {
@@ -624,7 +742,8 @@ impl Session {
                 unique,
                 if_not_exists,
             } => {
-                self.engine.create_index(name.clone(), table, columns, *unique, *if_not_exists)?;
+                self.engine
+                    .create_index(name.clone(), table, columns, *unique, *if_not_exists)?;
                 Ok(command("CREATE INDEX"))
             }
             Command::DropIndex { names, if_exists } => {
@@ -632,9 +751,10 @@ impl Session {
                 Ok(command("DROP INDEX"))
             }
             Command::Query(_) => self.run_query(bound, params),
-            Command::Insert(_) | Command::Update(_) | Command::Delete(_) | Command::Truncate { .. } => {
-                self.run_dml(bound, params).await
-            }
+            Command::Insert(_)
+            | Command::Update(_)
+            | Command::Delete(_)
+            | Command::Truncate { .. } => self.run_dml(bound, params).await,
         }
     }
 
@@ -649,16 +769,19 @@ impl Session {
     }
 
     fn run_query(&mut self, bound: &Arc<BoundStatement>, params: Vec<Value>) -> Result<Output> {
-        let Command::Query(plan) = &bound.command else { unreachable!() };
+        let Command::Query(plan) = &bound.command else {
+            unreachable!()
+        };
         let implicit = self.txn.is_none();
         if implicit {
             self.begin_txn(false, None);
         }
         let snap = self.statement_snapshot();
         let ctx = self.stmt_ctx(params, snap.ts);
-        let plan = Arc::new(plan.clone());
+        let plan = plan.clone();
+        let heavy = exec::is_heavy(&plan);
         let cursor = exec::Cursor::new(plan, ctx, vec![]);
-        if implicit {
+        if implicit && !self.batch {
             // A query changes nothing; its snapshot keeps what it reads.
             let t = self.txn.take().expect("transaction");
             self.engine.txns.finish(t.id);
@@ -667,6 +790,7 @@ impl Session {
             columns: Arc::new(bound.columns.clone()),
             source: RowSource::Plan {
                 cursor: Box::new(cursor),
+                heavy,
                 _snapshot: snap,
             },
             tag_prefix: "SELECT",
@@ -689,12 +813,21 @@ impl Session {
             let mark = self.txn.as_ref().unwrap().writes.lock().len();
             let snap = self.statement_snapshot();
             let ctx = self.stmt_ctx(params.clone(), snap.ts);
-            let r = match &bound.command {
+            let heavy = match &bound.command {
+                Command::Insert(ip) => exec::is_heavy(&ip.source),
+                Command::Update(up) => matches!(up.access, crate::sql::plan::Access::Full),
+                Command::Delete(dp) => matches!(dp.access, crate::sql::plan::Access::Full),
+                _ => true,
+            };
+            let r = exec::run_blocking(heavy, || match &bound.command {
                 Command::Insert(ip) => exec::run_insert(ip, &ctx),
                 Command::Update(up) => exec::run_update(up, &ctx),
                 Command::Delete(dp) => exec::run_delete(dp, &ctx),
                 Command::Truncate { tables } => {
-                    let mut r = Ok(exec::DmlResult { count: 0, rows: vec![] });
+                    let mut r = Ok(exec::DmlResult {
+                        count: 0,
+                        rows: vec![],
+                    });
                     for t in tables {
                         if let Err(e) = exec::run_truncate(t, &ctx) {
                             r = Err(e);
@@ -704,7 +837,7 @@ impl Session {
                     r
                 }
                 _ => unreachable!(),
-            };
+            });
             match r {
                 Ok(res) => break Ok(res),
                 Err(e) if e.retry_after.is_some() => {
@@ -730,7 +863,7 @@ impl Session {
             }
         };
         let res = result?;
-        if implicit {
+        if implicit && !self.batch {
             self.commit_txn().await?;
         }
         let (prefix, tag) = match (&bound.command, insert) {
@@ -778,26 +911,47 @@ impl Session {
 
     /// Fetches up to `max_rows` rows (0 = all) into `out`. Returns true when
     /// the cursor is exhausted.
-    pub async fn fetch(&mut self, cursor: &mut Cursor, max_rows: usize, out: &mut Vec<Row>) -> Result<bool> {
+    pub async fn fetch(
+        &mut self,
+        cursor: &mut Cursor,
+        max_rows: usize,
+        out: &mut Vec<Row>,
+    ) -> Result<bool> {
         if cursor.done {
             return Ok(true);
         }
         let limit = if max_rows == 0 { usize::MAX } else { max_rows };
+        // Heavy plans run in slices off the async worker, yielding between
+        // slices so other sessions keep being served.
+        const SLICE: usize = 4096;
         let mut n = 0;
         while n < limit {
-            let next = match &mut cursor.source {
-                RowSource::Plan { cursor, .. } => cursor.next(),
-                RowSource::Buffered(it) => Ok(it.next()),
-            };
-            match next {
-                Ok(Some(r)) => {
-                    out.push(r);
-                    n += 1;
-                    cursor.fetched += 1;
+            let want = (limit - n).min(SLICE);
+            let before = out.len();
+            let result = match &mut cursor.source {
+                RowSource::Plan {
+                    cursor: c, heavy, ..
+                } => {
+                    let heavy = *heavy;
+                    exec::run_blocking(heavy, || pull(c, want, out))
                 }
-                Ok(None) => {
+                RowSource::Buffered(it) => {
+                    out.extend(it.by_ref().take(want));
+                    Ok(out.len() - before < want)
+                }
+            };
+            let got = out.len() - before;
+            n += got;
+            cursor.fetched += got as u64;
+            match result {
+                Ok(true) => {
                     cursor.done = true;
                     return Ok(true);
+                }
+                Ok(false) => {
+                    if n < limit {
+                        tokio::task::yield_now().await;
+                    }
                 }
                 Err(e) => {
                     cursor.done = true;
@@ -832,12 +986,21 @@ impl Session {
     pub fn startup_parameters(&self) -> Vec<(String, String)> {
         REPORTED
             .iter()
-            .map(|k| (k.to_string(), self.settings.get(*k).cloned().unwrap_or_default()))
+            .map(|k| {
+                (
+                    k.to_string(),
+                    self.settings.get(*k).cloned().unwrap_or_default(),
+                )
+            })
             .collect()
     }
 
     fn refresh_settings(&mut self) {
-        let mut m: HashMap<String, String> = self.settings.iter().map(|(k, v)| (k.to_lowercase(), v.clone())).collect();
+        let mut m: HashMap<String, String> = self
+            .settings
+            .iter()
+            .map(|(k, v)| (k.to_lowercase(), v.clone()))
+            .collect();
         let iso = self
             .txn
             .as_ref()
@@ -892,16 +1055,27 @@ impl Session {
                     "off" | "false" | "0" | "no" => false,
                     _ => return Err(invalid_value(name, value)),
                 };
-                self.settings.insert(name.into(), if on { "on" } else { "off" }.into());
+                self.settings
+                    .insert(name.into(), if on { "on" } else { "off" }.into());
                 return Ok(());
             }
             "extra_float_digits" => {
-                let n: i32 = value.trim().parse().map_err(|_| invalid_value(name, value))?;
+                let n: i32 = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid_value(name, value))?;
                 if !(-15..=3).contains(&n) {
                     return Err(invalid_value(name, value));
                 }
             }
-            "server_version" | "server_version_num" | "server_encoding" | "integer_datetimes" | "max_identifier_length" | "is_superuser" | "session_authorization" | "in_hot_standby" => {
+            "server_version"
+            | "server_version_num"
+            | "server_encoding"
+            | "integer_datetimes"
+            | "max_identifier_length"
+            | "is_superuser"
+            | "session_authorization"
+            | "in_hot_standby" => {
                 return Err(Error::new(
                     SqlState("55P02"),
                     format!("parameter \"{name}\" cannot be changed"),
@@ -924,16 +1098,27 @@ impl Session {
                 ))
             }
         };
-        let default = SETTINGS.iter().find(|(k, _)| *k == canon).map(|(_, v)| v.to_string()).unwrap_or_default();
+        let default = SETTINGS
+            .iter()
+            .find(|(k, _)| *k == canon)
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_default();
         let value = value.map(str::to_string).unwrap_or(default);
         self.set_setting(&canon, &value)?;
         self.refresh_settings();
         let mut status = Vec::new();
         if REPORTED.contains(&canon.as_str()) {
-            status.push((canon.clone(), self.settings.get(&canon).cloned().unwrap_or_default()));
+            status.push((
+                canon.clone(),
+                self.settings.get(&canon).cloned().unwrap_or_default(),
+            ));
         }
         Ok(Output::Command(CommandComplete {
-            tag: if value.is_empty() && name == "reset" { "RESET".into() } else { "SET".into() },
+            tag: if value.is_empty() && name == "reset" {
+                "RESET".into()
+            } else {
+                "SET".into()
+            },
             parameter_status: status,
             notices: vec![],
         }))
@@ -945,15 +1130,25 @@ impl Session {
             let mut keys: Vec<&String> = self.settings.keys().collect();
             keys.sort_by_key(|k| k.to_lowercase());
             keys.into_iter()
-                .map(|k| vec![Value::Text(k.clone()), Value::Text(self.settings[k].clone()), Value::Text(String::new())])
+                .map(|k| {
+                    vec![
+                        Value::Text(k.clone()),
+                        Value::Text(self.settings[k].clone()),
+                        Value::Text(String::new()),
+                    ]
+                })
                 .collect()
         } else {
-            let v = self.settings_arc.get(&name.to_lowercase()).cloned().ok_or_else(|| {
-                Error::new(
-                    SqlState::UNDEFINED_OBJECT,
-                    format!("unrecognized configuration parameter \"{name}\""),
-                )
-            })?;
+            let v = self
+                .settings_arc
+                .get(&name.to_lowercase())
+                .cloned()
+                .ok_or_else(|| {
+                    Error::new(
+                        SqlState::UNDEFINED_OBJECT,
+                        format!("unrecognized configuration parameter \"{name}\""),
+                    )
+                })?;
             vec![vec![Value::Text(v)]]
         };
         Ok(Output::Rows(Cursor {
@@ -965,6 +1160,17 @@ impl Session {
             done: false,
         }))
     }
+}
+
+/// Pulls up to `want` rows; true when the cursor is exhausted.
+fn pull(c: &mut exec::Cursor, want: usize, out: &mut Vec<Row>) -> Result<bool> {
+    for _ in 0..want {
+        match c.next()? {
+            Some(r) => out.push(r),
+            None => return Ok(true),
+        }
+    }
+    Ok(false)
 }
 
 fn is_txn_end(p: &Parsed) -> bool {

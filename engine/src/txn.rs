@@ -211,7 +211,13 @@ pub fn rollback_writes(txn: TxnId, writes: &mut Vec<WriteEntry>, to: usize) {
     }
 }
 
-fn index_key_in_use(table: &TableStore, partition: u16, row_key: &Key, index: &IndexStore, key: &Key) -> bool {
+fn index_key_in_use(
+    table: &TableStore,
+    partition: u16,
+    row_key: &Key,
+    index: &IndexStore,
+    key: &Key,
+) -> bool {
     let map = table.partitions[partition as usize].read();
     let Some(slot) = map.get(row_key) else {
         return false;
@@ -238,7 +244,10 @@ impl CommitRecord {
     pub fn decode(buf: &[u8]) -> Result<CommitRecord> {
         let mut r = Reader::new(buf);
         if r.u8()? != RECORD_VERSION {
-            return Err(Error::new(SqlState::DATA_CORRUPTED, "unknown log record version"));
+            return Err(Error::new(
+                SqlState::DATA_CORRUPTED,
+                "unknown log record version",
+            ));
         }
         let txn = r.u64()?;
         let commit_time_micros = r.u64()? as i64;
@@ -264,7 +273,13 @@ impl CommitRecord {
     }
 }
 
-fn encode_record_header(txn: TxnId, time: i64, participants: &[u16], n_changes: usize, out: &mut Vec<u8>) {
+fn encode_record_header(
+    txn: TxnId,
+    time: i64,
+    participants: &[u16],
+    n_changes: usize,
+    out: &mut Vec<u8>,
+) {
     out.push(RECORD_VERSION);
     put_u64(out, txn);
     put_u64(out, time as u64);
@@ -287,7 +302,8 @@ pub async fn commit_writes(
 ) -> Result<Ts> {
     // The final intent per row, grouped by partition, in first-write order.
     let mut seen: HashSet<(u32, u16, &[u8])> = HashSet::new();
-    let mut by_partition: BTreeMap<u16, Vec<(&Arc<TableStore>, &Key, Option<Arc<Row>>)>> = BTreeMap::new();
+    let mut by_partition: BTreeMap<u16, Vec<(&Arc<TableStore>, &Key, Option<Arc<Row>>)>> =
+        BTreeMap::new();
     for w in writes {
         if !seen.insert((w.table.oid, w.partition, &w.key)) {
             continue;

@@ -19,7 +19,7 @@ pub struct Cli {
     #[command(flatten)]
     pub serve: ServeArgs,
 
-    /// Log filter, e.g. `info` or `joltdb_server=debug,info`
+    /// Log filter, e.g. `info` or `joltdb=debug,info`
     /// (overrides RUST_LOG).
     #[arg(long, env = "JOLTDB_LOG_LEVEL", global = true)]
     pub log_level: Option<String>,

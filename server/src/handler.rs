@@ -49,7 +49,8 @@ pub fn txn_status(status: TxnStatus) -> TransactionStatus {
     }
 }
 
-/// Sends CommandComplete and any ParameterStatus the statement changed.
+/// Sends the statement's notices, CommandComplete and any ParameterStatus
+/// the statement changed.
 pub async fn send_command_complete<C>(
     client: &mut C,
     done: CommandComplete,
@@ -59,6 +60,14 @@ where
     C::Error: Debug,
     PgWireError: From<C::Error>,
 {
+    for notice in done.notices {
+        client
+            .feed(PgWireBackendMessage::NoticeResponse(notice_response(
+                notice,
+            )))
+            .await
+            .map_err(PgWireError::from)?;
+    }
     client
         .feed(PgWireBackendMessage::CommandComplete(
             CommandCompleteMsg::new(done.tag),

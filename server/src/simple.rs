@@ -82,9 +82,17 @@ where
             .map_err(PgWireError::from)?;
         return Ok(());
     }
-    for statement in &statements {
-        run_statement(client, state, statement).await?;
+    if statements.len() == 1 {
+        return run_statement(client, state, &statements[0]).await;
     }
+    state.session.begin_batch();
+    for statement in &statements {
+        if let Err(e) = run_statement(client, state, statement).await {
+            state.session.end_batch(false).await?;
+            return Err(e);
+        }
+    }
+    state.session.end_batch(true).await?;
     Ok(())
 }
 

@@ -505,18 +505,18 @@ async fn authentication_failures() {
 
     let mut cfg = server.config();
     cfg.password("not the password");
-    let wrong = connect_with(cfg)
-        .await
-        .err()
-        .expect("wrong password accepted");
+    let wrong = match connect_with(cfg).await {
+        Ok(_) => panic!("wrong password accepted"),
+        Err(e) => e,
+    };
     assert_eq!(wrong.code(), Some(&SqlState::INVALID_PASSWORD), "{wrong:?}");
 
     let mut cfg = server.config();
     cfg.user("nobody_here");
-    let unknown = connect_with(cfg)
-        .await
-        .err()
-        .expect("unknown user accepted");
+    let unknown = match connect_with(cfg).await {
+        Ok(_) => panic!("unknown user accepted"),
+        Err(e) => e,
+    };
     assert_eq!(
         unknown.code(),
         Some(&SqlState::INVALID_PASSWORD),

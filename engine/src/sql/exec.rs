@@ -8,7 +8,9 @@ use crate::catalog::Table;
 use crate::engine::EngineInner;
 use crate::error::{Error, Result, SqlState};
 use crate::session::CancelToken;
-use crate::storage::{key_of, prefix_bounds, Key, TableStore, Ts, TxnId, WriteCtx, WriteKind, WriteOutcome};
+use crate::storage::{
+    key_of, prefix_bounds, Key, TableStore, Ts, TxnId, WriteCtx, WriteKind, WriteOutcome,
+};
 use crate::txn::WriteEntry;
 use crate::types::cast::assign;
 use crate::types::keys::encode_key;
@@ -75,7 +77,10 @@ pub fn eval_special(f: SpecialFunc, args: &[Value], ctx: &StmtCtx) -> Result<Val
     let text_arg = |i: usize| -> Result<String> {
         match args.get(i) {
             Some(Value::Text(s)) => Ok(s.clone()),
-            Some(Value::Null) | None => Err(Error::new(SqlState::NULL_VALUE_NOT_ALLOWED, "argument must not be null")),
+            Some(Value::Null) | None => Err(Error::new(
+                SqlState::NULL_VALUE_NOT_ALLOWED,
+                "argument must not be null",
+            )),
             Some(other) => Ok(format!("{other:?}")),
         }
     };
@@ -94,7 +99,8 @@ pub fn eval_special(f: SpecialFunc, args: &[Value], ctx: &StmtCtx) -> Result<Val
             match ctx.settings.get(&name) {
                 Some(v) => Value::Text(v.clone()),
                 None => {
-                    let missing_ok = matches!(args.get(1), Some(Value::Text(s)) if s == "true" || s == "t");
+                    let missing_ok =
+                        matches!(args.get(1), Some(Value::Text(s)) if s == "true" || s == "t");
                     if missing_ok {
                         Value::Null
                     } else {
@@ -120,14 +126,21 @@ pub fn eval_special(f: SpecialFunc, args: &[Value], ctx: &StmtCtx) -> Result<Val
                 None => {
                     return Err(Error::new(
                         SqlState("55000"),
-                        format!("currval of sequence \"{name}\" is not yet defined in this session"),
+                        format!(
+                            "currval of sequence \"{name}\" is not yet defined in this session"
+                        ),
                     ))
                 }
             }
         }
         SpecialFunc::Setval => {
             let name = sequence_name(&text_arg(0)?);
-            let v = args.get(1).and_then(Value::as_i64).ok_or_else(|| Error::new(SqlState::NULL_VALUE_NOT_ALLOWED, "setval value must not be null"))?;
+            let v = args.get(1).and_then(Value::as_i64).ok_or_else(|| {
+                Error::new(
+                    SqlState::NULL_VALUE_NOT_ALLOWED,
+                    "setval value must not be null",
+                )
+            })?;
             let called = args.get(2).and_then(Value::as_bool).unwrap_or(true);
             ctx.engine.setval(&name, v, called)?;
             if called {
@@ -149,7 +162,12 @@ fn sequence_name(s: &str) -> String {
     }
 }
 
-pub fn run_subquery(sq: &Subquery, row: &[Value], env: &Env, limit: Option<usize>) -> Result<Arc<Vec<Row>>> {
+pub fn run_subquery(
+    sq: &Subquery,
+    row: &[Value],
+    env: &Env,
+    limit: Option<usize>,
+) -> Result<Arc<Vec<Row>>> {
     if !sq.correlated {
         if let Some(rows) = env.ctx.subquery_cache.lock().get(&sq.id) {
             return Ok(rows.clone());
@@ -171,6 +189,40 @@ pub fn run_subquery(sq: &Subquery, row: &[Value], env: &Env, limit: Option<usize
         env.ctx.subquery_cache.lock().insert(sq.id, rows.clone());
     }
     Ok(rows)
+}
+
+/// Whether running a plan may take long (whole-table scans, sorts,
+/// aggregates, joins): such work must not occupy an async worker thread.
+pub fn is_heavy(plan: &Plan) -> bool {
+    match plan {
+        Plan::Values { .. } => false,
+        Plan::Scan { access, .. } => matches!(
+            access,
+            Access::Full | Access::PkRange { .. } | Access::IndexRange { .. }
+        ),
+        Plan::Filter { input, .. } | Plan::Project { input, .. } | Plan::Limit { input, .. } => {
+            is_heavy(input)
+        }
+        Plan::NestedLoop { .. }
+        | Plan::HashJoin { .. }
+        | Plan::Aggregate { .. }
+        | Plan::Sort { .. }
+        | Plan::Distinct { .. }
+        | Plan::SetOp { .. } => true,
+    }
+}
+
+/// Runs `f` where blocking is allowed: on a multi-threaded runtime the
+/// worker hands its other tasks to another thread first.
+pub fn run_blocking<T>(heavy: bool, f: impl FnOnce() -> T) -> T {
+    if heavy
+        && tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+    {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
+    }
 }
 
 /// An open plan: `next` produces one row at a time.
@@ -255,7 +307,10 @@ impl Node {
                 queue: VecDeque::new(),
                 left_done: false,
             },
-            Plan::Aggregate { .. } | Plan::Sort { .. } | Plan::Distinct { .. } | Plan::SetOp { .. } => Node::Materialized(None),
+            Plan::Aggregate { .. }
+            | Plan::Sort { .. }
+            | Plan::Distinct { .. }
+            | Plan::SetOp { .. } => Node::Materialized(None),
             Plan::Limit { input, .. } => Node::Limit {
                 input: Box::new(Node::new(input)),
                 remaining: None,
@@ -270,24 +325,38 @@ impl Node {
                 if *i >= rows.len() {
                     return Ok(None);
                 }
-                let r = rows[*i].iter().map(|e| e.eval(&[], env)).collect::<Result<Row>>()?;
+                let r = rows[*i]
+                    .iter()
+                    .map(|e| e.eval(&[], env))
+                    .collect::<Result<Row>>()?;
                 *i += 1;
                 Ok(Some(r))
             }
-            (Node::Scan(s), Plan::Scan { table, access, filter }) => {
-                loop {
-                    if let Some((_, _, row)) = s.next(table, access, env)? {
-                        if let Some(f) = filter {
-                            if !f.eval_pred(&row, env)? {
-                                continue;
-                            }
+            (
+                Node::Scan(s),
+                Plan::Scan {
+                    table,
+                    access,
+                    filter,
+                },
+            ) => loop {
+                if let Some((_, _, row)) = s.next(table, access, env)? {
+                    if let Some(f) = filter {
+                        if !f.eval_pred(&row, env)? {
+                            continue;
                         }
-                        return Ok(Some(Arc::unwrap_or_clone(row)));
                     }
-                    return Ok(None);
+                    return Ok(Some(Arc::unwrap_or_clone(row)));
                 }
-            }
-            (Node::Filter(input), Plan::Filter { input: p, predicate }) => loop {
+                return Ok(None);
+            },
+            (
+                Node::Filter(input),
+                Plan::Filter {
+                    input: p,
+                    predicate,
+                },
+            ) => loop {
                 match input.next(p, env)? {
                     None => return Ok(None),
                     Some(r) => {
@@ -297,10 +366,17 @@ impl Node {
                     }
                 }
             },
-            (Node::Project(input), Plan::Project { input: p, exprs }) => match input.next(p, env)? {
-                None => Ok(None),
-                Some(r) => Ok(Some(exprs.iter().map(|e| e.eval(&r, env)).collect::<Result<Row>>()?)),
-            },
+            (Node::Project(input), Plan::Project { input: p, exprs }) => {
+                match input.next(p, env)? {
+                    None => Ok(None),
+                    Some(r) => Ok(Some(
+                        exprs
+                            .iter()
+                            .map(|e| e.eval(&r, env))
+                            .collect::<Result<Row>>()?,
+                    )),
+                }
+            }
             (
                 Node::Join {
                     left,
@@ -322,7 +398,11 @@ impl Node {
                     remaining,
                     started,
                 },
-                Plan::Limit { input: p, limit, offset },
+                Plan::Limit {
+                    input: p,
+                    limit,
+                    offset,
+                },
             ) => {
                 if !*started {
                     *started = true;
@@ -411,7 +491,10 @@ fn join_next(
             Plan::HashJoin { right_keys, .. } => {
                 let mut h: HashMap<Vec<Value>, Vec<usize>> = HashMap::new();
                 for (i, r) in rows.iter().enumerate() {
-                    let k = right_keys.iter().map(|e| e.eval(r, env)).collect::<Result<Vec<_>>>()?;
+                    let k = right_keys
+                        .iter()
+                        .map(|e| e.eval(r, env))
+                        .collect::<Result<Vec<_>>>()?;
                     if k.iter().any(Value::is_null) {
                         continue;
                     }
@@ -451,7 +534,10 @@ fn join_next(
             Some(lrow) => {
                 let candidates: Vec<usize> = match (plan, &side.hash) {
                     (Plan::HashJoin { left_keys, .. }, Some(h)) => {
-                        let k = left_keys.iter().map(|e| e.eval(&lrow, env)).collect::<Result<Vec<_>>>()?;
+                        let k = left_keys
+                            .iter()
+                            .map(|e| e.eval(&lrow, env))
+                            .collect::<Result<Vec<_>>>()?;
                         if k.iter().any(Value::is_null) {
                             vec![]
                         } else {
@@ -530,7 +616,10 @@ fn materialize(plan: &Plan, env: &Env) -> Result<Vec<Row>> {
             let mut keyed: Vec<(Vec<Value>, Row)> = rows
                 .into_iter()
                 .map(|r| {
-                    let k = keys.iter().map(|k| k.expr.eval(&r, env)).collect::<Result<Vec<_>>>()?;
+                    let k = keys
+                        .iter()
+                        .map(|k| k.expr.eval(&r, env))
+                        .collect::<Result<Vec<_>>>()?;
                     Ok((k, r))
                 })
                 .collect::<Result<_>>()?;
@@ -540,9 +629,17 @@ fn materialize(plan: &Plan, env: &Env) -> Result<Vec<Row>> {
         Plan::Distinct { input } => {
             let rows = drain(input, env)?;
             let mut seen = HashSet::new();
-            Ok(rows.into_iter().filter(|r| seen.insert(r.clone())).collect())
+            Ok(rows
+                .into_iter()
+                .filter(|r| seen.insert(r.clone()))
+                .collect())
         }
-        Plan::SetOp { left, right, kind, all } => {
+        Plan::SetOp {
+            left,
+            right,
+            kind,
+            all,
+        } => {
             let l = drain(left, env)?;
             let r = drain(right, env)?;
             Ok(set_op(l, r, *kind, *all))
@@ -557,7 +654,10 @@ fn set_op(l: Vec<Row>, r: Vec<Row>, kind: SetOpKind, all: bool) -> Vec<Row> {
         (SetOpKind::Union, true) => l.into_iter().chain(r).collect(),
         (SetOpKind::Union, false) => {
             let mut seen = HashSet::new();
-            l.into_iter().chain(r).filter(|x| seen.insert(x.clone())).collect()
+            l.into_iter()
+                .chain(r)
+                .filter(|x| seen.insert(x.clone()))
+                .collect()
         }
         (SetOpKind::Intersect | SetOpKind::Except, _) => {
             let mut counts: HashMap<Row, usize> = HashMap::new();
@@ -698,7 +798,9 @@ fn agg_final(state: AggState, call: &AggCall) -> Result<Value> {
         AggState::Sum(v) => v.unwrap_or(Value::Null),
         AggState::Avg(None, _) => Value::Null,
         AggState::Avg(Some(sum), n) => match call.result_type {
-            DataType::Numeric(_) => eval_binary(BinaryOp::Div, &sum, &Value::Numeric(Decimal::from(n)))?,
+            DataType::Numeric(_) => {
+                eval_binary(BinaryOp::Div, &sum, &Value::Numeric(Decimal::from(n)))?
+            }
             DataType::Interval => eval_binary(BinaryOp::Div, &sum, &Value::Float8(n as f64))?,
             _ => eval_binary(BinaryOp::Div, &sum, &Value::Float8(n as f64))?,
         },
@@ -718,18 +820,29 @@ fn aggregate(input: &Plan, group: &[Expr], aggs: &[AggCall], env: &Env) -> Resul
         if n % 4096 == 0 {
             env.ctx.check_interrupt()?;
         }
-        let key = group.iter().map(|g| g.eval(&row, env)).collect::<Result<Vec<_>>>()?;
+        let key = group
+            .iter()
+            .map(|g| g.eval(&row, env))
+            .collect::<Result<Vec<_>>>()?;
         let gi = match index.get(&key) {
             Some(&i) => i,
             None => {
-                groups.push((key.clone(), aggs.iter().map(agg_init).collect(), aggs.iter().map(|_| HashSet::new()).collect()));
+                groups.push((
+                    key.clone(),
+                    aggs.iter().map(agg_init).collect(),
+                    aggs.iter().map(|_| HashSet::new()).collect(),
+                ));
                 index.insert(key, groups.len() - 1);
                 groups.len() - 1
             }
         };
         let g = &mut groups[gi];
         for (ai, call) in aggs.iter().enumerate() {
-            let args = call.args.iter().map(|a| a.eval(&row, env)).collect::<Result<Vec<_>>>()?;
+            let args = call
+                .args
+                .iter()
+                .map(|a| a.eval(&row, env))
+                .collect::<Result<Vec<_>>>()?;
             if call.distinct && !g.2[ai].insert(args.clone()) {
                 continue;
             }
@@ -777,7 +890,8 @@ impl ScanState {
     fn start(&mut self, table: &Table, access: &Access, env: &Env) -> Result<()> {
         self.started = true;
         let def = &table.def;
-        let eval_all = |es: &[Expr]| -> Result<Vec<Value>> { es.iter().map(|e| e.eval(&[], env)).collect() };
+        let eval_all =
+            |es: &[Expr]| -> Result<Vec<Value>> { es.iter().map(|e| e.eval(&[], env)).collect() };
         let bound = |b: &Option<(Expr, bool)>| -> Result<Option<Option<(Key, bool)>>> {
             match b {
                 None => Ok(Some(None)),
@@ -826,7 +940,11 @@ impl ScanState {
                 c.dedup();
                 self.candidates = Some(c.into());
             }
-            Access::IndexRange { index, lower, upper } => {
+            Access::IndexRange {
+                index,
+                lower,
+                upper,
+            } => {
                 let (Some(lo), Some(hi)) = (bound(lower)?, bound(upper)?) else {
                     self.finished = true;
                     return Ok(());
@@ -842,7 +960,12 @@ impl ScanState {
         Ok(())
     }
 
-    fn next(&mut self, table: &Table, access: &Access, env: &Env) -> Result<Option<(u16, Key, Arc<Row>)>> {
+    fn next(
+        &mut self,
+        table: &Table,
+        access: &Access,
+        env: &Env,
+    ) -> Result<Option<(u16, Key, Arc<Row>)>> {
         if !self.started {
             self.start(table, access, env)?;
         }
@@ -888,8 +1011,10 @@ impl ScanState {
             };
             let mut batch = Vec::with_capacity(SCAN_BATCH);
             let p = self.partition as u16;
-            let resume = store.scan_batch(p, from, to, ctx.snapshot, ctx.txn, SCAN_BATCH, &mut batch);
-            self.buffer.extend(batch.into_iter().map(|(k, r)| (p, k, r)));
+            let resume =
+                store.scan_batch(p, from, to, ctx.snapshot, ctx.txn, SCAN_BATCH, &mut batch);
+            self.buffer
+                .extend(batch.into_iter().map(|(k, r)| (p, k, r)));
             match resume {
                 Some(k) => self.resume = Some(k),
                 None => {
@@ -908,11 +1033,21 @@ fn find_index(store: &TableStore, name: &str) -> Result<Arc<crate::storage::Inde
         .iter()
         .find(|i| i.def.name == name)
         .cloned()
-        .ok_or_else(|| Error::new(SqlState::UNDEFINED_OBJECT, format!("index \"{name}\" does not exist")))
+        .ok_or_else(|| {
+            Error::new(
+                SqlState::UNDEFINED_OBJECT,
+                format!("index \"{name}\" does not exist"),
+            )
+        })
 }
 
 /// Rows a DML statement targets: (partition, key, row).
-fn target_rows(table: &Table, access: &Access, filter: &Option<Expr>, env: &Env) -> Result<Vec<(u16, Key, Arc<Row>)>> {
+fn target_rows(
+    table: &Table,
+    access: &Access,
+    filter: &Option<Expr>,
+    env: &Env,
+) -> Result<Vec<(u16, Key, Arc<Row>)>> {
     let mut s = ScanState::default();
     let mut out = Vec::new();
     while let Some((p, k, row)) = s.next(table, access, env)? {
@@ -968,7 +1103,11 @@ fn row_text(row: &[Value]) -> String {
 fn prepare_row(table: &Table, row: Row, env: &Env) -> Result<Row> {
     let mut out = Vec::with_capacity(row.len());
     for (v, c) in row.into_iter().zip(&table.def.columns) {
-        out.push(if v.is_null() { v } else { assign(v, c.data_type)? });
+        out.push(if v.is_null() {
+            v
+        } else {
+            assign(v, c.data_type)?
+        });
     }
     for (i, c) in table.def.columns.iter().enumerate() {
         if c.not_null && out[i].is_null() {
@@ -991,13 +1130,24 @@ fn prepare_row(table: &Table, row: Row, env: &Env) -> Result<Row> {
 }
 
 fn key_detail(table: &Table, cols: &[usize], row: &[Value]) -> String {
-    let names: Vec<&str> = cols.iter().map(|&c| table.def.columns[c].name.as_str()).collect();
+    let names: Vec<&str> = cols
+        .iter()
+        .map(|&c| table.def.columns[c].name.as_str())
+        .collect();
     let vals: Vec<Value> = cols.iter().map(|&c| row[c].clone()).collect();
-    format!("Key ({})=({}) already exists.", names.join(", "), row_text(&vals))
+    format!(
+        "Key ({})=({}) already exists.",
+        names.join(", "),
+        row_text(&vals)
+    )
 }
 
 fn pk_violation(table: &Table, row: &[Value]) -> Error {
-    let name = table.def.pk_name.clone().unwrap_or_else(|| format!("{}_pkey", table.def.name));
+    let name = table
+        .def
+        .pk_name
+        .clone()
+        .unwrap_or_else(|| format!("{}_pkey", table.def.name));
     Error::new(
         SqlState::UNIQUE_VIOLATION,
         format!("duplicate key value violates unique constraint \"{name}\""),
@@ -1006,8 +1156,18 @@ fn pk_violation(table: &Table, row: &[Value]) -> Error {
 }
 
 /// Writes a row image as this transaction's intent and records it.
-fn write_row(ctx: &StmtCtx, table: &Table, p: u16, key: &Key, row: Option<Arc<Row>>, kind: WriteKind) -> Result<bool> {
-    match table.store.write(p, key, row.clone(), kind, ctx.write_ctx())? {
+fn write_row(
+    ctx: &StmtCtx,
+    table: &Table,
+    p: u16,
+    key: &Key,
+    row: Option<Arc<Row>>,
+    kind: WriteKind,
+) -> Result<bool> {
+    match table
+        .store
+        .write(p, key, row.clone(), kind, ctx.write_ctx())?
+    {
         WriteOutcome::Duplicate => Ok(false),
         WriteOutcome::Written { previous } => {
             let mut index_entries = Vec::new();
@@ -1034,7 +1194,9 @@ fn write_row(ctx: &StmtCtx, table: &Table, p: u16, key: &Key, row: Option<Arc<Ro
 /// transactions' intents; returns the live image, if any.
 fn latest_image(ctx: &StmtCtx, store: &TableStore, p: u16, key: &[u8]) -> Result<Option<Arc<Row>>> {
     let map = store.partitions[p as usize].read();
-    let Some(slot) = map.get(key) else { return Ok(None) };
+    let Some(slot) = map.get(key) else {
+        return Ok(None);
+    };
     if let Some(intent) = &slot.intent {
         if intent.txn != ctx.txn {
             return Err(Error::retry_after(intent.txn));
@@ -1046,7 +1208,12 @@ fn latest_image(ctx: &StmtCtx, store: &TableStore, p: u16, key: &[u8]) -> Result
 
 /// Checks the secondary unique indexes for `row` stored at `key`; returns
 /// the violated index name.
-fn unique_conflict(ctx: &StmtCtx, table: &Table, key: &[u8], row: &[Value]) -> Result<Option<String>> {
+fn unique_conflict(
+    ctx: &StmtCtx,
+    table: &Table,
+    key: &[u8],
+    row: &[Value],
+) -> Result<Option<String>> {
     for idx in table.store.indexes().iter() {
         if !idx.def.unique || idx.key_has_null(row) {
             continue;
@@ -1089,9 +1256,12 @@ fn rollback_to(ctx: &StmtCtx, mark: usize) {
 pub fn run_insert(ip: &InsertPlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
     let env = Env { ctx, outer: &[] };
     let table = &ip.table;
-    let source = Arc::new(ip.source.clone());
+    let source = ip.source.clone();
     let mut cursor = Cursor::new(source, ctx.clone(), vec![]);
-    let mut result = DmlResult { count: 0, rows: vec![] };
+    let mut result = DmlResult {
+        count: 0,
+        rows: vec![],
+    };
     while let Some(row) = cursor.next()? {
         let row = prepare_row(table, row, &env)?;
         let row = Arc::new(row);
@@ -1100,16 +1270,33 @@ pub fn run_insert(ip: &InsertPlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
         let inserted = write_row(ctx, table, p, &key, Some(row.clone()), WriteKind::Insert)?;
         if !inserted {
             match &ip.on_conflict {
-                Some(OnConflict::DoNothing { target }) if target.as_deref().is_none_or(str::is_empty) => continue,
+                Some(OnConflict::DoNothing { target })
+                    if target.as_deref().is_none_or(str::is_empty) =>
+                {
+                    continue
+                }
                 Some(OnConflict::DoUpdate {
                     target,
                     assignments,
                     predicate,
                 }) if target.is_empty() => {
-                    if let Some(r) = conflict_update(ctx, table, p, &key, &row, assignments, predicate.as_ref(), &env)? {
+                    if let Some(r) = conflict_update(
+                        ctx,
+                        table,
+                        p,
+                        &key,
+                        &row,
+                        assignments,
+                        predicate.as_ref(),
+                        &env,
+                    )? {
                         result.count += 1;
                         if let Some(ret) = &ip.returning {
-                            result.rows.push(ret.iter().map(|e| e.eval(&r, &env)).collect::<Result<_>>()?);
+                            result.rows.push(
+                                ret.iter()
+                                    .map(|e| e.eval(&r, &env))
+                                    .collect::<Result<_>>()?,
+                            );
                         }
                     }
                     continue;
@@ -1123,7 +1310,9 @@ pub fn run_insert(ip: &InsertPlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
         }
         if let Some(index) = unique_conflict(ctx, table, &key, &row)? {
             match &ip.on_conflict {
-                Some(OnConflict::DoNothing { target }) if target.as_ref().is_none_or(|t| *t == index) => {
+                Some(OnConflict::DoNothing { target })
+                    if target.as_ref().is_none_or(|t| *t == index) =>
+                {
                     rollback_to(ctx, mark);
                     continue;
                 }
@@ -1145,10 +1334,23 @@ pub fn run_insert(ip: &InsertPlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
                         }
                     }
                     let Some((rk, rp)) = found else { continue };
-                    if let Some(r) = conflict_update(ctx, table, rp, &rk, &row, assignments, predicate.as_ref(), &env)? {
+                    if let Some(r) = conflict_update(
+                        ctx,
+                        table,
+                        rp,
+                        &rk,
+                        &row,
+                        assignments,
+                        predicate.as_ref(),
+                        &env,
+                    )? {
                         result.count += 1;
                         if let Some(ret) = &ip.returning {
-                            result.rows.push(ret.iter().map(|e| e.eval(&r, &env)).collect::<Result<_>>()?);
+                            result.rows.push(
+                                ret.iter()
+                                    .map(|e| e.eval(&r, &env))
+                                    .collect::<Result<_>>()?,
+                            );
                         }
                     }
                     continue;
@@ -1158,7 +1360,11 @@ pub fn run_insert(ip: &InsertPlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
         }
         result.count += 1;
         if let Some(ret) = &ip.returning {
-            result.rows.push(ret.iter().map(|e| e.eval(&row, &env)).collect::<Result<_>>()?);
+            result.rows.push(
+                ret.iter()
+                    .map(|e| e.eval(&row, &env))
+                    .collect::<Result<_>>()?,
+            );
         }
     }
     Ok(result)
@@ -1198,7 +1404,16 @@ fn conflict_update(
 /// Replaces the row at `key` with `new` (moving it when its primary key
 /// changes).
 #[allow(clippy::too_many_arguments)]
-fn update_row(ctx: &StmtCtx, table: &Table, p: u16, key: &Key, _old: &Row, new: Row, env: &Env, latest: bool) -> Result<Arc<Row>> {
+fn update_row(
+    ctx: &StmtCtx,
+    table: &Table,
+    p: u16,
+    key: &Key,
+    _old: &Row,
+    new: Row,
+    env: &Env,
+    latest: bool,
+) -> Result<Arc<Row>> {
     let new = Arc::new(prepare_row(table, new, env)?);
     let (new_key, new_p) = if table.def.primary_key.is_empty() {
         (key.clone(), p)
@@ -1214,8 +1429,13 @@ fn update_row(ctx: &StmtCtx, table: &Table, p: u16, key: &Key, _old: &Row, new: 
         ctx.write_ctx()
     };
     if new_key == *key {
-        match table.store.write(p, key, Some(new.clone()), WriteKind::Update, wctx)? {
-            WriteOutcome::Written { previous } => record_write(ctx, table, p, key, Some(&new), previous),
+        match table
+            .store
+            .write(p, key, Some(new.clone()), WriteKind::Update, wctx)?
+        {
+            WriteOutcome::Written { previous } => {
+                record_write(ctx, table, p, key, Some(&new), previous)
+            }
             WriteOutcome::Duplicate => unreachable!("updates never report duplicates"),
         }
     } else {
@@ -1223,7 +1443,14 @@ fn update_row(ctx: &StmtCtx, table: &Table, p: u16, key: &Key, _old: &Row, new: 
             WriteOutcome::Written { previous } => record_write(ctx, table, p, key, None, previous),
             WriteOutcome::Duplicate => unreachable!(),
         }
-        if !write_row(ctx, table, new_p, &new_key, Some(new.clone()), WriteKind::Insert)? {
+        if !write_row(
+            ctx,
+            table,
+            new_p,
+            &new_key,
+            Some(new.clone()),
+            WriteKind::Insert,
+        )? {
             latest_image(ctx, &table.store, new_p, &new_key)?;
             return Err(pk_violation(table, &new));
         }
@@ -1234,7 +1461,14 @@ fn update_row(ctx: &StmtCtx, table: &Table, p: u16, key: &Key, _old: &Row, new: 
     Ok(new)
 }
 
-fn record_write(ctx: &StmtCtx, table: &Table, p: u16, key: &Key, row: Option<&Arc<Row>>, previous: Option<Option<Arc<Row>>>) {
+fn record_write(
+    ctx: &StmtCtx,
+    table: &Table,
+    p: u16,
+    key: &Key,
+    row: Option<&Arc<Row>>,
+    previous: Option<Option<Arc<Row>>>,
+) {
     let mut index_entries = Vec::new();
     if let Some(r) = row {
         for idx in table.store.indexes().iter() {
@@ -1256,7 +1490,10 @@ pub fn run_update(up: &UpdatePlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
     let env = Env { ctx, outer: &[] };
     let table = &up.table;
     let targets = target_rows(table, &up.access, &up.filter, &env)?;
-    let mut result = DmlResult { count: 0, rows: vec![] };
+    let mut result = DmlResult {
+        count: 0,
+        rows: vec![],
+    };
     for (p, key, old) in targets {
         let mut new = old.to_vec();
         for (c, e) in &up.assignments {
@@ -1265,7 +1502,11 @@ pub fn run_update(up: &UpdatePlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
         let new = update_row(ctx, table, p, &key, &old, new, &env, false)?;
         result.count += 1;
         if let Some(ret) = &up.returning {
-            result.rows.push(ret.iter().map(|e| e.eval(&new, &env)).collect::<Result<_>>()?);
+            result.rows.push(
+                ret.iter()
+                    .map(|e| e.eval(&new, &env))
+                    .collect::<Result<_>>()?,
+            );
         }
     }
     Ok(result)
@@ -1275,15 +1516,25 @@ pub fn run_delete(dp: &DeletePlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
     let env = Env { ctx, outer: &[] };
     let table = &dp.table;
     let targets = target_rows(table, &dp.access, &dp.filter, &env)?;
-    let mut result = DmlResult { count: 0, rows: vec![] };
+    let mut result = DmlResult {
+        count: 0,
+        rows: vec![],
+    };
     for (p, key, old) in targets {
-        match table.store.write(p, &key, None, WriteKind::Delete, ctx.write_ctx())? {
+        match table
+            .store
+            .write(p, &key, None, WriteKind::Delete, ctx.write_ctx())?
+        {
             WriteOutcome::Written { previous } => record_write(ctx, table, p, &key, None, previous),
             WriteOutcome::Duplicate => unreachable!(),
         }
         result.count += 1;
         if let Some(ret) = &dp.returning {
-            result.rows.push(ret.iter().map(|e| e.eval(&old, &env)).collect::<Result<_>>()?);
+            result.rows.push(
+                ret.iter()
+                    .map(|e| e.eval(&old, &env))
+                    .collect::<Result<_>>()?,
+            );
         }
     }
     Ok(result)
@@ -1299,7 +1550,6 @@ pub fn run_truncate(table: &Arc<Table>, ctx: &Arc<StmtCtx>) -> Result<()> {
     };
     run_delete(&plan, ctx).map(|_| ())
 }
-
 
 pub fn row_key(values: &[Value]) -> Key {
     key_of(values)

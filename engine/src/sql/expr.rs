@@ -231,16 +231,19 @@ impl Expr {
         if let Some(e) = f(&self)? {
             return Ok(e);
         }
-        let b = |e: Box<Expr>, f: &mut dyn FnMut(&Expr) -> Result<Option<Expr>>| -> Result<Box<Expr>> {
-            Ok(Box::new(e.transform(f)?))
-        };
+        let b = |e: Box<Expr>,
+                 f: &mut dyn FnMut(&Expr) -> Result<Option<Expr>>|
+         -> Result<Box<Expr>> { Ok(Box::new(e.transform(f)?)) };
         Ok(match self {
             Expr::Binary { op, left, right } => Expr::Binary {
                 op,
                 left: b(left, f)?,
                 right: b(right, f)?,
             },
-            Expr::Unary { op, expr } => Expr::Unary { op, expr: b(expr, f)? },
+            Expr::Unary { op, expr } => Expr::Unary {
+                op,
+                expr: b(expr, f)?,
+            },
             Expr::And(l, r) => Expr::And(b(l, f)?, b(r, f)?),
             Expr::Or(l, r) => Expr::Or(b(l, f)?, b(r, f)?),
             Expr::IsNull { expr, negated } => Expr::IsNull {
@@ -265,18 +268,29 @@ impl Expr {
                 value,
                 negated,
             },
-            Expr::Cast { expr, to } => Expr::Cast { expr: b(expr, f)?, to },
+            Expr::Cast { expr, to } => Expr::Cast {
+                expr: b(expr, f)?,
+                to,
+            },
             Expr::Func { func, args } => Expr::Func {
                 func,
-                args: args.into_iter().map(|a| a.transform(f)).collect::<Result<_>>()?,
+                args: args
+                    .into_iter()
+                    .map(|a| a.transform(f))
+                    .collect::<Result<_>>()?,
             },
             Expr::Special { func, args } => Expr::Special {
                 func,
-                args: args.into_iter().map(|a| a.transform(f)).collect::<Result<_>>()?,
+                args: args
+                    .into_iter()
+                    .map(|a| a.transform(f))
+                    .collect::<Result<_>>()?,
             },
-            Expr::Coalesce(args) => {
-                Expr::Coalesce(args.into_iter().map(|a| a.transform(f)).collect::<Result<_>>()?)
-            }
+            Expr::Coalesce(args) => Expr::Coalesce(
+                args.into_iter()
+                    .map(|a| a.transform(f))
+                    .collect::<Result<_>>()?,
+            ),
             Expr::NullIf(l, r) => Expr::NullIf(b(l, f)?, b(r, f)?),
             Expr::Case {
                 operand,
@@ -296,7 +310,10 @@ impl Expr {
                 negated,
             } => Expr::InList {
                 expr: b(expr, f)?,
-                list: list.into_iter().map(|a| a.transform(f)).collect::<Result<_>>()?,
+                list: list
+                    .into_iter()
+                    .map(|a| a.transform(f))
+                    .collect::<Result<_>>()?,
                 negated,
             },
             Expr::Subquery(mut sq) => {
@@ -369,7 +386,9 @@ impl Expr {
                     _ => Value::Null,
                 }
             }
-            Expr::IsNull { expr, negated } => Value::Bool(expr.eval(row, env)?.is_null() != *negated),
+            Expr::IsNull { expr, negated } => {
+                Value::Bool(expr.eval(row, env)?.is_null() != *negated)
+            }
             Expr::IsDistinct {
                 left,
                 right,
@@ -511,7 +530,11 @@ fn eval_subquery(sq: &Subquery, row: &[Value], env: &Env) -> Result<Value> {
         SubqueryKind::In(e) => {
             let v = e.eval(row, env)?;
             if v.is_null() {
-                return Ok(if rows.is_empty() { Value::Bool(sq.negated) } else { Value::Null });
+                return Ok(if rows.is_empty() {
+                    Value::Bool(sq.negated)
+                } else {
+                    Value::Null
+                });
             }
             let mut saw_null = false;
             for r in rows.iter() {

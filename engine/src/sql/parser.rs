@@ -73,7 +73,10 @@ pub fn split(sql: &str) -> Vec<(usize, &str)> {
                     .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
                     .map(|p| i + 1 + p);
                 match tag_end {
-                    Some(e) if b[e] == b'$' && !b[i + 1..e].first().is_some_and(|c| c.is_ascii_digit()) => {
+                    Some(e)
+                        if b[e] == b'$'
+                            && !b[i + 1..e].first().is_some_and(|c| c.is_ascii_digit()) =>
+                    {
                         let tag = &sql[i..=e];
                         match sql[e + 1..].find(tag) {
                             Some(p) => i = e + 1 + p + tag.len(),
@@ -149,8 +152,10 @@ pub fn parse_one(full: &str, offset: usize, text: &str) -> Result<Parsed> {
     if parser.peek_token().token != sqlparser::tokenizer::Token::EOF {
         let tok = parser.peek_token();
         let pos = location_to_offset(text, tok.span.start.line, tok.span.start.column);
-        return Err(Error::syntax(format!("syntax error at or near \"{}\"", tok.token))
-            .with_position(char_position(full, offset + pos)));
+        return Err(
+            Error::syntax(format!("syntax error at or near \"{}\"", tok.token))
+                .with_position(char_position(full, offset + pos)),
+        );
     }
     Ok(Parsed::Sql(Box::new(stmt)))
 }
@@ -182,9 +187,8 @@ fn parse_error(full: &str, offset: usize, text: &str, err: ParserError) -> Error
                 Some(tok) => format!("syntax error at or near \"{tok}\""),
                 None => "syntax error at end of input".to_string(),
             };
-            Error::syntax(message)
-                .with_detail(clean)
-                .with_position(char_position(full, offset + pos))
+            tracing::debug!("parse error: {clean}");
+            Error::syntax(message).with_position(char_position(full, offset + pos))
         }
     }
 }
@@ -253,7 +257,10 @@ mod tests {
     fn splits_statements() {
         let s = split("select 1; select ';' ; -- x;\n select $$a;b$$;;");
         let texts: Vec<&str> = s.iter().map(|(_, t)| t.trim()).collect();
-        assert_eq!(texts, vec!["select 1", "select ';'", "-- x;\n select $$a;b$$"]);
+        assert_eq!(
+            texts,
+            vec!["select 1", "select ';'", "-- x;\n select $$a;b$$"]
+        );
     }
 
     #[test]

@@ -19,7 +19,10 @@ pub enum Access {
         upper: Option<(Expr, bool)>,
     },
     /// Equality on a leading prefix of a secondary index's columns.
-    IndexEq { index: String, values: Vec<Expr> },
+    IndexEq {
+        index: String,
+        values: Vec<Expr>,
+    },
     /// Range on the first column of a secondary index.
     IndexRange {
         index: String,
@@ -53,7 +56,9 @@ pub struct SortKey {
 #[derive(Clone)]
 pub enum Plan {
     /// Literal rows (also the single empty row of a SELECT without FROM).
-    Values { rows: Vec<Vec<Expr>> },
+    Values {
+        rows: Vec<Vec<Expr>>,
+    },
     Scan {
         table: Arc<Table>,
         access: Access,
@@ -115,7 +120,7 @@ pub enum Plan {
 pub struct InsertPlan {
     pub table: Arc<Table>,
     /// Produces full rows in table column order (defaults filled in).
-    pub source: Plan,
+    pub source: Arc<Plan>,
     pub on_conflict: Option<OnConflict>,
     pub returning: Option<Vec<Expr>>,
 }
@@ -171,7 +176,7 @@ pub struct CreateTablePlan {
 }
 
 pub enum Command {
-    Query(Plan),
+    Query(Arc<Plan>),
     Insert(InsertPlan),
     Update(UpdatePlan),
     Delete(DeletePlan),

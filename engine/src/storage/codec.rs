@@ -165,9 +165,7 @@ impl<'a> Reader<'a> {
             5 => Value::Float4(f32::from_le_bytes(self.array()?)),
             6 => Value::Float8(f64::from_le_bytes(self.array()?)),
             7 => Value::Numeric(Decimal::deserialize(self.array()?)),
-            8 => Value::Text(
-                String::from_utf8(self.bytes()?.to_vec()).map_err(|_| corrupt())?,
-            ),
+            8 => Value::Text(String::from_utf8(self.bytes()?.to_vec()).map_err(|_| corrupt())?),
             9 => Value::Bytea(self.bytes()?.to_vec()),
             10 => Value::Date(
                 NaiveDate::from_num_days_from_ce_opt(i32::from_le_bytes(self.array()?))
@@ -198,7 +196,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,7 +213,11 @@ mod tests {
             Value::Bytea(vec![0, 1, 2]),
             Value::Date(NaiveDate::from_ymd_opt(2026, 1, 2).unwrap()),
             Value::Uuid(42),
-            Value::Interval(Interval { months: 1, days: 2, micros: 3 }),
+            Value::Interval(Interval {
+                months: 1,
+                days: 2,
+                micros: 3,
+            }),
         ];
         let mut buf = Vec::new();
         encode_row(&row, &mut buf);

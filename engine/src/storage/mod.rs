@@ -175,7 +175,9 @@ impl TableStore {
             .collect();
         TableStore {
             oid: def.oid,
-            partitions: (0..partitions).map(|_| RwLock::new(BTreeMap::new())).collect(),
+            partitions: (0..partitions)
+                .map(|_| RwLock::new(BTreeMap::new()))
+                .collect(),
             indexes: RwLock::new(Arc::new(indexes)),
             next_row_id: AtomicU64::new(1),
         }
@@ -194,7 +196,10 @@ impl TableStore {
     pub fn place_new(&self, def: &TableDef, row: &[Value]) -> (Key, u16) {
         if def.primary_key.is_empty() {
             let id = self.next_row_id.fetch_add(1, Ordering::Relaxed);
-            (row_id_key(id), self.partition_for(&[Value::Int8(id as i64)]))
+            (
+                row_id_key(id),
+                self.partition_for(&[Value::Int8(id as i64)]),
+            )
         } else {
             self.place_existing(def, row)
         }
@@ -296,7 +301,13 @@ impl TableStore {
     }
 
     /// Undoes a write of transaction `txn`, restoring its earlier intent.
-    pub fn restore(&self, partition: u16, key: &Key, txn: TxnId, previous: Option<Option<Arc<Row>>>) {
+    pub fn restore(
+        &self,
+        partition: u16,
+        key: &Key,
+        txn: TxnId,
+        previous: Option<Option<Arc<Row>>>,
+    ) {
         let mut map = self.partitions[partition as usize].write();
         let remove = match map.get_mut(key) {
             Some(slot) => {
@@ -327,16 +338,21 @@ impl TableStore {
     /// Makes `txn`'s intent on a row a committed version with timestamp
     /// `ts`, pruning versions older than `oldest_snapshot` that nobody can
     /// see any more.
-    pub fn apply_commit(&self, partition: u16, key: &[u8], txn: TxnId, ts: Ts, oldest_snapshot: Ts) {
+    pub fn apply_commit(
+        &self,
+        partition: u16,
+        key: &[u8],
+        txn: TxnId,
+        ts: Ts,
+        oldest_snapshot: Ts,
+    ) {
         let mut map = self.partitions[partition as usize].write();
         let Some(slot) = map.get_mut(key) else { return };
         match slot.intent.take() {
-            Some(intent) if intent.txn == txn => {
-                slot.versions.push(Version {
-                    ts,
-                    row: intent.row,
-                })
-            }
+            Some(intent) if intent.txn == txn => slot.versions.push(Version {
+                ts,
+                row: intent.row,
+            }),
             other => {
                 slot.intent = other;
                 return;
@@ -454,7 +470,10 @@ pub fn prefix_successor(prefix: &[u8]) -> Option<Key> {
 
 /// Converts bounds on a leading key column (encoded as prefixes) into
 /// bounds on whole keys.
-pub fn prefix_bounds(lower: Option<(Key, bool)>, upper: Option<(Key, bool)>) -> (Bound<Key>, Bound<Key>) {
+pub fn prefix_bounds(
+    lower: Option<(Key, bool)>,
+    upper: Option<(Key, bool)>,
+) -> (Bound<Key>, Bound<Key>) {
     let lo = match lower {
         None => Bound::Unbounded,
         Some((p, true)) => Bound::Included(p),

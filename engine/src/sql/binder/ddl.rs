@@ -49,11 +49,16 @@ impl Binder<'_> {
                         col.not_null = true;
                         pk_name = pk.name.as_ref().map(ident).or(opt.name.as_ref().map(ident));
                     }
-                    ast::ColumnOption::Unique(u) => {
-                        uniques.push((u.name.as_ref().map(ident).or(opt.name.as_ref().map(ident)), vec![idx]))
-                    }
+                    ast::ColumnOption::Unique(u) => uniques.push((
+                        u.name.as_ref().map(ident).or(opt.name.as_ref().map(ident)),
+                        vec![idx],
+                    )),
                     ast::ColumnOption::Check(chk) => checks.push((
-                        chk.name.as_ref().map(ident).or(opt.name.as_ref().map(ident)),
+                        chk.name
+                            .as_ref()
+                            .map(ident)
+                            .or(opt.name.as_ref().map(ident))
+                            .or_else(|| Some(format!("{name}_{cname}_check"))),
                         chk.expr.to_string(),
                     )),
                     ast::ColumnOption::Generated {
@@ -84,9 +89,7 @@ impl Binder<'_> {
             if (col.serial || col.identity.is_some()) && !col.data_type.is_integer() {
                 return Err(Error::new(
                     SqlState::DATATYPE_MISMATCH,
-                    format!(
-                        "identity column type must be smallint, integer, or bigint"
-                    ),
+                    format!("identity column type must be smallint, integer, or bigint"),
                 ));
             }
             columns.push(col);
@@ -104,7 +107,9 @@ impl Binder<'_> {
             cols.iter()
                 .map(|c| match &c.column.expr {
                     ast::Expr::Identifier(i) => col_idx(i),
-                    other => Err(Error::unsupported(format!("key expression not supported: {other}"))),
+                    other => Err(Error::unsupported(format!(
+                        "key expression not supported: {other}"
+                    ))),
                 })
                 .collect()
         };

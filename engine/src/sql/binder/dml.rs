@@ -38,11 +38,21 @@ impl Binder<'_> {
     /// Coercion for storing into a column: implicit casts plus the
     /// assignment casts PostgreSQL allows (numeric narrowing, anything to
     /// text).
-    pub(super) fn coerce_assign(&mut self, e: Expr, from: DataType, to: DataType, column: &str) -> Result<Expr> {
+    pub(super) fn coerce_assign(
+        &mut self,
+        e: Expr,
+        from: DataType,
+        to: DataType,
+        column: &str,
+    ) -> Result<Expr> {
         if from == to || from == DataType::Unknown {
             return self.coerce(e, from, to);
         }
-        if can_implicit_cast(from, to) || (from.is_numeric() && to.is_numeric()) || to.is_string() || from.is_string() && to.is_string() {
+        if can_implicit_cast(from, to)
+            || (from.is_numeric() && to.is_numeric())
+            || to.is_string()
+            || from.is_string() && to.is_string()
+        {
             return Ok(Expr::Cast {
                 expr: Box::new(e),
                 to,
@@ -59,7 +69,11 @@ impl Binder<'_> {
         .with_hint("You will need to rewrite or cast the expression."))
     }
 
-    fn bind_returning(&mut self, items: &Option<Vec<ast::SelectItem>>, scope: &Scope) -> Result<(Option<Vec<Expr>>, Vec<Column>)> {
+    fn bind_returning(
+        &mut self,
+        items: &Option<Vec<ast::SelectItem>>,
+        scope: &Scope,
+    ) -> Result<(Option<Vec<Expr>>, Vec<Column>)> {
         let Some(items) = items else {
             return Ok((None, vec![]));
         };
@@ -69,18 +83,24 @@ impl Binder<'_> {
 
     pub(super) fn bind_insert(&mut self, ins: &ast::Insert) -> Result<(Command, Vec<Column>)> {
         let ast::TableObject::TableName(tname) = &ins.table else {
-            return Err(Error::unsupported("INSERT into a table function is not supported"));
+            return Err(Error::unsupported(
+                "INSERT into a table function is not supported",
+            ));
         };
         let table = self.catalog.table(&object_name(tname)?)?.clone();
         let def = table.def.clone();
         let targets: Vec<usize> = if ins.columns.is_empty() {
             // Without a column list, values fill the leading columns.
             let width = match ins.source.as_deref().map(|q| &*q.body) {
-                Some(ast::SetExpr::Values(v)) => v.rows.first().map(|r| r.content.len()).unwrap_or(0),
+                Some(ast::SetExpr::Values(v)) => {
+                    v.rows.first().map(|r| r.content.len()).unwrap_or(0)
+                }
                 _ => def.columns.len(),
             };
             if width > def.columns.len() {
-                return Err(Error::syntax("INSERT has more expressions than target columns"));
+                return Err(Error::syntax(
+                    "INSERT has more expressions than target columns",
+                ));
             }
             (0..width).collect()
         } else {
@@ -109,7 +129,10 @@ impl Binder<'_> {
             if c.identity == Some(IdentityKind::Always) && !overriding {
                 return Err(Error::new(
                     SqlState("428C9"),
-                    format!("cannot insert a non-DEFAULT value into column \"{}\"", c.name),
+                    format!(
+                        "cannot insert a non-DEFAULT value into column \"{}\"",
+                        c.name
+                    ),
                 )
                 .with_detail(format!(
                     "Column \"{}\" is an identity column defined as GENERATED ALWAYS.",
@@ -123,19 +146,26 @@ impl Binder<'_> {
         for i in 0..def.columns.len() {
             defaults.push(self.default_expr(&table, i)?);
         }
-        let source = match &ins.source {
+        let source = Arc::new(match &ins.source {
             None => Plan::Values {
                 rows: vec![defaults.clone()],
             },
-            Some(q) => match (&*q.body, q.order_by.is_none() && q.limit_clause.is_none() && q.with.is_none()) {
+            Some(q) => match (
+                &*q.body,
+                q.order_by.is_none() && q.limit_clause.is_none() && q.with.is_none(),
+            ) {
                 (ast::SetExpr::Values(values), true) => {
                     let mut rows = Vec::with_capacity(values.rows.len());
                     for r in &values.rows {
                         if r.content.len() > targets.len() {
-                            return Err(Error::syntax("INSERT has more expressions than target columns"));
+                            return Err(Error::syntax(
+                                "INSERT has more expressions than target columns",
+                            ));
                         }
                         if r.content.len() < targets.len() {
-                            return Err(Error::syntax("INSERT has more target columns than expressions"));
+                            return Err(Error::syntax(
+                                "INSERT has more target columns than expressions",
+                            ));
                         }
                         let mut row = defaults.clone();
                         for (e, &ci) in r.content.iter().zip(&targets) {
@@ -154,16 +184,25 @@ impl Binder<'_> {
                 _ => {
                     let (plan, cols) = self.bind_query(q, &[])?;
                     if cols.len() > targets.len() {
-                        return Err(Error::syntax("INSERT has more expressions than target columns"));
+                        return Err(Error::syntax(
+                            "INSERT has more expressions than target columns",
+                        ));
                     }
                     if cols.len() < targets.len() {
-                        return Err(Error::syntax("INSERT has more target columns than expressions"));
+                        return Err(Error::syntax(
+                            "INSERT has more target columns than expressions",
+                        ));
                     }
                     let mut exprs = defaults.clone();
                     for (k, &ci) in targets.iter().enumerate() {
                         check_identity(ci)?;
                         let col = &def.columns[ci];
-                        exprs[ci] = self.coerce_assign(Expr::Column(k), cols[k].ty, col.data_type, &col.name)?;
+                        exprs[ci] = self.coerce_assign(
+                            Expr::Column(k),
+                            cols[k].ty,
+                            col.data_type,
+                            &col.name,
+                        )?;
                     }
                     Plan::Project {
                         input: Box::new(plan),
@@ -171,12 +210,16 @@ impl Binder<'_> {
                     }
                 }
             },
-        };
+        });
         let scope = self.table_scope(&table, ins.table_alias.as_ref().map(|a| ident(&a.alias)));
         let on_conflict = match &ins.on {
             None => None,
             Some(ast::OnInsert::OnConflict(oc)) => Some(self.bind_on_conflict(&table, oc, &scope)?),
-            Some(other) => return Err(Error::unsupported(format!("unsupported ON clause: {other}"))),
+            Some(other) => {
+                return Err(Error::unsupported(format!(
+                    "unsupported ON clause: {other}"
+                )))
+            }
         };
         let (returning, cols) = self.bind_returning(&ins.returning, &scope)?;
         Ok((
@@ -190,7 +233,11 @@ impl Binder<'_> {
         ))
     }
 
-    fn conflict_index(&self, table: &Table, target: &Option<ast::ConflictTarget>) -> Result<Option<String>> {
+    fn conflict_index(
+        &self,
+        table: &Table,
+        target: &Option<ast::ConflictTarget>,
+    ) -> Result<Option<String>> {
         let def = &table.def;
         match target {
             None => Ok(None),
@@ -204,7 +251,10 @@ impl Binder<'_> {
                 }
                 Err(Error::new(
                     SqlState::UNDEFINED_OBJECT,
-                    format!("constraint \"{n}\" for table \"{}\" does not exist", def.name),
+                    format!(
+                        "constraint \"{n}\" for table \"{}\" does not exist",
+                        def.name
+                    ),
                 ))
             }
             Some(ast::ConflictTarget::Columns { columns, .. }) => {
@@ -234,14 +284,21 @@ impl Binder<'_> {
         }
     }
 
-    fn bind_on_conflict(&mut self, table: &Table, oc: &ast::OnConflict, scope: &Scope) -> Result<OnConflict> {
+    fn bind_on_conflict(
+        &mut self,
+        table: &Table,
+        oc: &ast::OnConflict,
+        scope: &Scope,
+    ) -> Result<OnConflict> {
         let target = self.conflict_index(table, &oc.conflict_target)?;
         match &oc.action {
             ast::OnConflictAction::DoNothing => Ok(OnConflict::DoNothing { target }),
             ast::OnConflictAction::DoUpdate(du) => {
                 let target = target.ok_or_else(|| {
-                    Error::syntax("ON CONFLICT DO UPDATE requires inference specification or constraint name")
-                        .with_hint("For example, ON CONFLICT (column_name).")
+                    Error::syntax(
+                        "ON CONFLICT DO UPDATE requires inference specification or constraint name",
+                    )
+                    .with_hint("For example, ON CONFLICT (column_name).")
                 })?;
                 let mut both = scope.clone();
                 for c in &scope.cols {
@@ -264,12 +321,19 @@ impl Binder<'_> {
         }
     }
 
-    fn bind_assignments(&mut self, table: &Table, assignments: &[ast::Assignment], scope: &Scope) -> Result<Vec<(usize, Expr)>> {
+    fn bind_assignments(
+        &mut self,
+        table: &Table,
+        assignments: &[ast::Assignment],
+        scope: &Scope,
+    ) -> Result<Vec<(usize, Expr)>> {
         let def = &table.def;
         let mut out: Vec<(usize, Expr)> = Vec::new();
         for a in assignments {
             let ast::AssignmentTarget::ColumnName(name) = &a.target else {
-                return Err(Error::unsupported("multi-column assignment is not supported"));
+                return Err(Error::unsupported(
+                    "multi-column assignment is not supported",
+                ));
             };
             let n = match name.0.last() {
                 Some(ast::ObjectNamePart::Identifier(i)) => ident(i),
@@ -282,7 +346,9 @@ impl Binder<'_> {
                 )
             })?;
             if out.iter().any(|(c, _)| *c == ci) {
-                return Err(Error::syntax(format!("multiple assignments to same column \"{n}\"")));
+                return Err(Error::syntax(format!(
+                    "multiple assignments to same column \"{n}\""
+                )));
             }
             let col = &def.columns[ci];
             let e = if is_default_keyword(&a.value) {
@@ -293,9 +359,15 @@ impl Binder<'_> {
                         SqlState("428C9"),
                         format!("column \"{n}\" can only be updated to DEFAULT"),
                     )
-                    .with_detail(format!("Column \"{n}\" is an identity column defined as GENERATED ALWAYS.")));
+                    .with_detail(format!(
+                        "Column \"{n}\" is an identity column defined as GENERATED ALWAYS."
+                    )));
                 }
-                let (bound, ty) = self.bind_expr_typed(&a.value, std::slice::from_ref(scope), Some(col.data_type))?;
+                let (bound, ty) = self.bind_expr_typed(
+                    &a.value,
+                    std::slice::from_ref(scope),
+                    Some(col.data_type),
+                )?;
                 self.coerce_assign(bound, ty, col.data_type, &col.name)?
             };
             out.push((ci, e));
@@ -305,7 +377,9 @@ impl Binder<'_> {
 
     fn single_table(&self, twj: &ast::TableWithJoins) -> Result<(Arc<Table>, Option<String>)> {
         if !twj.joins.is_empty() {
-            return Err(Error::unsupported("joins in UPDATE/DELETE targets are not supported"));
+            return Err(Error::unsupported(
+                "joins in UPDATE/DELETE targets are not supported",
+            ));
         }
         match &twj.relation {
             ast::TableFactor::Table { name, alias, .. } => Ok((
@@ -349,7 +423,9 @@ impl Binder<'_> {
             ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t) => t,
         };
         if from.len() != 1 {
-            return Err(Error::unsupported("DELETE from several tables is not supported"));
+            return Err(Error::unsupported(
+                "DELETE from several tables is not supported",
+            ));
         }
         let (table, alias) = self.single_table(&from[0])?;
         let scope = self.table_scope(&table, alias);
@@ -416,7 +492,9 @@ fn collect_bounds(filter: &Expr, width: usize, types: &[DataType]) -> Bounds {
         upper: vec![None; width],
     };
     for c in conjuncts(filter) {
-        let Expr::Binary { op, left, right } = c else { continue };
+        let Expr::Binary { op, left, right } = c else {
+            continue;
+        };
         let (col, val, op) = match (&**left, &**right) {
             (Expr::Column(i), v) if is_row_independent(v) => (*i, v, *op),
             (v, Expr::Column(i)) if is_row_independent(v) => (*i, v, flip(*op)),
@@ -464,12 +542,21 @@ pub fn choose_access(table: &Table, filter: Option<&Expr>) -> Access {
     let types: Vec<DataType> = def.columns.iter().map(|c| c.data_type).collect();
     let b = collect_bounds(filter, def.columns.len(), &types);
     if !def.primary_key.is_empty() && def.primary_key.iter().all(|&c| b.eq[c].is_some()) {
-        return Access::PkPoint(def.primary_key.iter().map(|&c| b.eq[c].clone().unwrap()).collect());
+        return Access::PkPoint(
+            def.primary_key
+                .iter()
+                .map(|&c| b.eq[c].clone().unwrap())
+                .collect(),
+        );
     }
     // Secondary index with the longest equality prefix.
     let mut best: Option<(usize, &crate::catalog::IndexDef)> = None;
     for idx in &def.indexes {
-        let n = idx.columns.iter().take_while(|&&c| b.eq[c].is_some()).count();
+        let n = idx
+            .columns
+            .iter()
+            .take_while(|&&c| b.eq[c].is_some())
+            .count();
         if n > 0 && best.is_none_or(|(bn, _)| n > bn) {
             best = Some((n, idx));
         }
@@ -477,7 +564,10 @@ pub fn choose_access(table: &Table, filter: Option<&Expr>) -> Access {
     if let Some((n, idx)) = best {
         return Access::IndexEq {
             index: idx.name.clone(),
-            values: idx.columns[..n].iter().map(|&c| b.eq[c].clone().unwrap()).collect(),
+            values: idx.columns[..n]
+                .iter()
+                .map(|&c| b.eq[c].clone().unwrap())
+                .collect(),
         };
     }
     if let Some(&c) = def.primary_key.first() {

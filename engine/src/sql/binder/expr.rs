@@ -52,7 +52,12 @@ fn op_of(op: &ast::BinaryOperator) -> Option<BinaryOp> {
 fn is_comparison(op: BinaryOp) -> bool {
     matches!(
         op,
-        BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq
+        BinaryOp::Eq
+            | BinaryOp::NotEq
+            | BinaryOp::Lt
+            | BinaryOp::LtEq
+            | BinaryOp::Gt
+            | BinaryOp::GtEq
     )
 }
 
@@ -92,17 +97,28 @@ fn special_func(name: &str) -> Option<SpecialFunc> {
 
 fn special_type(f: SpecialFunc) -> DataType {
     match f {
-        SpecialFunc::Now | SpecialFunc::StatementTimestamp | SpecialFunc::ClockTimestamp => DataType::TimestampTz,
+        SpecialFunc::Now | SpecialFunc::StatementTimestamp | SpecialFunc::ClockTimestamp => {
+            DataType::TimestampTz
+        }
         SpecialFunc::LocalTimestamp => DataType::Timestamp,
         SpecialFunc::CurrentDate => DataType::Date,
         SpecialFunc::Version | SpecialFunc::CurrentSetting => DataType::Text,
-        SpecialFunc::CurrentUser | SpecialFunc::CurrentDatabase | SpecialFunc::CurrentSchema => DataType::Name,
-        SpecialFunc::Nextval | SpecialFunc::Currval | SpecialFunc::Setval | SpecialFunc::TxidCurrent => DataType::Int8,
+        SpecialFunc::CurrentUser | SpecialFunc::CurrentDatabase | SpecialFunc::CurrentSchema => {
+            DataType::Name
+        }
+        SpecialFunc::Nextval
+        | SpecialFunc::Currval
+        | SpecialFunc::Setval
+        | SpecialFunc::TxidCurrent => DataType::Int8,
     }
 }
 
 impl Binder<'_> {
-    pub(super) fn bind_expr(&mut self, e: &ast::Expr, scopes: &[Scope]) -> Result<(Expr, DataType)> {
+    pub(super) fn bind_expr(
+        &mut self,
+        e: &ast::Expr,
+        scopes: &[Scope],
+    ) -> Result<(Expr, DataType)> {
         self.bind_expr_typed(e, scopes, None)
     }
 
@@ -111,7 +127,10 @@ impl Binder<'_> {
         if t != DataType::Bool && t != DataType::Unknown {
             return Err(Error::new(
                 SqlState::DATATYPE_MISMATCH,
-                format!("argument of WHERE must be type boolean, not type {}", t.sql_name()),
+                format!(
+                    "argument of WHERE must be type boolean, not type {}",
+                    t.sql_name()
+                ),
             ));
         }
         self.coerce(b, t, DataType::Bool)
@@ -123,7 +142,12 @@ impl Binder<'_> {
         if from == to || to == DataType::Unknown {
             return Ok(e);
         }
-        if from.without_modifier() == to.without_modifier() && matches!(to, DataType::Numeric(_) | DataType::Varchar(_) | DataType::Char(_)) {
+        if from.without_modifier() == to.without_modifier()
+            && matches!(
+                to,
+                DataType::Numeric(_) | DataType::Varchar(_) | DataType::Char(_)
+            )
+        {
             return Ok(e);
         }
         match e {
@@ -152,7 +176,14 @@ impl Binder<'_> {
 
     /// `left op right` for comparison operators: both sides are brought to a
     /// common type.
-    pub(super) fn comparison(&mut self, op: BinaryOp, l: Expr, lt: DataType, r: Expr, rt: DataType) -> Result<Expr> {
+    pub(super) fn comparison(
+        &mut self,
+        op: BinaryOp,
+        l: Expr,
+        lt: DataType,
+        r: Expr,
+        rt: DataType,
+    ) -> Result<Expr> {
         let (l, r) = self.unify(l, lt, r, rt, op)?;
         Ok(Expr::Binary {
             op,
@@ -161,17 +192,30 @@ impl Binder<'_> {
         })
     }
 
-    fn unify(&mut self, l: Expr, lt: DataType, r: Expr, rt: DataType, op: BinaryOp) -> Result<(Expr, Expr)> {
+    fn unify(
+        &mut self,
+        l: Expr,
+        lt: DataType,
+        r: Expr,
+        rt: DataType,
+        op: BinaryOp,
+    ) -> Result<(Expr, Expr)> {
         let target = match (lt, rt) {
             (DataType::Unknown, DataType::Unknown) => DataType::Text,
             (DataType::Unknown, t) | (t, DataType::Unknown) => t,
             (a, b) if a.without_modifier() == b.without_modifier() => return Ok((l, r)),
-            (a, b) if a.is_numeric() && b.is_numeric() => common_type(a, b).unwrap_or(DataType::Float8),
+            (a, b) if a.is_numeric() && b.is_numeric() => {
+                common_type(a, b).unwrap_or(DataType::Float8)
+            }
             (a, b) => common_type(a, b).ok_or_else(|| op_error(op, a, b))?,
         };
         let target = target.without_modifier();
-        let l = self.coerce(l, lt, target).map_err(|_| op_error(op, lt, rt))?;
-        let r = self.coerce(r, rt, target).map_err(|_| op_error(op, lt, rt))?;
+        let l = self
+            .coerce(l, lt, target)
+            .map_err(|_| op_error(op, lt, rt))?;
+        let r = self
+            .coerce(r, rt, target)
+            .map_err(|_| op_error(op, lt, rt))?;
         Ok((l, r))
     }
 
@@ -180,14 +224,21 @@ impl Binder<'_> {
             [c] => (None, c.as_str()),
             [t, c] => (Some(t.as_str()), c.as_str()),
             [s, t, c] if s == "public" => (Some(t.as_str()), c.as_str()),
-            _ => return Err(Error::syntax(format!("improper qualified name: {}", parts.join(".")))),
+            _ => {
+                return Err(Error::syntax(format!(
+                    "improper qualified name: {}",
+                    parts.join(".")
+                )))
+            }
         };
         for (depth, scope) in scopes.iter().rev().enumerate() {
             let hits: Vec<usize> = scope
                 .cols
                 .iter()
                 .enumerate()
-                .filter(|(_, c)| c.name == name && table.is_none_or(|t| c.table.as_deref() == Some(t)))
+                .filter(|(_, c)| {
+                    c.name == name && table.is_none_or(|t| c.table.as_deref() == Some(t))
+                })
                 .map(|(i, _)| i)
                 .collect();
             match hits.as_slice() {
@@ -210,7 +261,9 @@ impl Binder<'_> {
             }
         }
         if let Some(t) = table {
-            let known = scopes.iter().any(|s| s.cols.iter().any(|c| c.table.as_deref() == Some(t)));
+            let known = scopes
+                .iter()
+                .any(|s| s.cols.iter().any(|c| c.table.as_deref() == Some(t)));
             if !known {
                 return Err(Error::new(
                     SqlState::UNDEFINED_TABLE,
@@ -222,13 +275,23 @@ impl Binder<'_> {
         Err(undefined_column(name))
     }
 
-    fn bind_subquery(&mut self, q: &ast::Query, scopes: &[Scope]) -> Result<(Arc<Plan>, Vec<OutCol>, bool)> {
+    fn bind_subquery(
+        &mut self,
+        q: &ast::Query,
+        scopes: &[Scope],
+    ) -> Result<(Arc<Plan>, Vec<OutCol>, bool)> {
         let (plan, cols) = self.bind_query(q, scopes)?;
         let correlated = plan_refers_outer(&plan);
         Ok((Arc::new(plan), cols, correlated))
     }
 
-    fn subquery(&mut self, plan: Arc<Plan>, kind: SubqueryKind, negated: bool, correlated: bool) -> Expr {
+    fn subquery(
+        &mut self,
+        plan: Arc<Plan>,
+        kind: SubqueryKind,
+        negated: bool,
+        correlated: bool,
+    ) -> Expr {
         self.next_subquery += 1;
         Expr::Subquery(Box::new(Subquery {
             plan,
@@ -241,7 +304,12 @@ impl Binder<'_> {
 
     /// Binds an expression; `hint` is the type the context expects (used to
     /// type parameters and untyped literals).
-    pub(super) fn bind_expr_typed(&mut self, e: &ast::Expr, scopes: &[Scope], hint: Option<DataType>) -> Result<(Expr, DataType)> {
+    pub(super) fn bind_expr_typed(
+        &mut self,
+        e: &ast::Expr,
+        scopes: &[Scope],
+        hint: Option<DataType>,
+    ) -> Result<(Expr, DataType)> {
         use ast::Expr as E;
         Ok(match e {
             E::Identifier(i) => {
@@ -254,9 +322,23 @@ impl Binder<'_> {
                             if let Some(f) = special_func(&name) {
                                 if matches!(
                                     name.as_str(),
-                                    "current_timestamp" | "current_date" | "current_user" | "session_user" | "user" | "current_role" | "current_catalog" | "current_schema" | "localtimestamp"
+                                    "current_timestamp"
+                                        | "current_date"
+                                        | "current_user"
+                                        | "session_user"
+                                        | "user"
+                                        | "current_role"
+                                        | "current_catalog"
+                                        | "current_schema"
+                                        | "localtimestamp"
                                 ) {
-                                    return Ok((Expr::Special { func: f, args: vec![] }, special_type(f)));
+                                    return Ok((
+                                        Expr::Special {
+                                            func: f,
+                                            args: vec![],
+                                        },
+                                        special_type(f),
+                                    ));
                                 }
                             }
                         }
@@ -272,7 +354,9 @@ impl Binder<'_> {
             E::TypedString(ts) => {
                 let ty = convert_type(&ts.data_type)?;
                 let text = match &ts.value.value {
-                    ast::Value::SingleQuotedString(s) | ast::Value::EscapedStringLiteral(s) => s.clone(),
+                    ast::Value::SingleQuotedString(s) | ast::Value::EscapedStringLiteral(s) => {
+                        s.clone()
+                    }
                     other => other.to_string(),
                 };
                 (Expr::Literal(parse_text(ty, &text, &self.io)?), ty)
@@ -293,7 +377,10 @@ impl Binder<'_> {
                         text = format!("{text} {f}");
                     }
                 }
-                (Expr::Literal(parse_text(DataType::Interval, &text, &self.io)?), DataType::Interval)
+                (
+                    Expr::Literal(parse_text(DataType::Interval, &text, &self.io)?),
+                    DataType::Interval,
+                )
             }
             E::Nested(inner) => self.bind_expr_typed(inner, scopes, hint)?,
             E::BinaryOp { left, op, right } => self.bind_binary(left, op, right, scopes)?,
@@ -388,7 +475,8 @@ impl Binder<'_> {
                 let target = xt.without_modifier();
                 let mut bound = Vec::new();
                 for (b, t) in items {
-                    let (_, b2) = self.unify(Expr::Literal(Value::Null), target, b, t, BinaryOp::Eq)?;
+                    let (_, b2) =
+                        self.unify(Expr::Literal(Value::Null), target, b, t, BinaryOp::Eq)?;
                     bound.push(b2);
                 }
                 let x = self.coerce(x, xt, target)?;
@@ -416,7 +504,8 @@ impl Binder<'_> {
                 let (x, plan) = if xt.without_modifier() == ct.without_modifier() {
                     (x, plan)
                 } else {
-                    let target = common_type(xt, ct).ok_or_else(|| op_error(BinaryOp::Eq, xt, ct))?;
+                    let target =
+                        common_type(xt, ct).ok_or_else(|| op_error(BinaryOp::Eq, xt, ct))?;
                     let x = self.coerce(x, xt, target)?;
                     let inner = self.coerce(Expr::Column(0), ct, target)?;
                     let plan = Arc::new(Plan::Project {
@@ -432,7 +521,10 @@ impl Binder<'_> {
             }
             E::Exists { subquery, negated } => {
                 let (plan, _, correlated) = self.bind_subquery(subquery, scopes)?;
-                (self.subquery(plan, SubqueryKind::Exists, *negated, correlated), DataType::Bool)
+                (
+                    self.subquery(plan, SubqueryKind::Exists, *negated, correlated),
+                    DataType::Bool,
+                )
             }
             E::Subquery(q) => {
                 let (plan, cols, correlated) = self.bind_subquery(q, scopes)?;
@@ -440,7 +532,10 @@ impl Binder<'_> {
                     return Err(Error::syntax("subquery must return only one column"));
                 }
                 let ty = cols[0].ty;
-                (self.subquery(plan, SubqueryKind::Scalar, false, correlated), ty)
+                (
+                    self.subquery(plan, SubqueryKind::Scalar, false, correlated),
+                    ty,
+                )
             }
             E::Like {
                 negated,
@@ -479,12 +574,17 @@ impl Binder<'_> {
                     DataType::Bool,
                 )
             }
-            E::Cast { expr, data_type, .. } => {
+            E::Cast {
+                expr, data_type, ..
+            } => {
                 let to = convert_type(data_type)?;
                 let (b, t) = self.bind_expr_typed(expr, scopes, Some(to))?;
                 let b = match b {
                     Expr::Literal(Value::Text(s)) if t == DataType::Unknown => {
-                        Expr::Literal(crate::types::cast::cast(parse_text(to.without_modifier(), &s, &self.io)?, to)?)
+                        Expr::Literal(crate::types::cast::cast(
+                            parse_text(to.without_modifier(), &s, &self.io)?,
+                            to,
+                        )?)
                     }
                     Expr::Param(i) if self.params[i] == DataType::Unknown => {
                         self.params[i] = to;
@@ -503,7 +603,12 @@ impl Binder<'_> {
                 conditions,
                 else_result,
                 ..
-            } => self.bind_case(operand.as_deref(), conditions, else_result.as_deref(), scopes)?,
+            } => self.bind_case(
+                operand.as_deref(),
+                conditions,
+                else_result.as_deref(),
+                scopes,
+            )?,
             E::Function(f) => self.bind_function(f, scopes)?,
             E::Extract { field, expr, .. } => {
                 let (x, xt) = self.bind_expr(expr, scopes)?;
@@ -560,12 +665,20 @@ impl Binder<'_> {
                 let a = self.bind_expr(expr, scopes)?;
                 self.call_function("floor", vec![a])?
             }
-            E::AtTimeZone { .. } => return Err(Error::unsupported("AT TIME ZONE is not supported yet")),
+            E::AtTimeZone { .. } => {
+                return Err(Error::unsupported("AT TIME ZONE is not supported yet"))
+            }
             E::Array(_) | E::AnyOp { .. } | E::AllOp { .. } => {
                 return Err(Error::unsupported("arrays are not supported yet"))
             }
-            E::Tuple(_) => return Err(Error::unsupported("row constructors are not supported yet")),
-            other => return Err(Error::unsupported(format!("unsupported expression: {other}"))),
+            E::Tuple(_) => {
+                return Err(Error::unsupported("row constructors are not supported yet"))
+            }
+            other => {
+                return Err(Error::unsupported(format!(
+                    "unsupported expression: {other}"
+                )))
+            }
         })
     }
 
@@ -587,11 +700,16 @@ impl Binder<'_> {
                 } else {
                     let d = Decimal::from_str(n)
                         .or_else(|_| Decimal::from_scientific(n))
-                        .map_err(|_| Error::out_of_range("numeric").with_detail(format!("literal {n}")))?;
+                        .map_err(|_| {
+                            Error::out_of_range("numeric").with_detail(format!("literal {n}"))
+                        })?;
                     (Expr::Literal(Value::Numeric(d)), DataType::Numeric(None))
                 }
             }
-            V::SingleQuotedString(s) | V::EscapedStringLiteral(s) | V::DollarQuotedString(ast::DollarQuotedString { value: s, .. }) | V::UnicodeStringLiteral(s) => {
+            V::SingleQuotedString(s)
+            | V::EscapedStringLiteral(s)
+            | V::DollarQuotedString(ast::DollarQuotedString { value: s, .. })
+            | V::UnicodeStringLiteral(s) => {
                 (Expr::Literal(Value::Text(s.clone())), DataType::Unknown)
             }
             V::HexStringLiteral(s) => (Expr::Literal(Value::Text(s.clone())), DataType::Unknown),
@@ -621,7 +739,13 @@ impl Binder<'_> {
         })
     }
 
-    fn bind_binary(&mut self, left: &ast::Expr, op: &ast::BinaryOperator, right: &ast::Expr, scopes: &[Scope]) -> Result<(Expr, DataType)> {
+    fn bind_binary(
+        &mut self,
+        left: &ast::Expr,
+        op: &ast::BinaryOperator,
+        right: &ast::Expr,
+        scopes: &[Scope],
+    ) -> Result<(Expr, DataType)> {
         match op {
             ast::BinaryOperator::And | ast::BinaryOperator::Or => {
                 let l = self.bind_predicate_part(left, scopes)?;
@@ -636,14 +760,22 @@ impl Binder<'_> {
             _ => {}
         }
         let bop = op_of(op).ok_or_else(|| {
-            Error::new(SqlState::UNDEFINED_FUNCTION, format!("operator does not exist: {op}"))
+            Error::new(
+                SqlState::UNDEFINED_FUNCTION,
+                format!("operator does not exist: {op}"),
+            )
         })?;
         let (l, lt) = self.bind_expr(left, scopes)?;
-        let (r, rt) = self.bind_expr_typed(right, scopes, Some(lt).filter(|t| *t != DataType::Unknown))?;
+        let (r, rt) =
+            self.bind_expr_typed(right, scopes, Some(lt).filter(|t| *t != DataType::Unknown))?;
         // A parameter on the left takes the right side's type.
         let (l, lt) = match l {
             Expr::Param(i) if lt == DataType::Unknown && rt != DataType::Unknown => {
-                let target = if bop == BinaryOp::Concat { DataType::Text } else { rt };
+                let target = if bop == BinaryOp::Concat {
+                    DataType::Text
+                } else {
+                    rt
+                };
                 self.params[i] = target;
                 (Expr::Param(i), target)
             }
@@ -654,11 +786,23 @@ impl Binder<'_> {
         }
         let (l, lt, r, rt) = match bop {
             BinaryOp::Concat => {
-                let (l, lt) = if lt == DataType::Unknown { (self.coerce(l, lt, DataType::Text)?, DataType::Text) } else { (l, lt) };
-                let (r, rt) = if rt == DataType::Unknown { (self.coerce(r, rt, DataType::Text)?, DataType::Text) } else { (r, rt) };
+                let (l, lt) = if lt == DataType::Unknown {
+                    (self.coerce(l, lt, DataType::Text)?, DataType::Text)
+                } else {
+                    (l, lt)
+                };
+                let (r, rt) = if rt == DataType::Unknown {
+                    (self.coerce(r, rt, DataType::Text)?, DataType::Text)
+                } else {
+                    (r, rt)
+                };
                 (l, lt, r, rt)
             }
-            BinaryOp::Like | BinaryOp::NotLike | BinaryOp::ILike | BinaryOp::NotILike | BinaryOp::RegexMatch { .. } => {
+            BinaryOp::Like
+            | BinaryOp::NotLike
+            | BinaryOp::ILike
+            | BinaryOp::NotILike
+            | BinaryOp::RegexMatch { .. } => {
                 let l = self.to_text(l, lt)?;
                 let r = self.to_text(r, rt)?;
                 (l, DataType::Text, r, DataType::Text)
@@ -683,8 +827,14 @@ impl Binder<'_> {
         };
         let ty = binary_op_type(bop, lt, rt)?;
         // Bring numeric operands to one type so evaluation is simple.
-        let (l, r) = if lt.is_numeric() && rt.is_numeric() && lt.without_modifier() != rt.without_modifier() && !matches!(bop, BinaryOp::ShiftLeft | BinaryOp::ShiftRight) {
-            let common = common_type(lt, rt).unwrap_or(DataType::Float8).without_modifier();
+        let (l, r) = if lt.is_numeric()
+            && rt.is_numeric()
+            && lt.without_modifier() != rt.without_modifier()
+            && !matches!(bop, BinaryOp::ShiftLeft | BinaryOp::ShiftRight)
+        {
+            let common = common_type(lt, rt)
+                .unwrap_or(DataType::Float8)
+                .without_modifier();
             (self.coerce(l, lt, common)?, self.coerce(r, rt, common)?)
         } else {
             (l, r)
@@ -704,13 +854,21 @@ impl Binder<'_> {
         if t != DataType::Bool && t != DataType::Unknown {
             return Err(Error::new(
                 SqlState::DATATYPE_MISMATCH,
-                format!("argument of AND/OR must be type boolean, not type {}", t.sql_name()),
+                format!(
+                    "argument of AND/OR must be type boolean, not type {}",
+                    t.sql_name()
+                ),
             ));
         }
         self.coerce(b, t, DataType::Bool)
     }
 
-    fn bind_unary(&mut self, op: &ast::UnaryOperator, expr: &ast::Expr, scopes: &[Scope]) -> Result<(Expr, DataType)> {
+    fn bind_unary(
+        &mut self,
+        op: &ast::UnaryOperator,
+        expr: &ast::Expr,
+        scopes: &[Scope],
+    ) -> Result<(Expr, DataType)> {
         // Fold negative numeric literals so `-2147483648` is an integer.
         if matches!(op, ast::UnaryOperator::Minus) {
             if let ast::Expr::Value(v) = expr {
@@ -724,7 +882,11 @@ impl Binder<'_> {
             ast::UnaryOperator::Minus => UnaryOp::Neg,
             ast::UnaryOperator::Plus => UnaryOp::Plus,
             ast::UnaryOperator::BitwiseNot => UnaryOp::BitNot,
-            other => return Err(Error::unsupported(format!("operator does not exist: {other}"))),
+            other => {
+                return Err(Error::unsupported(format!(
+                    "operator does not exist: {other}"
+                )))
+            }
         };
         if uop == UnaryOp::Not {
             let b = self.bind_predicate_part(expr, scopes)?;
@@ -752,7 +914,13 @@ impl Binder<'_> {
         ))
     }
 
-    fn bind_case(&mut self, operand: Option<&ast::Expr>, conditions: &[ast::CaseWhen], else_result: Option<&ast::Expr>, scopes: &[Scope]) -> Result<(Expr, DataType)> {
+    fn bind_case(
+        &mut self,
+        operand: Option<&ast::Expr>,
+        conditions: &[ast::CaseWhen],
+        else_result: Option<&ast::Expr>,
+        scopes: &[Scope],
+    ) -> Result<(Expr, DataType)> {
         let op = operand.map(|o| self.bind_expr(o, scopes)).transpose()?;
         let mut whens = Vec::new();
         let mut results = Vec::new();
@@ -774,7 +942,11 @@ impl Binder<'_> {
             ty = common_type(ty, *t).ok_or_else(|| {
                 Error::new(
                     SqlState::DATATYPE_MISMATCH,
-                    format!("CASE types {} and {} cannot be matched", ty.base_name(), t.base_name()),
+                    format!(
+                        "CASE types {} and {} cannot be matched",
+                        ty.base_name(),
+                        t.base_name()
+                    ),
                 )
             })?;
         }
@@ -802,20 +974,35 @@ impl Binder<'_> {
         ))
     }
 
-    fn function_args(&mut self, f: &ast::Function, scopes: &[Scope]) -> Result<(Vec<(Expr, DataType)>, bool, bool)> {
+    fn function_args(
+        &mut self,
+        f: &ast::Function,
+        scopes: &[Scope],
+    ) -> Result<(Vec<(Expr, DataType)>, bool, bool)> {
         let mut star = false;
         let mut distinct = false;
         let mut out = Vec::new();
         match &f.args {
             ast::FunctionArguments::None => {}
-            ast::FunctionArguments::Subquery(_) => return Err(Error::unsupported("subquery as function argument")),
+            ast::FunctionArguments::Subquery(_) => {
+                return Err(Error::unsupported("subquery as function argument"))
+            }
             ast::FunctionArguments::List(list) => {
-                distinct = matches!(list.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct));
+                distinct = matches!(
+                    list.duplicate_treatment,
+                    Some(ast::DuplicateTreatment::Distinct)
+                );
                 for a in &list.args {
                     match a {
-                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => out.push(self.bind_expr(e, scopes)?),
+                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
+                            out.push(self.bind_expr(e, scopes)?)
+                        }
                         ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard) => star = true,
-                        other => return Err(Error::unsupported(format!("unsupported function argument {other}"))),
+                        other => {
+                            return Err(Error::unsupported(format!(
+                                "unsupported function argument {other}"
+                            )))
+                        }
                     }
                 }
             }
@@ -836,14 +1023,23 @@ impl Binder<'_> {
             return self.bind_aggregate(agg, &name, args, star, distinct);
         }
         if star {
-            return Err(Error::syntax(format!("{name}(*) specified, but {name} is not an aggregate function")));
+            return Err(Error::syntax(format!(
+                "{name}(*) specified, but {name} is not an aggregate function"
+            )));
         }
         match name.as_str() {
             "coalesce" => {
                 let mut ty = DataType::Unknown;
                 for (_, t) in &args {
                     ty = common_type(ty, *t).ok_or_else(|| {
-                        Error::new(SqlState::DATATYPE_MISMATCH, format!("COALESCE types {} and {} cannot be matched", ty.base_name(), t.base_name()))
+                        Error::new(
+                            SqlState::DATATYPE_MISMATCH,
+                            format!(
+                                "COALESCE types {} and {} cannot be matched",
+                                ty.base_name(),
+                                t.base_name()
+                            ),
+                        )
                     })?;
                 }
                 if ty == DataType::Unknown {
@@ -862,7 +1058,15 @@ impl Binder<'_> {
                 let mut it = args.into_iter();
                 let (a, at) = it.next().unwrap();
                 let (b, bt) = it.next().unwrap();
-                let ty = if at == DataType::Unknown { if bt == DataType::Unknown { DataType::Text } else { bt } } else { at };
+                let ty = if at == DataType::Unknown {
+                    if bt == DataType::Unknown {
+                        DataType::Text
+                    } else {
+                        bt
+                    }
+                } else {
+                    at
+                };
                 let (a, b) = self.unify(a, at, b, bt, BinaryOp::Eq)?;
                 return Ok((Expr::NullIf(Box::new(a), Box::new(b)), ty));
             }
@@ -880,14 +1084,29 @@ impl Binder<'_> {
                     (SpecialFunc::Setval, 2) => DataType::Bool,
                     _ => DataType::Text,
                 };
-                bound.push(self.coerce(e, t, target).or_else(|_| Ok::<_, Error>(Expr::Cast { expr: Box::new(Expr::Literal(Value::Null)), to: target }))?);
+                bound.push(self.coerce(e, t, target).or_else(|_| {
+                    Ok::<_, Error>(Expr::Cast {
+                        expr: Box::new(Expr::Literal(Value::Null)),
+                        to: target,
+                    })
+                })?);
             }
-            return Ok((Expr::Special { func: sf, args: bound }, special_type(sf)));
+            return Ok((
+                Expr::Special {
+                    func: sf,
+                    args: bound,
+                },
+                special_type(sf),
+            ));
         }
         self.call_function(&name, args)
     }
 
-    pub(super) fn call_function(&mut self, name: &str, args: Vec<(Expr, DataType)>) -> Result<(Expr, DataType)> {
+    pub(super) fn call_function(
+        &mut self,
+        name: &str,
+        args: Vec<(Expr, DataType)>,
+    ) -> Result<(Expr, DataType)> {
         let types: Vec<DataType> = args.iter().map(|(_, t)| *t).collect();
         let func = functions::resolve(name, &types)?;
         let mut bound = Vec::new();
@@ -908,9 +1127,19 @@ impl Binder<'_> {
         Ok((Expr::Func { func, args: bound }, ty))
     }
 
-    fn bind_aggregate(&mut self, agg: AggFunc, name: &str, args: Vec<(Expr, DataType)>, star: bool, distinct: bool) -> Result<(Expr, DataType)> {
+    fn bind_aggregate(
+        &mut self,
+        agg: AggFunc,
+        name: &str,
+        args: Vec<(Expr, DataType)>,
+        star: bool,
+        distinct: bool,
+    ) -> Result<(Expr, DataType)> {
         if args.iter().any(|(e, _)| contains_agg(e)) {
-            return Err(Error::new(SqlState::GROUPING_ERROR, "aggregate function calls cannot be nested"));
+            return Err(Error::new(
+                SqlState::GROUPING_ERROR,
+                "aggregate function calls cannot be nested",
+            ));
         }
         let (func, result_type, args) = match (agg, star, args.len()) {
             (AggFunc::Count, true, 0) => (AggFunc::CountStar, DataType::Int8, vec![]),
@@ -930,7 +1159,9 @@ impl Binder<'_> {
             (AggFunc::Avg, false, 1) => {
                 let t = args[0].1;
                 let rt = match t {
-                    DataType::Int2 | DataType::Int4 | DataType::Int8 | DataType::Numeric(_) => DataType::Numeric(None),
+                    DataType::Int2 | DataType::Int4 | DataType::Int8 | DataType::Numeric(_) => {
+                        DataType::Numeric(None)
+                    }
                     DataType::Float4 | DataType::Float8 | DataType::Unknown => DataType::Float8,
                     DataType::Interval => DataType::Interval,
                     other => return Err(no_function(name, &[(Expr::Literal(Value::Null), other)])),
@@ -939,7 +1170,11 @@ impl Binder<'_> {
             }
             (AggFunc::Min | AggFunc::Max, false, 1) => {
                 let t = args[0].1;
-                let t = if t == DataType::Unknown { DataType::Text } else { t };
+                let t = if t == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    t
+                };
                 (agg, t, args)
             }
             (AggFunc::BoolAnd | AggFunc::BoolOr, false, 1) => {
@@ -971,7 +1206,10 @@ impl Binder<'_> {
 /// The type an untyped literal takes next to a known operand.
 fn unknown_operand_type(op: BinaryOp, other: DataType) -> DataType {
     match (op, other) {
-        (BinaryOp::Add | BinaryOp::Sub, DataType::Date | DataType::Timestamp | DataType::TimestampTz) => DataType::Interval,
+        (
+            BinaryOp::Add | BinaryOp::Sub,
+            DataType::Date | DataType::Timestamp | DataType::TimestampTz,
+        ) => DataType::Interval,
         (BinaryOp::Mul | BinaryOp::Div, DataType::Interval) => DataType::Float8,
         _ => other,
     }
@@ -1025,12 +1263,16 @@ pub(super) fn plan_refers_outer(plan: &Plan) -> bool {
                 || match access {
                     Access::Full => false,
                     Access::PkPoint(v) | Access::IndexEq { values: v, .. } => exprs_outer(v),
-                    Access::PkRange { lower, upper } | Access::IndexRange { lower, upper, .. } => bound(lower) || bound(upper),
+                    Access::PkRange { lower, upper } | Access::IndexRange { lower, upper, .. } => {
+                        bound(lower) || bound(upper)
+                    }
                 }
         }
         Plan::Filter { input, predicate } => predicate.refers_outer(1) || plan_refers_outer(input),
         Plan::Project { input, exprs } => exprs_outer(exprs) || plan_refers_outer(input),
-        Plan::NestedLoop { left, right, on, .. } => opt(on) || plan_refers_outer(left) || plan_refers_outer(right),
+        Plan::NestedLoop {
+            left, right, on, ..
+        } => opt(on) || plan_refers_outer(left) || plan_refers_outer(right),
         Plan::HashJoin {
             left,
             right,
@@ -1039,13 +1281,25 @@ pub(super) fn plan_refers_outer(plan: &Plan) -> bool {
             residual,
             ..
         } => {
-            exprs_outer(left_keys) || exprs_outer(right_keys) || opt(residual) || plan_refers_outer(left) || plan_refers_outer(right)
+            exprs_outer(left_keys)
+                || exprs_outer(right_keys)
+                || opt(residual)
+                || plan_refers_outer(left)
+                || plan_refers_outer(right)
         }
         Plan::Aggregate { input, group, aggs } => {
-            exprs_outer(group) || aggs.iter().any(|a| exprs_outer(&a.args)) || plan_refers_outer(input)
+            exprs_outer(group)
+                || aggs.iter().any(|a| exprs_outer(&a.args))
+                || plan_refers_outer(input)
         }
-        Plan::Sort { input, keys } => keys.iter().any(|k| k.expr.refers_outer(1)) || plan_refers_outer(input),
-        Plan::Limit { input, limit, offset } => opt(limit) || opt(offset) || plan_refers_outer(input),
+        Plan::Sort { input, keys } => {
+            keys.iter().any(|k| k.expr.refers_outer(1)) || plan_refers_outer(input)
+        }
+        Plan::Limit {
+            input,
+            limit,
+            offset,
+        } => opt(limit) || opt(offset) || plan_refers_outer(input),
         Plan::Distinct { input } => plan_refers_outer(input),
         Plan::SetOp { left, right, .. } => plan_refers_outer(left) || plan_refers_outer(right),
     }

@@ -76,14 +76,13 @@ pub fn ident(i: &ast::Ident) -> String {
 /// The unqualified object name (schema `public`/`pg_catalog` prefixes are
 /// accepted and dropped).
 pub fn object_name(n: &ast::ObjectName) -> Result<String> {
-    let parts: Vec<String> = n
-        .0
-        .iter()
-        .map(|p| match p {
-            ast::ObjectNamePart::Identifier(i) => Ok(ident(i)),
-            _ => Err(Error::syntax(format!("unsupported name {n}"))),
-        })
-        .collect::<Result<_>>()?;
+    let parts: Vec<String> =
+        n.0.iter()
+            .map(|p| match p {
+                ast::ObjectNamePart::Identifier(i) => Ok(ident(i)),
+                _ => Err(Error::syntax(format!("unsupported name {n}"))),
+            })
+            .collect::<Result<_>>()?;
     match parts.as_slice() {
         [name] => Ok(name.clone()),
         [schema, name] if schema == "public" || schema == "pg_catalog" => Ok(name.clone()),
@@ -129,7 +128,9 @@ pub fn convert_type(t: &ast::DataType) -> Result<DataType> {
             ast::ExactNumberInfo::PrecisionAndScale(p, s) => numeric_type(*p, *s)?,
         },
         T::Text | T::String(_) => DataType::Text,
-        T::Varchar(l) | T::CharacterVarying(l) | T::CharVarying(l) => DataType::Varchar(char_len(l)),
+        T::Varchar(l) | T::CharacterVarying(l) | T::CharVarying(l) => {
+            DataType::Varchar(char_len(l))
+        }
         T::Char(l) | T::Character(l) => DataType::Char(Some(char_len(l).unwrap_or(1))),
         T::Bytea => DataType::Bytea,
         T::Date => DataType::Date,
@@ -198,7 +199,11 @@ fn is_serial(t: &ast::DataType) -> bool {
 }
 
 impl<'a> Binder<'a> {
-    pub fn new(catalog: &'a CatalogSnapshot, param_types: &[DataType], io: IoContext) -> Binder<'a> {
+    pub fn new(
+        catalog: &'a CatalogSnapshot,
+        param_types: &[DataType],
+        io: IoContext,
+    ) -> Binder<'a> {
         Binder {
             catalog,
             params: param_types.to_vec(),
@@ -215,7 +220,13 @@ impl<'a> Binder<'a> {
         let param_types = self
             .params
             .iter()
-            .map(|t| if *t == DataType::Unknown { DataType::Text } else { *t })
+            .map(|t| {
+                if *t == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    *t
+                }
+            })
             .collect();
         Ok(BoundStatement {
             command,
@@ -229,7 +240,10 @@ impl<'a> Binder<'a> {
         Ok(match stmt {
             S::Query(q) => {
                 let (plan, cols) = self.bind_query(q, &[])?;
-                (Command::Query(plan), cols.iter().map(OutCol::column).collect())
+                (
+                    Command::Query(Arc::new(plan)),
+                    cols.iter().map(OutCol::column).collect(),
+                )
             }
             S::Insert(ins) => self.bind_insert(ins)?,
             S::Update(upd) => self.bind_update(upd)?,
@@ -257,7 +271,9 @@ impl<'a> Binder<'a> {
                         },
                         vec![],
                     ),
-                    other => return Err(Error::unsupported(format!("DROP {other} is not supported"))),
+                    other => {
+                        return Err(Error::unsupported(format!("DROP {other} is not supported")))
+                    }
                 }
             }
             S::CreateIndex(ci) => {

@@ -7,12 +7,18 @@ use super::*;
 impl Binder<'_> {
     /// Binds a query; `outer` are the scopes of enclosing queries (for
     /// correlated subqueries), innermost last.
-    pub(super) fn bind_query(&mut self, q: &ast::Query, outer: &[Scope]) -> Result<(Plan, Vec<OutCol>)> {
+    pub(super) fn bind_query(
+        &mut self,
+        q: &ast::Query,
+        outer: &[Scope],
+    ) -> Result<(Plan, Vec<OutCol>)> {
         if q.with.is_some() {
             return Err(Error::unsupported("WITH queries are not supported yet"));
         }
         if !q.locks.is_empty() {
-            return Err(Error::unsupported("SELECT ... FOR UPDATE/SHARE is not supported yet"));
+            return Err(Error::unsupported(
+                "SELECT ... FOR UPDATE/SHARE is not supported yet",
+            ));
         }
         let (mut plan, cols) = match &*q.body {
             ast::SetExpr::Select(sel) => self.bind_select(sel, q.order_by.as_ref(), outer)?,
@@ -35,7 +41,9 @@ impl Binder<'_> {
         };
         if let Some(lc) = &q.limit_clause {
             let (limit, offset) = match lc {
-                ast::LimitClause::LimitOffset { limit, offset, .. } => (limit.as_ref(), offset.as_ref().map(|o| &o.value)),
+                ast::LimitClause::LimitOffset { limit, offset, .. } => {
+                    (limit.as_ref(), offset.as_ref().map(|o| &o.value))
+                }
                 ast::LimitClause::OffsetCommaLimit { offset, limit } => (Some(limit), Some(offset)),
             };
             let mut bind_count = |e: &ast::Expr| -> Result<Expr> {
@@ -71,7 +79,11 @@ impl Binder<'_> {
         Ok((plan, cols))
     }
 
-    fn bind_set_expr(&mut self, body: &ast::SetExpr, outer: &[Scope]) -> Result<(Plan, Vec<OutCol>)> {
+    fn bind_set_expr(
+        &mut self,
+        body: &ast::SetExpr,
+        outer: &[Scope],
+    ) -> Result<(Plan, Vec<OutCol>)> {
         match body {
             ast::SetExpr::Select(sel) => self.bind_select(sel, None, outer),
             ast::SetExpr::Query(q) => self.bind_query(q, outer),
@@ -109,7 +121,11 @@ impl Binder<'_> {
                             ),
                         )
                     })?;
-                    let ty = if ty == DataType::Unknown { DataType::Text } else { ty };
+                    let ty = if ty == DataType::Unknown {
+                        DataType::Text
+                    } else {
+                        ty
+                    };
                     lexprs.push(self.coerce(Expr::Column(i), l.ty, ty)?);
                     rexprs.push(self.coerce(Expr::Column(i), r.ty, ty)?);
                     cols.push(OutCol {
@@ -140,7 +156,11 @@ impl Binder<'_> {
         }
     }
 
-    fn bind_values(&mut self, values: &ast::Values, outer: &[Scope]) -> Result<(Plan, Vec<OutCol>)> {
+    fn bind_values(
+        &mut self,
+        values: &ast::Values,
+        outer: &[Scope],
+    ) -> Result<(Plan, Vec<OutCol>)> {
         let width = values.rows.first().map(|r| r.content.len()).unwrap_or(0);
         let mut rows: Vec<Vec<(Expr, DataType)>> = Vec::new();
         for r in &values.rows {
@@ -159,7 +179,11 @@ impl Binder<'_> {
                 types[i] = common_type(types[i], *t).ok_or_else(|| {
                     Error::new(
                         SqlState::DATATYPE_MISMATCH,
-                        format!("VALUES types {} and {} cannot be matched", types[i].base_name(), t.base_name()),
+                        format!(
+                            "VALUES types {} and {} cannot be matched",
+                            types[i].base_name(),
+                            t.base_name()
+                        ),
                     )
                 })?;
             }
@@ -190,15 +214,22 @@ impl Binder<'_> {
         Ok((Plan::Values { rows: out_rows }, cols))
     }
 
-    fn bind_table_factor(&mut self, tf: &ast::TableFactor, outer: &[Scope]) -> Result<(Plan, Scope)> {
+    fn bind_table_factor(
+        &mut self,
+        tf: &ast::TableFactor,
+        outer: &[Scope],
+    ) -> Result<(Plan, Scope)> {
         match tf {
-            ast::TableFactor::Table { name, alias, args, .. } => {
+            ast::TableFactor::Table {
+                name, alias, args, ..
+            } => {
                 if args.is_some() {
                     return Err(Error::unsupported("table functions are not supported yet"));
                 }
                 let tname = object_name(name)?;
                 let table = self.catalog.table(&tname)?.clone();
-                let mut scope = self.scope_for_table(&table, alias.as_ref().map(|a| ident(&a.name)));
+                let mut scope =
+                    self.scope_for_table(&table, alias.as_ref().map(|a| ident(&a.name)));
                 if let Some(a) = alias {
                     rename_columns(&mut scope, &a.columns)?;
                 }
@@ -212,7 +243,10 @@ impl Binder<'_> {
                 ))
             }
             ast::TableFactor::Derived {
-                subquery, alias, lateral, ..
+                subquery,
+                alias,
+                lateral,
+                ..
             } => {
                 if *lateral {
                     return Err(Error::unsupported("LATERAL is not supported yet"));
@@ -236,7 +270,10 @@ impl Binder<'_> {
                 }
                 Ok((plan, scope))
             }
-            ast::TableFactor::NestedJoin { table_with_joins, alias } => {
+            ast::TableFactor::NestedJoin {
+                table_with_joins,
+                alias,
+            } => {
                 let (plan, mut scope) = self.bind_from_item(table_with_joins, outer)?;
                 if let Some(a) = alias {
                     let n = ident(&a.name);
@@ -246,11 +283,17 @@ impl Binder<'_> {
                 }
                 Ok((plan, scope))
             }
-            other => Err(Error::unsupported(format!("unsupported FROM item: {other}"))),
+            other => Err(Error::unsupported(format!(
+                "unsupported FROM item: {other}"
+            ))),
         }
     }
 
-    fn bind_from_item(&mut self, twj: &ast::TableWithJoins, outer: &[Scope]) -> Result<(Plan, Scope)> {
+    fn bind_from_item(
+        &mut self,
+        twj: &ast::TableWithJoins,
+        outer: &[Scope],
+    ) -> Result<(Plan, Scope)> {
         let (mut plan, mut scope) = self.bind_table_factor(&twj.relation, outer)?;
         for j in &twj.joins {
             let (rplan, rscope) = self.bind_table_factor(&j.relation, outer)?;
@@ -291,7 +334,11 @@ impl Binder<'_> {
                 Some(ast::JoinConstraint::Natural) => {
                     return Err(Error::unsupported("NATURAL JOIN is not supported yet"))
                 }
-                Some(other) => return Err(Error::unsupported(format!("unsupported join constraint {other:?}"))),
+                Some(other) => {
+                    return Err(Error::unsupported(format!(
+                        "unsupported join constraint {other:?}"
+                    )))
+                }
             };
             plan = make_join(plan, rplan, kind, on, left_width, right_width);
             scope = combined;
@@ -299,7 +346,11 @@ impl Binder<'_> {
         Ok((plan, scope))
     }
 
-    fn bind_from(&mut self, from: &[ast::TableWithJoins], outer: &[Scope]) -> Result<(Plan, Scope)> {
+    fn bind_from(
+        &mut self,
+        from: &[ast::TableWithJoins],
+        outer: &[Scope],
+    ) -> Result<(Plan, Scope)> {
         if from.is_empty() {
             return Ok((Plan::Values { rows: vec![vec![]] }, Scope::default()));
         }
@@ -321,7 +372,11 @@ impl Binder<'_> {
         Ok((plan, scope))
     }
 
-    pub(super) fn bind_select_items(&mut self, items: &[ast::SelectItem], scopes: &[Scope]) -> Result<(Vec<Expr>, Vec<OutCol>)> {
+    pub(super) fn bind_select_items(
+        &mut self,
+        items: &[ast::SelectItem],
+        scopes: &[Scope],
+    ) -> Result<(Vec<Expr>, Vec<OutCol>)> {
         let scope = scopes.last().expect("a scope");
         let mut exprs = Vec::new();
         let mut cols = Vec::new();
@@ -329,7 +384,9 @@ impl Binder<'_> {
             match item {
                 ast::SelectItem::Wildcard(_) => {
                     if scope.cols.is_empty() {
-                        return Err(Error::syntax("SELECT * with no tables specified is not valid"));
+                        return Err(Error::syntax(
+                            "SELECT * with no tables specified is not valid",
+                        ));
                     }
                     for (i, c) in scope.cols.iter().enumerate() {
                         exprs.push(Expr::Column(i));
@@ -358,7 +415,11 @@ impl Binder<'_> {
                 }
                 ast::SelectItem::UnnamedExpr(e) => {
                     let (b, t) = self.bind_expr(e, scopes)?;
-                    let t = if t == DataType::Unknown { DataType::Text } else { t };
+                    let t = if t == DataType::Unknown {
+                        DataType::Text
+                    } else {
+                        t
+                    };
                     let mut col = OutCol {
                         name: column_name(e),
                         ty: t,
@@ -374,7 +435,11 @@ impl Binder<'_> {
                 }
                 ast::SelectItem::ExprWithAlias { expr, alias } => {
                     let (b, t) = self.bind_expr(expr, scopes)?;
-                    let t = if t == DataType::Unknown { DataType::Text } else { t };
+                    let t = if t == DataType::Unknown {
+                        DataType::Text
+                    } else {
+                        t
+                    };
                     exprs.push(b);
                     cols.push(OutCol {
                         name: ident(alias),
@@ -383,13 +448,22 @@ impl Binder<'_> {
                         col_id: 0,
                     });
                 }
-                other => return Err(Error::unsupported(format!("unsupported select item {other}"))),
+                other => {
+                    return Err(Error::unsupported(format!(
+                        "unsupported select item {other}"
+                    )))
+                }
             }
         }
         Ok((exprs, cols))
     }
 
-    fn bind_select(&mut self, sel: &ast::Select, order_by: Option<&ast::OrderBy>, outer: &[Scope]) -> Result<(Plan, Vec<OutCol>)> {
+    fn bind_select(
+        &mut self,
+        sel: &ast::Select,
+        order_by: Option<&ast::OrderBy>,
+        outer: &[Scope],
+    ) -> Result<(Plan, Vec<OutCol>)> {
         let (mut plan, scope) = self.bind_from(&sel.from, outer)?;
         let mut scopes = outer.to_vec();
         scopes.push(scope.clone());
@@ -406,7 +480,9 @@ impl Binder<'_> {
         let (mut exprs, mut cols) = self.bind_select_items(&sel.projection, &scopes)?;
         let group_by: Vec<&ast::Expr> = match &sel.group_by {
             ast::GroupByExpr::Expressions(es, _) => es.iter().collect(),
-            ast::GroupByExpr::All(_) => return Err(Error::unsupported("GROUP BY ALL is not supported")),
+            ast::GroupByExpr::All(_) => {
+                return Err(Error::unsupported("GROUP BY ALL is not supported"))
+            }
         };
         let having = match &sel.having {
             Some(h) => Some(self.bind_predicate(h, &scopes)?),
@@ -438,7 +514,8 @@ impl Binder<'_> {
                 });
             }
         }
-        let aggregating = !group_by.is_empty() || having.is_some() || exprs.iter().any(contains_agg);
+        let aggregating =
+            !group_by.is_empty() || having.is_some() || exprs.iter().any(contains_agg);
         if aggregating {
             let mut group = Vec::new();
             for g in &group_by {
@@ -462,7 +539,9 @@ impl Binder<'_> {
             for e in exprs {
                 rewritten.push(rewrite_agg(e, &group, &mut aggs, &scope)?);
             }
-            let having = having.map(|h| rewrite_agg(h, &group, &mut aggs, &scope)).transpose()?;
+            let having = having
+                .map(|h| rewrite_agg(h, &group, &mut aggs, &scope))
+                .transpose()?;
             plan = Plan::Aggregate {
                 input: Box::new(plan),
                 group,
@@ -483,15 +562,22 @@ impl Binder<'_> {
         match &sel.distinct {
             None | Some(ast::Distinct::All) => {}
             Some(ast::Distinct::Distinct) => {
-                if sort_keys.iter().any(|k| matches!(k.expr, Expr::Column(i) if i >= visible)) {
+                if sort_keys
+                    .iter()
+                    .any(|k| matches!(k.expr, Expr::Column(i) if i >= visible))
+                {
                     return Err(Error::new(
                         SqlState::INVALID_COLUMN_REFERENCE,
                         "for SELECT DISTINCT, ORDER BY expressions must appear in select list",
                     ));
                 }
-                plan = Plan::Distinct { input: Box::new(plan) };
+                plan = Plan::Distinct {
+                    input: Box::new(plan),
+                };
             }
-            Some(ast::Distinct::On(_)) => return Err(Error::unsupported("DISTINCT ON is not supported yet")),
+            Some(ast::Distinct::On(_)) => {
+                return Err(Error::unsupported("DISTINCT ON is not supported yet"))
+            }
         }
         if !sort_keys.is_empty() {
             plan = Plan::Sort {
@@ -522,7 +608,9 @@ impl Binder<'_> {
         match e {
             ast::Expr::Value(v) => {
                 if let ast::Value::Number(n, _) = &v.value {
-                    let pos: usize = n.parse().map_err(|_| Error::syntax(format!("invalid position {n}")))?;
+                    let pos: usize = n
+                        .parse()
+                        .map_err(|_| Error::syntax(format!("invalid position {n}")))?;
                     if pos == 0 || pos > cols.len() {
                         return Err(Error::new(
                             SqlState::INVALID_COLUMN_REFERENCE,
@@ -535,7 +623,12 @@ impl Binder<'_> {
             }
             ast::Expr::Identifier(i) => {
                 let n = ident(i);
-                let hits: Vec<usize> = cols.iter().enumerate().filter(|(_, c)| c.name == n).map(|(i, _)| i).collect();
+                let hits: Vec<usize> = cols
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.name == n)
+                    .map(|(i, _)| i)
+                    .collect();
                 Ok(if hits.len() == 1 { Some(hits[0]) } else { None })
             }
             _ => Ok(None),
@@ -625,8 +718,12 @@ fn column_name(e: &ast::Expr) -> String {
             .and_then(|p| p.as_ident())
             .map(ident)
             .unwrap_or_else(|| "?column?".into()),
-        ast::Expr::Cast { expr, data_type, .. } => match &**expr {
-            ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_) | ast::Expr::Function(_) => column_name(expr),
+        ast::Expr::Cast {
+            expr, data_type, ..
+        } => match &**expr {
+            ast::Expr::Identifier(_)
+            | ast::Expr::CompoundIdentifier(_)
+            | ast::Expr::Function(_) => column_name(expr),
             _ => match convert_type(data_type) {
                 Ok(t) => type_column_name(t),
                 Err(_) => "?column?".into(),
@@ -722,7 +819,11 @@ fn rewrite_agg(e: Expr, group: &[Expr], aggs: &mut Vec<AggCall>, scope: &Scope) 
 /// access path for a single-table scan.
 fn push_filter(plan: Plan, pred: Expr) -> Plan {
     match plan {
-        Plan::Scan { table, filter: None, .. } => {
+        Plan::Scan {
+            table,
+            filter: None,
+            ..
+        } => {
             let access = choose_access(&table, Some(&pred));
             Plan::Scan {
                 table,
@@ -740,7 +841,14 @@ fn push_filter(plan: Plan, pred: Expr) -> Plan {
         } => {
             // Turn equi-conditions between the two sides into a hash join.
             let parts: Vec<Expr> = conjuncts(&pred).into_iter().cloned().collect();
-            make_join_with(*left, *right, JoinKind::Inner, parts, left_width, right_width)
+            make_join_with(
+                *left,
+                *right,
+                JoinKind::Inner,
+                parts,
+                left_width,
+                right_width,
+            )
         }
         other => Plan::Filter {
             input: Box::new(other),
@@ -786,17 +894,38 @@ fn shift_columns(e: Expr, by: usize) -> Expr {
     .expect("infallible")
 }
 
-fn make_join(left: Plan, right: Plan, kind: JoinKind, on: Option<Expr>, lw: usize, rw: usize) -> Plan {
-    let parts: Vec<Expr> = on.map(|e| conjuncts(&e).into_iter().cloned().collect()).unwrap_or_default();
+fn make_join(
+    left: Plan,
+    right: Plan,
+    kind: JoinKind,
+    on: Option<Expr>,
+    lw: usize,
+    rw: usize,
+) -> Plan {
+    let parts: Vec<Expr> = on
+        .map(|e| conjuncts(&e).into_iter().cloned().collect())
+        .unwrap_or_default();
     make_join_with(left, right, kind, parts, lw, rw)
 }
 
-fn make_join_with(left: Plan, right: Plan, kind: JoinKind, parts: Vec<Expr>, lw: usize, rw: usize) -> Plan {
+fn make_join_with(
+    left: Plan,
+    right: Plan,
+    kind: JoinKind,
+    parts: Vec<Expr>,
+    lw: usize,
+    rw: usize,
+) -> Plan {
     let mut left_keys = Vec::new();
     let mut right_keys = Vec::new();
     let mut residual: Vec<Expr> = Vec::new();
     for p in parts {
-        if let Expr::Binary { op: BinaryOp::Eq, left: l, right: r } = &p {
+        if let Expr::Binary {
+            op: BinaryOp::Eq,
+            left: l,
+            right: r,
+        } = &p
+        {
             match (side_of(l, lw), side_of(r, lw)) {
                 (Some(true), Some(false)) => {
                     left_keys.push((**l).clone());
@@ -813,7 +942,9 @@ fn make_join_with(left: Plan, right: Plan, kind: JoinKind, parts: Vec<Expr>, lw:
         }
         residual.push(p);
     }
-    let residual = residual.into_iter().reduce(|a, b| Expr::And(Box::new(a), Box::new(b)));
+    let residual = residual
+        .into_iter()
+        .reduce(|a, b| Expr::And(Box::new(a), Box::new(b)));
     if left_keys.is_empty() {
         return Plan::NestedLoop {
             left: Box::new(left),
