@@ -131,7 +131,9 @@ impl EngineInner {
         for p in 0..partitions {
             let log = FileLog::open(
                 &dir.join("wal").join(format!("p{p:04}")),
-                FileLogOptions::default(),
+                FileLogOptions {
+                    segment_size: config.wal_segment_size,
+                },
             )?;
             logs.push(Arc::new(log));
         }

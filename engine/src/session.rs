@@ -27,6 +27,8 @@ pub struct EngineConfig {
     /// Partition count for a new data directory (an existing one keeps its
     /// own).
     pub partitions: usize,
+    /// Size of each preallocated partition log segment, in bytes.
+    pub wal_segment_size: u64,
 }
 
 /// An open database: one per data directory (guarded by a lock file).

@@ -71,6 +71,18 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u32).range(1024..=0x3fff_ffff)
     )]
     pub max_message_bytes: u32,
+
+    /// Size of each partition log segment file, in MiB. Segments are
+    /// preallocated; smaller ones start faster, larger ones roll over less.
+    #[arg(
+        long,
+        env = "JOLTDB_WAL_SEGMENT_MB",
+        default_value_t = 16,
+        value_name = "MIB",
+        global = true,
+        value_parser = clap::value_parser!(u32).range(1..=1024)
+    )]
+    pub wal_segment_mb: u32,
 }
 
 impl ServeArgs {

@@ -194,6 +194,8 @@ impl TestServer {
             }
         }
         cmd.env("JOLTDB_PASSWORD", &self.opts.password);
+        // Small log segments keep start-up (which preallocates them) fast.
+        cmd.arg("--wal-segment-mb").arg("1");
         if let Some(n) = self.opts.partitions {
             cmd.arg("--partitions").arg(n.to_string());
         }

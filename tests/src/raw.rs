@@ -58,11 +58,42 @@ impl Reaction {
     pub fn sqlstates(&self) -> Vec<String> {
         self.messages.iter().filter_map(Msg::sqlstate).collect()
     }
+
+    /// The transaction status of the final ReadyForQuery
+    /// (`b'I'` idle, `b'T'` in a transaction, `b'E'` failed transaction).
+    pub fn status(&self) -> Option<u8> {
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| m.tag == b'Z')
+            .and_then(|m| m.body.first().copied())
+    }
+
+    /// Command tags of the CommandComplete messages.
+    pub fn tags(&self) -> Vec<String> {
+        self.messages
+            .iter()
+            .filter(|m| m.tag == b'C')
+            .map(|m| {
+                String::from_utf8_lossy(m.body.split(|&b| b == 0).next().unwrap_or_default())
+                    .into_owned()
+            })
+            .collect()
+    }
+
+    /// Message type bytes, in order, as characters.
+    pub fn tags_seen(&self) -> String {
+        self.messages.iter().map(|m| char::from(m.tag)).collect()
+    }
 }
 
 pub struct RawConn {
     stream: TcpStream,
     buf: BytesMut,
+    /// ParameterStatus values received during start-up.
+    pub params: Vec<(String, String)>,
+    /// Whether BackendKeyData was received during start-up.
+    pub got_backend_key: bool,
 }
 
 impl RawConn {
@@ -75,6 +106,8 @@ impl RawConn {
         RawConn {
             stream,
             buf: BytesMut::new(),
+            params: Vec::new(),
+            got_backend_key: false,
         }
     }
 
@@ -130,6 +163,13 @@ impl RawConn {
                     }
                 }
                 b'E' => panic!("login failed: {:?}", m.field(b'M')),
+                b'S' => {
+                    let mut parts = m.body.split(|&b| b == 0);
+                    let mut next = || String::from_utf8_lossy(parts.next().unwrap_or_default());
+                    let (k, v) = (next().into_owned(), next().into_owned());
+                    c.params.push((k, v));
+                }
+                b'K' => c.got_backend_key = true,
                 b'Z' => return c,
                 _ => {}
             }
@@ -142,6 +182,20 @@ impl RawConn {
         // how it reacted, so a failed write is not itself an error.
         let _ = self.stream.write_all(bytes).await;
         let _ = self.stream.flush().await;
+    }
+
+    /// The value of a ParameterStatus received during start-up.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Sends a simple Query and reads up to ReadyForQuery.
+    pub async fn simple(&mut self, sql: &str) -> Reaction {
+        self.send_query_bytes(sql.as_bytes()).await;
+        self.react().await
     }
 
     /// Sends a Query message with `sql` as raw bytes (no UTF-8 check).

@@ -263,3 +263,53 @@ async fn snapshot_write_conflicts_fail_with_40001() {
     }
     assert_eq!(values(&c2, "r").await, vec![1, 1, 1, 100]);
 }
+
+#[tokio::test]
+async fn waiting_statement_can_be_cancelled() {
+    let server = TestServer::start_default();
+    let c1 = server.connect().await;
+    let c2 = Arc::new(server.connect().await);
+    counters_table(&c1, "k", 1).await;
+
+    c1.batch_execute("BEGIN; UPDATE k SET v = v + 1 WHERE id = 1")
+        .await
+        .unwrap();
+    let waiter = {
+        let c2 = c2.clone();
+        tokio::spawn(async move {
+            c2.execute("UPDATE k SET v = v + 10 WHERE id = 1", &[])
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    c2.cancel_token()
+        .cancel_query(tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let result = timeout(WAIT, waiter)
+        .await
+        .expect("cancel request did not stop the waiting statement")
+        .unwrap();
+    assert_sqlstate(result, &SqlState::QUERY_CANCELED);
+    c1.batch_execute("COMMIT").await.unwrap();
+
+    // statement_timeout ends a wait the same way.
+    c1.batch_execute("BEGIN; UPDATE k SET v = v + 1 WHERE id = 1")
+        .await
+        .unwrap();
+    c2.batch_execute("SET statement_timeout = 300")
+        .await
+        .unwrap();
+    let result = timeout(
+        WAIT,
+        c2.execute("UPDATE k SET v = v + 10 WHERE id = 1", &[]),
+    )
+    .await
+    .expect("statement_timeout did not end the wait");
+    assert_sqlstate(result, &SqlState::QUERY_CANCELED);
+    c1.batch_execute("COMMIT").await.unwrap();
+    c2.batch_execute("RESET statement_timeout").await.unwrap();
+
+    // Both connections still work, and only c1's increments happened.
+    assert_eq!(values(&c2, "k").await, vec![2]);
+}

@@ -64,7 +64,7 @@ pub struct FileLogOptions {
 impl Default for FileLogOptions {
     fn default() -> Self {
         FileLogOptions {
-            segment_size: 64 << 20,
+            segment_size: 16 << 20,
         }
     }
 }
