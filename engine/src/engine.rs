@@ -227,6 +227,38 @@ impl EngineInner {
         Ok(())
     }
 
+    /// Starts the background thread that reclaims row versions no snapshot
+    /// can see any more. It stops when the engine is dropped.
+    pub fn start_vacuum(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        let spawned = std::thread::Builder::new().name("joltdb-vacuum".into()).spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            let Some(engine) = weak.upgrade() else { return };
+            engine.vacuum_pass();
+        });
+        if let Err(e) = spawned {
+            tracing::warn!("could not start the vacuum thread: {e}");
+        }
+    }
+
+    /// One pass over every table partition, a chunk at a time so writers
+    /// are never held up for long.
+    pub fn vacuum_pass(&self) {
+        let catalog = self.catalog();
+        for table in catalog.tables.values() {
+            for p in 0..table.store.partition_count() {
+                let mut from: Option<crate::storage::Key> = None;
+                loop {
+                    let oldest = self.txns.oldest_snapshot();
+                    from = table.store.vacuum_chunk(p as u16, from.as_deref(), oldest, 512);
+                    if from.is_none() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
     pub fn catalog(&self) -> Arc<CatalogSnapshot> {
         self.catalog.read().clone()
     }

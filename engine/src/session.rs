@@ -42,9 +42,9 @@ impl Engine {
     /// recovers from the partition logs. Fails if another process holds the
     /// directory.
     pub fn open(config: EngineConfig) -> Result<Engine> {
-        Ok(Engine {
-            inner: EngineInner::open(&config)?,
-        })
+        let inner = EngineInner::open(&config)?;
+        inner.start_vacuum();
+        Ok(Engine { inner })
     }
 
     /// The partition count of the open data directory.

@@ -140,7 +140,7 @@ impl TxnManager {
         self.visible_ts.store(ts, Ordering::Release);
     }
 
-    fn oldest_snapshot(&self) -> Ts {
+    pub fn oldest_snapshot(&self) -> Ts {
         let snaps = self.snapshots.lock();
         snaps
             .keys()

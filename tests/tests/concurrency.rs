@@ -313,3 +313,53 @@ async fn waiting_statement_can_be_cancelled() {
     // Both connections still work, and only c1's increments happened.
     assert_eq!(values(&c2, "k").await, vec![2]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_waiters_do_not_stall_other_sessions() {
+    // One partition, so the waiters and the others share it.
+    let server = TestServer::start(ServerOpts::default().partitions(1));
+    let c1 = server.connect().await;
+    counters_table(&c1, "s", 2).await;
+
+    c1.batch_execute("BEGIN; UPDATE s SET v = v + 1 WHERE id = 1")
+        .await
+        .unwrap();
+    // More waiters than the server has CPUs.
+    let mut waiters = Vec::new();
+    for _ in 0..8 {
+        let c = server.connect().await;
+        waiters.push(tokio::spawn(async move {
+            c.execute("UPDATE s SET v = v + 1 WHERE id = 1", &[]).await
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let other = server.connect().await;
+    timeout(Duration::from_secs(10), async {
+        for _ in 0..20 {
+            other
+                .execute("UPDATE s SET v = v + 1 WHERE id = 2", &[])
+                .await
+                .unwrap();
+        }
+        let n: i64 = other
+            .query_one("SELECT v FROM s WHERE id = 2", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 20);
+    })
+    .await
+    .expect("sessions waiting for a row lock stalled everyone else");
+
+    c1.batch_execute("COMMIT").await.unwrap();
+    for w in waiters {
+        let n = timeout(WAIT, w)
+            .await
+            .expect("waiter not released")
+            .unwrap()
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    assert_eq!(values(&other, "s").await, vec![9, 20]);
+}

@@ -288,3 +288,41 @@ async fn acknowledged_commits_survive_sigkill() {
     let acked = acked.lock().unwrap().clone();
     verify(&c, &acked, "after clean restart").await;
 }
+
+#[tokio::test]
+async fn commit_is_durable_the_moment_it_is_acknowledged() {
+    let mut server = TestServer::start_default();
+    for round in 0..3i32 {
+        let c = server.connect().await;
+        c.batch_execute(&format!(
+            "CREATE TABLE t{round} (id integer PRIMARY KEY, v text);
+             INSERT INTO t{round} VALUES (1, 'a'), (2, 'b');"
+        ))
+        .await
+        .unwrap();
+        c.execute(&format!("UPDATE t{round} SET v = 'c' WHERE id = 2"), &[])
+            .await
+            .unwrap();
+        c.execute(&format!("DELETE FROM t{round} WHERE id = 1"), &[])
+            .await
+            .unwrap();
+        // Killed right after the acknowledgement, with no time to flush.
+        server.kill9();
+        server.restart();
+        let c = server.connect().await;
+        for t in 0..=round {
+            let rows: Vec<(i32, String)> = c
+                .query(&format!("SELECT id, v FROM t{t} ORDER BY id"), &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            assert_eq!(
+                rows,
+                vec![(2, "c".to_string())],
+                "table t{t} after crash {round}"
+            );
+        }
+    }
+}

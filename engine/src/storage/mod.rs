@@ -377,6 +377,50 @@ impl TableStore {
         }
     }
 
+    /// Reclaims versions older than `oldest_snapshot` in up to `limit` slots
+    /// of a partition, starting at `from`; returns where to continue.
+    pub fn vacuum_chunk(&self, partition: u16, from: Option<&[u8]>, oldest_snapshot: Ts, limit: usize) -> Option<Key> {
+        let mut cleanup: Vec<(Key, Vec<Arc<Row>>, Vec<Arc<Row>>)> = Vec::new();
+        let next = {
+            let mut map = self.partitions[partition as usize].write();
+            let start: Bound<&[u8]> = from.map_or(Bound::Unbounded, Bound::Included);
+            let mut dead = Vec::new();
+            let mut next = None;
+            for (n, (k, slot)) in map.range_mut::<[u8], _>((start, Bound::Unbounded)).enumerate() {
+                if n >= limit {
+                    next = Some(k.clone());
+                    break;
+                }
+                if slot.intent.is_some() {
+                    continue;
+                }
+                let removed = prune(&mut slot.versions, oldest_snapshot);
+                let is_dead = slot.versions.len() == 1
+                    && slot.versions[0].row.is_none()
+                    && slot.versions[0].ts <= oldest_snapshot;
+                if is_dead {
+                    dead.push(k.clone());
+                }
+                if !removed.is_empty() {
+                    let remaining = if is_dead {
+                        Vec::new()
+                    } else {
+                        slot.versions.iter().filter_map(|v| v.row.clone()).collect()
+                    };
+                    cleanup.push((k.clone(), removed, remaining));
+                }
+            }
+            for k in dead {
+                map.remove(&k);
+            }
+            next
+        };
+        for (k, removed, remaining) in cleanup {
+            self.drop_index_entries(&k, &removed, &remaining);
+        }
+        next
+    }
+
     /// Removes index entries of `gone` row images that no remaining image of
     /// the row shares.
     pub fn drop_index_entries(&self, row_key: &[u8], gone: &[Arc<Row>], remaining: &[Arc<Row>]) {
