@@ -231,11 +231,13 @@ impl EngineInner {
     /// can see any more. It stops when the engine is dropped.
     pub fn start_vacuum(self: &Arc<Self>) {
         let weak = Arc::downgrade(self);
-        let spawned = std::thread::Builder::new().name("joltdb-vacuum".into()).spawn(move || loop {
-            std::thread::sleep(std::time::Duration::from_secs(1));
-            let Some(engine) = weak.upgrade() else { return };
-            engine.vacuum_pass();
-        });
+        let spawned = std::thread::Builder::new()
+            .name("joltdb-vacuum".into())
+            .spawn(move || loop {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                let Some(engine) = weak.upgrade() else { return };
+                engine.vacuum_pass();
+            });
         if let Err(e) = spawned {
             tracing::warn!("could not start the vacuum thread: {e}");
         }
@@ -250,7 +252,9 @@ impl EngineInner {
                 let mut from: Option<crate::storage::Key> = None;
                 loop {
                     let oldest = self.txns.oldest_snapshot();
-                    from = table.store.vacuum_chunk(p as u16, from.as_deref(), oldest, 512);
+                    from = table
+                        .store
+                        .vacuum_chunk(p as u16, from.as_deref(), oldest, 512);
                     if from.is_none() {
                         break;
                     }
@@ -328,7 +332,7 @@ impl EngineInner {
                 data_type: c.data_type,
                 not_null: c.not_null,
                 default,
-                identity: c.identity.clone().or(if c.serial { None } else { None }),
+                identity: c.identity.clone(),
             });
         }
         let partition_key = match &plan.partition_by {

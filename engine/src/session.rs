@@ -1167,7 +1167,7 @@ impl Session {
 /// Pulls up to `want` rows; true when the cursor is exhausted.
 fn pull(c: &mut exec::Cursor, want: usize, out: &mut Vec<Row>) -> Result<bool> {
     for _ in 0..want {
-        match c.next()? {
+        match c.next_row()? {
             Some(r) => out.push(r),
             None => return Ok(true),
         }

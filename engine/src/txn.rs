@@ -290,6 +290,9 @@ fn encode_record_header(
     put_u32(out, n_changes as u32);
 }
 
+/// A row's final image in a committing transaction.
+type FinalWrite<'a> = (&'a Arc<TableStore>, &'a Key, Option<Arc<Row>>);
+
 /// Commits a transaction's writes: logs one record per touched partition,
 /// waits until all are durable (unless `wait_durable` is false), then makes
 /// the versions visible atomically. Returns the commit timestamp.
@@ -302,8 +305,7 @@ pub async fn commit_writes(
 ) -> Result<Ts> {
     // The final intent per row, grouped by partition, in first-write order.
     let mut seen: HashSet<(u32, u16, &[u8])> = HashSet::new();
-    let mut by_partition: BTreeMap<u16, Vec<(&Arc<TableStore>, &Key, Option<Arc<Row>>)>> =
-        BTreeMap::new();
+    let mut by_partition: BTreeMap<u16, Vec<FinalWrite>> = BTreeMap::new();
     for w in writes {
         if !seen.insert((w.table.oid, w.partition, &w.key)) {
             continue;

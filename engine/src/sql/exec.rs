@@ -178,7 +178,7 @@ pub fn run_subquery(
     let mut cursor = Cursor::new(sq.plan.clone(), env.ctx.clone(), outer);
     let mut rows = Vec::new();
     let limit = if sq.correlated { limit } else { None };
-    while let Some(r) = cursor.next()? {
+    while let Some(r) = cursor.next_row()? {
         rows.push(r);
         if limit.is_some_and(|l| rows.len() >= l) {
             break;
@@ -246,7 +246,7 @@ impl Cursor {
         }
     }
 
-    pub fn next(&mut self) -> Result<Option<Row>> {
+    pub fn next_row(&mut self) -> Result<Option<Row>> {
         let env = Env {
             ctx: &self.ctx,
             outer: &self.outer,
@@ -254,7 +254,7 @@ impl Cursor {
         let r = self.state.next(&self.plan, &env)?;
         if r.is_some() {
             self.produced += 1;
-            if self.produced % 1024 == 0 {
+            if self.produced.is_multiple_of(1024) {
                 self.ctx.check_interrupt()?;
             }
         }
@@ -451,7 +451,7 @@ fn drain(plan: &Plan, env: &Env) -> Result<Vec<Row>> {
     let mut out = Vec::new();
     while let Some(r) = node.next(plan, env)? {
         out.push(r);
-        if out.len() % 4096 == 0 {
+        if out.len().is_multiple_of(4096) {
             env.ctx.check_interrupt()?;
         }
     }
@@ -810,14 +810,18 @@ fn agg_final(state: AggState, call: &AggCall) -> Result<Value> {
     })
 }
 
+/// One group: its key, aggregate states, and the argument values seen by
+/// each DISTINCT aggregate.
+type Group = (Vec<Value>, Vec<AggState>, Vec<HashSet<Vec<Value>>>);
+
 fn aggregate(input: &Plan, group: &[Expr], aggs: &[AggCall], env: &Env) -> Result<Vec<Row>> {
     let mut index: HashMap<Vec<Value>, usize> = HashMap::new();
-    let mut groups: Vec<(Vec<Value>, Vec<AggState>, Vec<HashSet<Vec<Value>>>)> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
     let mut node = Node::new(input);
     let mut n = 0u64;
     while let Some(row) = node.next(input, env)? {
         n += 1;
-        if n % 4096 == 0 {
+        if n.is_multiple_of(4096) {
             env.ctx.check_interrupt()?;
         }
         let key = group
@@ -1057,7 +1061,7 @@ fn target_rows(
             }
         }
         out.push((p, k, row));
-        if out.len() % 4096 == 0 {
+        if out.len().is_multiple_of(4096) {
             env.ctx.check_interrupt()?;
         }
     }
@@ -1262,7 +1266,7 @@ pub fn run_insert(ip: &InsertPlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
         count: 0,
         rows: vec![],
     };
-    while let Some(row) = cursor.next()? {
+    while let Some(row) = cursor.next_row()? {
         let row = prepare_row(table, row, &env)?;
         let row = Arc::new(row);
         let mark = ctx.writes.lock().len();

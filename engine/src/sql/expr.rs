@@ -517,7 +517,7 @@ fn eval_subquery(sq: &Subquery, row: &[Value], env: &Env) -> Result<Value> {
     };
     let rows = exec::run_subquery(sq, row, env, limit)?;
     Ok(match &sq.kind {
-        SubqueryKind::Exists => Value::Bool(!rows.is_empty() != sq.negated),
+        SubqueryKind::Exists => Value::Bool(rows.is_empty() == sq.negated),
         SubqueryKind::Scalar => {
             if rows.len() > 1 {
                 return Err(Error::new(

@@ -62,6 +62,8 @@ impl Slot {
 
 pub type PartitionMap = BTreeMap<Key, Slot>;
 
+type RowImages = Vec<Arc<Row>>;
+
 /// A secondary index: a set of (index key, row key) with the row's
 /// partition.
 pub struct IndexStore {
@@ -223,6 +225,7 @@ impl TableStore {
 
     /// Up to `limit` visible rows with keys in `[from, to)`-style bounds, in
     /// key order, and the bound to continue from when more may follow.
+    #[allow(clippy::too_many_arguments)]
     pub fn scan_batch(
         &self,
         partition: u16,
@@ -235,12 +238,10 @@ impl TableStore {
     ) -> Option<Key> {
         let map = self.partitions[partition as usize].read();
         let range = map.range::<[u8], _>((from, to));
-        let mut seen = 0;
-        for (k, slot) in range {
+        for (seen, (k, slot)) in range.enumerate() {
             if seen >= limit {
                 return Some(k.clone());
             }
-            seen += 1;
             if let Some(row) = slot.visible(snap, txn) {
                 out.push((k.clone(), row.clone()));
             }
@@ -379,14 +380,23 @@ impl TableStore {
 
     /// Reclaims versions older than `oldest_snapshot` in up to `limit` slots
     /// of a partition, starting at `from`; returns where to continue.
-    pub fn vacuum_chunk(&self, partition: u16, from: Option<&[u8]>, oldest_snapshot: Ts, limit: usize) -> Option<Key> {
-        let mut cleanup: Vec<(Key, Vec<Arc<Row>>, Vec<Arc<Row>>)> = Vec::new();
+    pub fn vacuum_chunk(
+        &self,
+        partition: u16,
+        from: Option<&[u8]>,
+        oldest_snapshot: Ts,
+        limit: usize,
+    ) -> Option<Key> {
+        let mut cleanup: Vec<(Key, RowImages, RowImages)> = Vec::new();
         let next = {
             let mut map = self.partitions[partition as usize].write();
             let start: Bound<&[u8]> = from.map_or(Bound::Unbounded, Bound::Included);
             let mut dead = Vec::new();
             let mut next = None;
-            for (n, (k, slot)) in map.range_mut::<[u8], _>((start, Bound::Unbounded)).enumerate() {
+            for (n, (k, slot)) in map
+                .range_mut::<[u8], _>((start, Bound::Unbounded))
+                .enumerate()
+            {
                 if n >= limit {
                     next = Some(k.clone());
                     break;

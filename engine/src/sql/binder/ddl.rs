@@ -89,7 +89,7 @@ impl Binder<'_> {
             if (col.serial || col.identity.is_some()) && !col.data_type.is_integer() {
                 return Err(Error::new(
                     SqlState::DATATYPE_MISMATCH,
-                    format!("identity column type must be smallint, integer, or bigint"),
+                    "identity column type must be smallint, integer, or bigint",
                 ));
             }
             columns.push(col);

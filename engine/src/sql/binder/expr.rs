@@ -4,6 +4,9 @@
 use super::query::contains_agg;
 use super::*;
 
+/// Bound arguments of a call, whether it was `f(*)`, and whether DISTINCT.
+type FunctionArgs = (Vec<(Expr, DataType)>, bool, bool);
+
 fn op_of(op: &ast::BinaryOperator) -> Option<BinaryOp> {
     use ast::BinaryOperator as B;
     Some(match op {
@@ -563,8 +566,8 @@ impl Binder<'_> {
                 };
                 let (l, lt) = self.bind_expr_typed(expr, scopes, Some(DataType::Text))?;
                 let (r, rt) = self.bind_expr_typed(pattern, scopes, Some(DataType::Text))?;
-                let l = self.to_text(l, lt)?;
-                let r = self.to_text(r, rt)?;
+                let l = self.coerce_to_text(l, lt)?;
+                let r = self.coerce_to_text(r, rt)?;
                 (
                     Expr::Binary {
                         op,
@@ -682,7 +685,7 @@ impl Binder<'_> {
         })
     }
 
-    fn to_text(&mut self, e: Expr, t: DataType) -> Result<Expr> {
+    fn coerce_to_text(&mut self, e: Expr, t: DataType) -> Result<Expr> {
         if t.is_string() {
             return Ok(e);
         }
@@ -803,8 +806,8 @@ impl Binder<'_> {
             | BinaryOp::ILike
             | BinaryOp::NotILike
             | BinaryOp::RegexMatch { .. } => {
-                let l = self.to_text(l, lt)?;
-                let r = self.to_text(r, rt)?;
+                let l = self.coerce_to_text(l, lt)?;
+                let r = self.coerce_to_text(r, rt)?;
                 (l, DataType::Text, r, DataType::Text)
             }
             _ => match (lt, rt) {
@@ -974,11 +977,7 @@ impl Binder<'_> {
         ))
     }
 
-    fn function_args(
-        &mut self,
-        f: &ast::Function,
-        scopes: &[Scope],
-    ) -> Result<(Vec<(Expr, DataType)>, bool, bool)> {
+    fn function_args(&mut self, f: &ast::Function, scopes: &[Scope]) -> Result<FunctionArgs> {
         let mut star = false;
         let mut distinct = false;
         let mut out = Vec::new();
@@ -1185,7 +1184,7 @@ impl Binder<'_> {
             (AggFunc::StringAgg, false, 2) => {
                 let mut out = Vec::new();
                 for (e, t) in args {
-                    out.push((self.to_text(e, t)?, DataType::Text));
+                    out.push((self.coerce_to_text(e, t)?, DataType::Text));
                 }
                 (agg, DataType::Text, out)
             }
