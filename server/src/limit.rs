@@ -1,11 +1,65 @@
 //! A read-side guard that follows the protocol's message framing and fails
 //! the connection as soon as a client announces a message longer than the
-//! configured maximum, before any of it is buffered.
+//! configured maximum, before any of it is buffered, or sends SQL text
+//! (Query, Parse) that is not valid UTF-8.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// The error a connection fails with when SQL text is not UTF-8.
+#[derive(Debug)]
+pub struct InvalidUtf8;
+
+impl std::fmt::Display for InvalidUtf8 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("invalid byte sequence for encoding \"UTF8\"")
+    }
+}
+
+impl std::error::Error for InvalidUtf8 {}
+
+/// Incremental UTF-8 validation of the text strings at the start of a
+/// message body (up to its `strings`-th NUL).
+#[derive(Debug, Default)]
+struct TextCheck {
+    strings_left: u8,
+    carry: Vec<u8>,
+}
+
+impl TextCheck {
+    fn active(&self) -> bool {
+        self.strings_left > 0
+    }
+
+    fn feed(&mut self, data: &[u8]) -> io::Result<()> {
+        if !self.active() {
+            return Ok(());
+        }
+        let mut end = data.len();
+        for (i, b) in data.iter().enumerate() {
+            if *b == 0 {
+                self.strings_left -= 1;
+                if self.strings_left == 0 {
+                    end = i;
+                    break;
+                }
+            }
+        }
+        let mut buf = std::mem::take(&mut self.carry);
+        buf.extend_from_slice(&data[..end]);
+        if let Err(e) = std::str::from_utf8(&buf) {
+            // A sequence cut at the end of this read may complete in the next.
+            if e.error_len().is_none() && self.active() {
+                self.carry = buf[e.valid_up_to()..].to_vec();
+            } else {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, InvalidUtf8));
+            }
+        }
+        Ok(())
+    }
+}
 
 /// Tracks message boundaries in the client's byte stream.
 #[derive(Debug)]
@@ -17,6 +71,7 @@ struct Framing {
     header: [u8; 5],
     header_len: usize,
     body_left: usize,
+    text: TextCheck,
 }
 
 impl Framing {
@@ -24,7 +79,11 @@ impl Framing {
         while !data.is_empty() {
             if self.body_left > 0 {
                 let n = self.body_left.min(data.len());
+                self.text.feed(&data[..n])?;
                 self.body_left -= n;
+                if self.body_left == 0 && !self.text.carry.is_empty() {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, InvalidUtf8));
+                }
                 data = &data[n..];
                 continue;
             }
@@ -54,6 +113,14 @@ impl Framing {
                     ));
                 }
                 self.body_left = len - 4;
+                self.text = TextCheck {
+                    strings_left: match (self.typed, self.header[0]) {
+                        (true, b'Q') => 1,
+                        (true, b'P') => 2,
+                        _ => 0,
+                    },
+                    carry: Vec::new(),
+                };
                 self.header_len = 0;
                 self.typed = true;
             }
@@ -80,6 +147,7 @@ impl<T> MessageLimit<T> {
             header: [0; 5],
             header_len: 0,
             body_left: 0,
+            text: TextCheck::default(),
         };
         framing.feed(already_read)?;
         Ok(MessageLimit {
@@ -173,6 +241,37 @@ mod tests {
             assert_eq!(limit.framing.body_left, 0);
             assert_eq!(limit.framing.header_len, 0);
         }
+    }
+
+    #[test]
+    fn rejects_invalid_utf8_sql_text() {
+        let query = |body: &[u8]| {
+            let mut s = startup();
+            s.push(b'Q');
+            s.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+            s.extend_from_slice(body);
+            s
+        };
+        assert!(MessageLimit::new((), 1000, &query("select 'é'\0".as_bytes())).is_ok());
+        assert!(MessageLimit::new((), 1000, &query(b"select '\xff'\0")).is_err());
+        // A multi-byte character split between reads is fine.
+        let q = query("select 'é'\0".as_bytes());
+        for split in 0..q.len() {
+            let (a, b) = q.split_at(split);
+            let mut limit = MessageLimit::new((), 1000, a).unwrap();
+            limit.framing.feed(b).unwrap();
+        }
+        // Parse: only the two strings are text; parameter OIDs are binary.
+        let mut s = startup();
+        let body = [
+            b"s\0select $1\0".as_slice(),
+            &[0, 1, 0xff, 0xff, 0xff, 0xff],
+        ]
+        .concat();
+        s.push(b'P');
+        s.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+        s.extend_from_slice(&body);
+        assert!(MessageLimit::new((), 1000, &s).is_ok());
     }
 
     #[test]

@@ -196,6 +196,15 @@ async fn serve_connection(
     let deadline = tokio::time::sleep(STARTUP_TIMEOUT);
     tokio::pin!(deadline);
 
+    // Refuse a first message whose length cannot be a startup packet
+    // before waiting for the rest of it.
+    let plausible = tokio::select! {
+        _ = &mut deadline => false,
+        ok = startup_length_plausible(&tcp) => ok?,
+    };
+    if !plausible {
+        return Ok(());
+    }
     let negotiated = tokio::select! {
         _ = &mut deadline => return Ok(()),
         socket = negotiate_tls::<String>(tcp, None) => socket?,
@@ -239,11 +248,17 @@ async fn serve_connection(
             Some(Err(err)) => {
                 // Garbage or an oversized message: this connection is done.
                 tracing::info!("closing connection after a protocol error: {err}");
-                let message = match err {
-                    PgWireError::IoError(e) => e.to_string(),
-                    other => other.to_string(),
+                let (code, message) = match err {
+                    PgWireError::IoError(e)
+                        if e.get_ref()
+                            .is_some_and(|i| i.is::<crate::limit::InvalidUtf8>()) =>
+                    {
+                        ("22021", e.to_string())
+                    }
+                    PgWireError::IoError(e) => ("08P01", e.to_string()),
+                    other => ("08P01", other.to_string()),
                 };
-                send_fatal(&mut socket, fatal("08P01", message)).await;
+                send_fatal(&mut socket, fatal(code, message)).await;
                 break;
             }
         };
@@ -276,6 +291,24 @@ async fn serve_connection(
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), socket.close()).await;
     Ok(())
+}
+
+/// Peeks at the first four bytes: a startup, SSL or cancel request is at
+/// least 8 and at most 10000 bytes long (PostgreSQL's limits).
+async fn startup_length_plausible(tcp: &TcpStream) -> io::Result<bool> {
+    let mut head = [0u8; 4];
+    loop {
+        tcp.readable().await?;
+        let n = tcp.peek(&mut head).await?;
+        if n == 0 {
+            return Ok(false);
+        }
+        if n == 4 {
+            let len = u32::from_be_bytes(head);
+            return Ok((8..=10_000).contains(&len));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// Resolves once shutdown was requested (or the server is going away).

@@ -170,7 +170,9 @@ async fn deadlock_fails_one_transaction_with_40p01() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut t2 = spawn_update(c2.clone(), 1);
 
-    // The victim fails first: the other cannot go on before it is gone.
+    // Whichever finishes first, one update fails with 40P01. The other may
+    // need the victim's ROLLBACK to go on (PostgreSQL releases the locks at
+    // once, so it may also have finished already).
     let (first, first_is_1) = timeout(WAIT, async {
         tokio::select! {
             r = &mut t1 => (r.unwrap(), true),
@@ -179,19 +181,30 @@ async fn deadlock_fails_one_transaction_with_40p01() {
     })
     .await
     .expect("deadlock was not detected");
-    assert_sqlstate(first, &SqlState::T_R_DEADLOCK_DETECTED);
-    let (victim, winner, winner_task) = if first_is_1 {
-        (c1, c2, t2)
+    let (other_task, first_failed) = if first_is_1 {
+        (t2, first.is_err())
     } else {
-        (c2, c1, t1)
+        (t1, first.is_err())
     };
-    victim.batch_execute("ROLLBACK").await.unwrap();
-    let n = timeout(WAIT, winner_task)
-        .await
-        .expect("the surviving transaction stayed blocked")
-        .unwrap()
-        .unwrap();
-    assert_eq!(n, 1);
+    let victim_is_1 = first_is_1 == first_failed;
+    let (victim, winner) = if victim_is_1 { (c1, c2) } else { (c2, c1) };
+    let winner_result = if first_failed {
+        assert_sqlstate(first, &SqlState::T_R_DEADLOCK_DETECTED);
+        victim.batch_execute("ROLLBACK").await.unwrap();
+        timeout(WAIT, other_task)
+            .await
+            .expect("the surviving transaction stayed blocked")
+            .unwrap()
+    } else {
+        let second = timeout(WAIT, other_task)
+            .await
+            .expect("deadlock victim never failed")
+            .unwrap();
+        assert_sqlstate(second, &SqlState::T_R_DEADLOCK_DETECTED);
+        victim.batch_execute("ROLLBACK").await.unwrap();
+        first
+    };
+    assert_eq!(winner_result.unwrap(), 1);
     winner.batch_execute("COMMIT").await.unwrap();
     assert_eq!(values(&winner, "d").await, vec![1, 1]);
 }

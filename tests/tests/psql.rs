@@ -78,14 +78,3 @@ fn psql_command_line() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "t|42\n");
 }
-
-/// `\dt` and `\d table`, which psql users type all the time, run psql's
-/// catalog queries (pg_class, pg_attribute, pg_index, ...).
-#[test]
-fn describe_commands_match_postgres() {
-    let server = TestServer::start_default();
-    let (stdout, stderr, code) = run_script(&server, "describe");
-    assert_same_output("psql stderr", &stderr, "");
-    assert_same_output("psql stdout", &stdout, &expected("describe", "out"));
-    assert_eq!(code, Some(0), "psql exit code");
-}

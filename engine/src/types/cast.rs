@@ -362,11 +362,12 @@ pub fn can_implicit_cast(from: DataType, to: DataType) -> bool {
 }
 
 /// The common type two expressions are coerced to (CASE, COALESCE, UNION,
-/// IN lists, comparisons); `None` when they cannot be matched.
+/// IN lists, comparisons); `None` when they cannot be matched. Unknown
+/// (untyped literals, NULL) yields to the other side; callers folding over
+/// several expressions resolve an all-unknown result to text at the end.
 pub fn common_type(a: DataType, b: DataType) -> Option<DataType> {
     use DataType as T;
     match (a, b) {
-        (T::Unknown, T::Unknown) => Some(T::Text),
         (T::Unknown, t) | (t, T::Unknown) => Some(t),
         _ if a == b => Some(a),
         _ if a.without_modifier() == b.without_modifier() => Some(a.without_modifier()),
@@ -554,7 +555,7 @@ mod tests {
         assert!(!can_implicit_cast(T::TimestampTz, T::Date));
         assert!(!can_implicit_cast(T::Int4, T::Text));
         assert_eq!(common_type(T::Unknown, T::Int4), Some(T::Int4));
-        assert_eq!(common_type(T::Unknown, T::Unknown), Some(T::Text));
+        assert_eq!(common_type(T::Unknown, T::Unknown), Some(T::Unknown));
         assert_eq!(common_type(T::Int4, T::Float4), Some(T::Float4));
         assert_eq!(
             common_type(T::Int8, T::Numeric(Some((5, 2)))),

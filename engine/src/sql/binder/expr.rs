@@ -145,6 +145,9 @@ impl Binder<'_> {
         if from == to || to == DataType::Unknown {
             return Ok(e);
         }
+        if is_bpchar(from) && to.is_string() && !is_bpchar(to) {
+            return Ok(cast_to(bpchar_to_text(e)?, to));
+        }
         if from.without_modifier() == to.without_modifier()
             && matches!(
                 to,
@@ -203,6 +206,23 @@ impl Binder<'_> {
         rt: DataType,
         op: BinaryOp,
     ) -> Result<(Expr, Expr)> {
+        if (is_bpchar(lt) || is_bpchar(rt))
+            && (lt.is_string() || lt == DataType::Unknown)
+            && (rt.is_string() || rt == DataType::Unknown)
+        {
+            // character(n) compares without its trailing blanks; an untyped
+            // literal compared with it is read as character too.
+            let l = self.coerce(l, lt, DataType::Text)?;
+            let r = self.coerce(r, rt, DataType::Text)?;
+            let side = |e: Expr, t: DataType| {
+                if t == DataType::Unknown {
+                    bpchar_to_text(e)
+                } else {
+                    Ok(e)
+                }
+            };
+            return Ok((side(l, lt)?, side(r, rt)?));
+        }
         let target = match (lt, rt) {
             (DataType::Unknown, DataType::Unknown) => DataType::Text,
             (DataType::Unknown, t) | (t, DataType::Unknown) => t,
@@ -213,12 +233,17 @@ impl Binder<'_> {
             (a, b) => common_type(a, b).ok_or_else(|| op_error(op, a, b))?,
         };
         let target = target.without_modifier();
-        let l = self
-            .coerce(l, lt, target)
-            .map_err(|_| op_error(op, lt, rt))?;
-        let r = self
-            .coerce(r, rt, target)
-            .map_err(|_| op_error(op, lt, rt))?;
+        // An unknown literal that does not parse as the other side's type is
+        // an input error (22P02 and friends), not a missing operator.
+        let op_err = |e: Error| {
+            if e.state.code().starts_with("22") {
+                e
+            } else {
+                op_error(op, lt, rt)
+            }
+        };
+        let l = self.coerce(l, lt, target).map_err(op_err)?;
+        let r = self.coerce(r, rt, target).map_err(op_err)?;
         Ok((l, r))
     }
 
@@ -594,6 +619,9 @@ impl Binder<'_> {
                         Expr::Param(i)
                     }
                     other if t == to => other,
+                    other if is_bpchar(t) && to.is_string() && !is_bpchar(to) => {
+                        cast_to(bpchar_to_text(other)?, to)
+                    }
                     other => Expr::Cast {
                         expr: Box::new(other),
                         to,
@@ -789,12 +817,12 @@ impl Binder<'_> {
         }
         let (l, lt, r, rt) = match bop {
             BinaryOp::Concat => {
-                let (l, lt) = if lt == DataType::Unknown {
+                let (l, lt) = if lt == DataType::Unknown || is_bpchar(lt) {
                     (self.coerce(l, lt, DataType::Text)?, DataType::Text)
                 } else {
                     (l, lt)
                 };
-                let (r, rt) = if rt == DataType::Unknown {
+                let (r, rt) = if rt == DataType::Unknown || is_bpchar(rt) {
                     (self.coerce(r, rt, DataType::Text)?, DataType::Text)
                 } else {
                     (r, rt)
@@ -1203,6 +1231,34 @@ impl Binder<'_> {
 }
 
 /// The type an untyped literal takes next to a known operand.
+fn is_bpchar(t: DataType) -> bool {
+    matches!(t, DataType::Char(_))
+}
+
+/// character(n) → text drops the trailing blanks, as in PostgreSQL.
+fn bpchar_to_text(e: Expr) -> Result<Expr> {
+    let func = functions::resolve("rtrim", &[DataType::Text])?;
+    Ok(match e {
+        Expr::Literal(Value::Text(s)) => Expr::Literal(Value::Text(s.trim_end_matches(' ').into())),
+        Expr::Literal(Value::Null) => Expr::Literal(Value::Null),
+        e => Expr::Func {
+            func,
+            args: vec![e],
+        },
+    })
+}
+
+fn cast_to(e: Expr, to: DataType) -> Expr {
+    if to == DataType::Text {
+        e
+    } else {
+        Expr::Cast {
+            expr: Box::new(e),
+            to,
+        }
+    }
+}
+
 fn unknown_operand_type(op: BinaryOp, other: DataType) -> DataType {
     match (op, other) {
         (
