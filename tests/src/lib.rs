@@ -323,6 +323,11 @@ impl TestServer {
         self.spawn_and_wait();
     }
 
+    /// Process id of the running server, if it is running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut() {
             Some(c) => c.try_wait().map(|s| s.is_none()).unwrap_or(false),

@@ -467,7 +467,7 @@ impl Gen {
 
 fn generated_queries(count: usize) -> Vec<String> {
     let mut g = Gen {
-        rng: StdRng::seed_from_u64(0x5eed_0f_d1ff),
+        rng: StdRng::seed_from_u64(0x5eed_d1ff),
     };
     let tys = [Ty::Int, Ty::Num, Ty::Text, Ty::Bool];
     (0..count)

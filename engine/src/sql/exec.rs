@@ -42,6 +42,8 @@ pub struct StmtCtx {
     pub cancel: CancelToken,
     pub deadline: Option<Instant>,
     pub subquery_cache: Mutex<HashMap<usize, Arc<Vec<Row>>>>,
+    /// Units of work done, for periodic interrupt checks.
+    pub ticks: std::sync::atomic::AtomicU64,
 }
 
 impl StmtCtx {
@@ -51,6 +53,18 @@ impl StmtCtx {
             snapshot: self.snapshot,
             snapshot_isolation: self.snapshot_isolation,
         }
+    }
+
+    /// Counts one unit of work (a row examined, a pair of rows joined) and
+    /// checks for cancellation every few thousand.
+    pub fn tick(&self) -> Result<()> {
+        let n = self
+            .ticks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n.is_multiple_of(4096) {
+            self.check_interrupt()?;
+        }
+        Ok(())
     }
 
     /// Fails with 57014 when the statement was cancelled or timed out.
@@ -341,6 +355,7 @@ impl Node {
                 },
             ) => loop {
                 if let Some((_, _, row)) = s.next(table, access, env)? {
+                    env.ctx.tick()?;
                     if let Some(f) = filter {
                         if !f.eval_pred(&row, env)? {
                             continue;
@@ -357,6 +372,7 @@ impl Node {
                     predicate,
                 },
             ) => loop {
+                env.ctx.tick()?;
                 match input.next(p, env)? {
                     None => return Ok(None),
                     Some(r) => {
@@ -532,6 +548,7 @@ fn join_next(
                 }
             }
             Some(lrow) => {
+                env.ctx.tick()?;
                 let candidates: Vec<usize> = match (plan, &side.hash) {
                     (Plan::HashJoin { left_keys, .. }, Some(h)) => {
                         let k = left_keys
@@ -553,6 +570,7 @@ fn join_next(
                 };
                 let mut any = false;
                 for i in candidates {
+                    env.ctx.tick()?;
                     let mut row = lrow.clone();
                     row.extend(side.rows[i].iter().cloned());
                     if let Some(c) = cond {
@@ -1055,6 +1073,7 @@ fn target_rows(
     let mut s = ScanState::default();
     let mut out = Vec::new();
     while let Some((p, k, row)) = s.next(table, access, env)? {
+        env.ctx.tick()?;
         if let Some(f) = filter {
             if !f.eval_pred(&row, env)? {
                 continue;
@@ -1266,6 +1285,10 @@ pub fn run_insert(ip: &InsertPlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
         count: 0,
         rows: vec![],
     };
+    // Rows this command inserted or updated, by primary key: DO UPDATE must
+    // not touch one of them again.
+    let track = matches!(ip.on_conflict, Some(OnConflict::DoUpdate { .. }));
+    let mut touched: HashSet<(u16, Key)> = HashSet::new();
     while let Some(row) = cursor.next_row()? {
         let row = prepare_row(table, row, &env)?;
         let row = Arc::new(row);
@@ -1284,6 +1307,7 @@ pub fn run_insert(ip: &InsertPlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
                     assignments,
                     predicate,
                 }) if target.is_empty() => {
+                    check_not_touched(&touched, p, &key)?;
                     if let Some(r) = conflict_update(
                         ctx,
                         table,
@@ -1294,6 +1318,7 @@ pub fn run_insert(ip: &InsertPlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
                         predicate.as_ref(),
                         &env,
                     )? {
+                        touched.insert((p, key.clone()));
                         result.count += 1;
                         if let Some(ret) = &ip.returning {
                             result.rows.push(
@@ -1338,6 +1363,7 @@ pub fn run_insert(ip: &InsertPlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
                         }
                     }
                     let Some((rk, rp)) = found else { continue };
+                    check_not_touched(&touched, rp, &rk)?;
                     if let Some(r) = conflict_update(
                         ctx,
                         table,
@@ -1348,6 +1374,7 @@ pub fn run_insert(ip: &InsertPlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
                         predicate.as_ref(),
                         &env,
                     )? {
+                        touched.insert((rp, rk.clone()));
                         result.count += 1;
                         if let Some(ret) = &ip.returning {
                             result.rows.push(
@@ -1362,6 +1389,9 @@ pub fn run_insert(ip: &InsertPlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
                 _ => return Err(unique_violation(table, &index, &row)),
             }
         }
+        if track {
+            touched.insert((p, key));
+        }
         result.count += 1;
         if let Some(ret) = &ip.returning {
             result.rows.push(
@@ -1372,6 +1402,19 @@ pub fn run_insert(ip: &InsertPlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
         }
     }
     Ok(result)
+}
+
+fn check_not_touched(touched: &HashSet<(u16, Key)>, p: u16, key: &Key) -> Result<()> {
+    if touched.contains(&(p, key.clone())) {
+        return Err(Error::new(
+            SqlState::CARDINALITY_VIOLATION,
+            "ON CONFLICT DO UPDATE command cannot affect row a second time",
+        )
+        .with_hint(
+            "Ensure that no rows proposed for insertion within the same command have duplicate constrained values.",
+        ));
+    }
+    Ok(())
 }
 
 /// ON CONFLICT DO UPDATE: updates the existing row at `key` with the

@@ -638,7 +638,21 @@ fn numeric_arith(op: BinaryOp, a: Decimal, b: Decimal) -> Result<Decimal> {
         BinaryOp::Pow => return numeric_pow(a, b),
         _ => return Err(Error::internal("bad numeric operator")),
     };
-    r.ok_or_else(numeric_overflow)
+    // PostgreSQL's display scale: max of the operands' for + - %, their sum
+    // for *. The decimal type may drop trailing zeros (e.g. of zero), so put
+    // them back.
+    let scale = match op {
+        BinaryOp::Mul => a.scale() + b.scale(),
+        BinaryOp::Div => 0,
+        _ => a.scale().max(b.scale()),
+    };
+    r.map(|mut r| {
+        if r.scale() < scale && scale <= 28 {
+            r.rescale(scale);
+        }
+        r
+    })
+    .ok_or_else(numeric_overflow)
 }
 
 fn numeric_pow(a: Decimal, b: Decimal) -> Result<Decimal> {
@@ -977,8 +991,14 @@ pub fn eval_binary(op: BinaryOp, left: &Value, right: &Value) -> Result<Value> {
             }
             (Value::Text(_), _) | (_, Value::Text(_)) => {
                 let ctx = IoContext::default();
-                let mut s = to_text(left, &ctx);
-                s.push_str(&to_text(right, &ctx));
+                // The non-text side goes through its cast to text, which for
+                // boolean spells `true`/`false` (not the output form `t`/`f`).
+                let text = |v: &Value| match v {
+                    Value::Bool(b) => b.to_string(),
+                    v => to_text(v, &ctx),
+                };
+                let mut s = text(left);
+                s.push_str(&text(right));
                 Ok(Value::Text(s))
             }
             _ => Err(no_operator(op.symbol(), lt, rt)),
@@ -1412,7 +1432,7 @@ mod tests {
         let s = |x: &str| Value::Text(x.into());
         assert_eq!(bin(B::Concat, &s("a"), &Value::Int4(1)), "a1");
         assert_eq!(bin(B::Concat, &Value::Int4(1), &s("a")), "1a");
-        assert_eq!(bin(B::Concat, &s("a"), &Value::Bool(true)), "at");
+        assert_eq!(bin(B::Concat, &s("a"), &Value::Bool(true)), "atrue");
         assert!(eval_binary(B::Concat, &s("a"), &Value::Null)
             .unwrap()
             .is_null());

@@ -728,13 +728,23 @@ impl Binder<'_> {
                     (Expr::Literal(Value::Int4(i)), DataType::Int4)
                 } else if let Ok(i) = n.parse::<i64>() {
                     (Expr::Literal(Value::Int8(i)), DataType::Int8)
-                } else {
-                    let d = Decimal::from_str(n)
-                        .or_else(|_| Decimal::from_scientific(n))
-                        .map_err(|_| {
-                            Error::out_of_range("numeric").with_detail(format!("literal {n}"))
-                        })?;
+                } else if let Ok(d) = Decimal::from_str(n).or_else(|_| Decimal::from_scientific(n))
+                {
                     (Expr::Literal(Value::Numeric(d)), DataType::Numeric(None))
+                } else if let (Some(t @ (DataType::Float4 | DataType::Float8)), Ok(f)) =
+                    (hint, n.parse::<f64>())
+                {
+                    // Beyond what our numeric holds, but fine as a float.
+                    let v = if t == DataType::Float4 {
+                        Value::Float4(f as f32)
+                    } else {
+                        Value::Float8(f)
+                    };
+                    (Expr::Literal(crate::types::cast::cast(v, t)?), t)
+                } else {
+                    return Err(Error::unsupported(format!(
+                        "numeric literal {n} exceeds the supported precision"
+                    )));
                 }
             }
             V::SingleQuotedString(s)
@@ -813,7 +823,8 @@ impl Binder<'_> {
             other => (other, lt),
         };
         if is_comparison(bop) {
-            return Ok((self.comparison(bop, l, lt, r, rt)?, DataType::Bool));
+            let e = self.comparison(bop, l, lt, r, rt)?;
+            return Ok((fold_strict_null(e), DataType::Bool));
         }
         let (l, lt, r, rt) = match bop {
             BinaryOp::Concat => {
@@ -870,14 +881,12 @@ impl Binder<'_> {
         } else {
             (l, r)
         };
-        Ok((
-            Expr::Binary {
-                op: bop,
-                left: Box::new(l),
-                right: Box::new(r),
-            },
-            ty,
-        ))
+        let e = Expr::Binary {
+            op: bop,
+            left: Box::new(l),
+            right: Box::new(r),
+        };
+        Ok((fold_strict_null(e), ty))
     }
 
     fn bind_predicate_part(&mut self, e: &ast::Expr, scopes: &[Scope]) -> Result<Expr> {
@@ -900,12 +909,11 @@ impl Binder<'_> {
         expr: &ast::Expr,
         scopes: &[Scope],
     ) -> Result<(Expr, DataType)> {
-        // Fold negative numeric literals so `-2147483648` is an integer.
+        // Fold negated numeric literals so `-2147483648` is an integer (and,
+        // as in PostgreSQL, `-(-2147483648)` a bigint).
         if matches!(op, ast::UnaryOperator::Minus) {
-            if let ast::Expr::Value(v) = expr {
-                if let ast::Value::Number(n, l) = &v.value {
-                    return self.bind_value(&ast::Value::Number(format!("-{n}"), *l), None);
-                }
+            if let Some((n, l)) = negated_literal(expr) {
+                return self.bind_value(&ast::Value::Number(n, l), None);
             }
         }
         let uop = match op {
@@ -1138,7 +1146,9 @@ impl Binder<'_> {
         let func = functions::resolve(name, &types)?;
         let mut bound = Vec::new();
         for ((e, t), target) in args.into_iter().zip(func.arg_types.iter()) {
-            let b = if t.without_modifier() == target.without_modifier() {
+            // octet_length(character) counts the padding.
+            let keep = name == "octet_length" && is_bpchar(t);
+            let b = if keep || t.without_modifier() == target.without_modifier() {
                 e
             } else {
                 self.coerce(e, t, *target).or_else(|_| {
@@ -1231,6 +1241,49 @@ impl Binder<'_> {
 }
 
 /// The type an untyped literal takes next to a known operand.
+/// Operators are strict: with a NULL constant operand the result is NULL
+/// without evaluating the other side, as PostgreSQL's constant folding does
+/// (so e.g. a division by zero there never happens).
+fn fold_strict_null(e: Expr) -> Expr {
+    fn is_null(e: &Expr) -> bool {
+        match e {
+            Expr::Literal(Value::Null) => true,
+            Expr::Cast { expr, .. } => is_null(expr),
+            _ => false,
+        }
+    }
+    match &e {
+        Expr::Binary { left, right, .. } if is_null(left) || is_null(right) => {
+            Expr::Literal(Value::Null)
+        }
+        _ => e,
+    }
+}
+
+/// The text of `-expr` when `expr` is a numeric literal, possibly
+/// parenthesised or itself negated.
+fn negated_literal(expr: &ast::Expr) -> Option<(String, bool)> {
+    match expr {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::Number(n, l) => Some((format!("-{n}"), *l)),
+            _ => None,
+        },
+        ast::Expr::Nested(inner) => negated_literal(inner),
+        ast::Expr::UnaryOp {
+            op: ast::UnaryOperator::Minus,
+            expr: inner,
+        } => {
+            // negated_literal(inner) is the text of `expr` itself.
+            let (n, l) = negated_literal(inner)?;
+            Some(match n.strip_prefix('-') {
+                Some(p) => (p.to_string(), l),
+                None => (format!("-{n}"), l),
+            })
+        }
+        _ => None,
+    }
+}
+
 fn is_bpchar(t: DataType) -> bool {
     matches!(t, DataType::Char(_))
 }

@@ -730,10 +730,21 @@ fn column_name(e: &ast::Expr) -> String {
             },
         },
         ast::Expr::Nested(inner) => column_name(inner),
+        // A scalar subquery is named after its (first) output column.
+        ast::Expr::Subquery(q) => match &*q.body {
+            ast::SetExpr::Select(sel) => match sel.projection.first() {
+                Some(ast::SelectItem::UnnamedExpr(e)) => column_name(e),
+                Some(ast::SelectItem::ExprWithAlias { alias, .. }) => ident(alias),
+                _ => "?column?".into(),
+            },
+            _ => "?column?".into(),
+        },
         ast::Expr::Case { .. } => "case".into(),
         ast::Expr::Exists { .. } => "exists".into(),
         ast::Expr::Extract { .. } => "extract".into(),
-        ast::Expr::Substring { .. } => "substring".into(),
+        ast::Expr::Substring { shorthand, .. } => {
+            if *shorthand { "substr" } else { "substring" }.into()
+        }
         ast::Expr::Position { .. } => "position".into(),
         ast::Expr::Trim { .. } => "btrim".into(),
         ast::Expr::Ceil { .. } => "ceil".into(),
