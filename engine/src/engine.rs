@@ -590,10 +590,12 @@ impl EngineInner {
         Ok(())
     }
 
-    pub fn drop_indexes(&self, names: &[String], if_exists: bool) -> Result<()> {
+    /// Drops indexes; returns the names that did not exist (for notices).
+    pub fn drop_indexes(&self, names: &[String], if_exists: bool) -> Result<Vec<String>> {
         let mut data = self.catalog_data.lock();
         let mut new_data = data.clone();
         let mut changed = Vec::new();
+        let mut missing = Vec::new();
         for n in names {
             let owner = new_data
                 .tables
@@ -623,6 +625,7 @@ impl EngineInner {
                             format!("index \"{n}\" does not exist"),
                         ));
                     }
+                    missing.push(n.clone());
                 }
             }
         }
@@ -648,7 +651,7 @@ impl EngineInner {
             *list = Arc::new(v);
         }
         *data = new_data;
-        Ok(())
+        Ok(missing)
     }
 
     pub fn sequence(&self, name: &str) -> Result<Arc<Sequence>> {

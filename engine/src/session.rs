@@ -173,7 +173,7 @@ pub struct CommandComplete {
     pub parameter_status: Vec<(String, String)>,
     /// Warnings and notices for the client (e.g. "there is no transaction
     /// in progress").
-    pub notices: Vec<String>,
+    pub notices: Vec<Notice>,
 }
 
 enum RowSource {
@@ -185,6 +185,33 @@ enum RowSource {
         _snapshot: Arc<SnapshotGuard>,
     },
     Buffered(std::vec::IntoIter<Row>),
+}
+
+/// A NOTICE or WARNING sent before a statement's completion.
+#[derive(Clone, Debug)]
+pub struct Notice {
+    /// `NOTICE` or `WARNING`.
+    pub severity: &'static str,
+    pub state: SqlState,
+    pub message: String,
+}
+
+impl Notice {
+    fn notice(state: SqlState, message: impl Into<String>) -> Notice {
+        Notice {
+            severity: "NOTICE",
+            state,
+            message: message.into(),
+        }
+    }
+
+    fn warning(state: SqlState, message: impl Into<String>) -> Notice {
+        Notice {
+            severity: "WARNING",
+            state,
+            message: message.into(),
+        }
+    }
 }
 
 /// An open result set; rows are produced as they are fetched.
@@ -369,7 +396,7 @@ fn command(tag: impl Into<String>) -> Output {
     })
 }
 
-fn command_with_notice(tag: &str, notice: String) -> Output {
+fn command_with_notice(tag: &str, notice: Notice) -> Output {
     Output::Command(CommandComplete {
         tag: tag.into(),
         notices: vec![notice],
@@ -581,12 +608,15 @@ impl Session {
 
     async fn run(&mut self, bound: &Arc<BoundStatement>, params: Vec<Value>) -> Result<Output> {
         match &bound.command {
-            Command::Begin { isolation } => {
+            Command::Begin { isolation, tag } => {
                 match &mut self.txn {
                     Some(t) if t.explicit => {
                         return Ok(command_with_notice(
-                            "BEGIN",
-                            "there is already a transaction in progress".into(),
+                            tag,
+                            Notice::warning(
+                                SqlState::ACTIVE_SQL_TRANSACTION,
+                                "there is already a transaction in progress",
+                            ),
                         ));
                     }
                     // BEGIN inside a multi-statement string turns its
@@ -599,7 +629,7 @@ impl Session {
                     }
                     None => self.begin_txn(true, *isolation),
                 }
-                Ok(command("BEGIN"))
+                Ok(command(*tag))
             }
             Command::Commit => match &self.txn {
                 Some(t) if t.explicit => {
@@ -614,12 +644,18 @@ impl Session {
                     self.commit_txn().await?;
                     Ok(command_with_notice(
                         "COMMIT",
-                        "there is no transaction in progress".into(),
+                        Notice::warning(
+                            SqlState::NO_ACTIVE_SQL_TRANSACTION,
+                            "there is no transaction in progress",
+                        ),
                     ))
                 }
                 None => Ok(command_with_notice(
                     "COMMIT",
-                    "there is no transaction in progress".into(),
+                    Notice::warning(
+                        SqlState::NO_ACTIVE_SQL_TRANSACTION,
+                        "there is no transaction in progress",
+                    ),
                 )),
             },
             Command::Rollback => {
@@ -630,12 +666,18 @@ impl Session {
                     self.abort_txn();
                     Ok(command_with_notice(
                         "ROLLBACK",
-                        "there is no transaction in progress".into(),
+                        Notice::warning(
+                            SqlState::NO_ACTIVE_SQL_TRANSACTION,
+                            "there is no transaction in progress",
+                        ),
                     ))
                 } else {
                     Ok(command_with_notice(
                         "ROLLBACK",
-                        "there is no transaction in progress".into(),
+                        Notice::warning(
+                            SqlState::NO_ACTIVE_SQL_TRANSACTION,
+                            "there is no transaction in progress",
+                        ),
                     ))
                 }
             }
@@ -692,7 +734,10 @@ impl Session {
                     _ => {
                         return Ok(command_with_notice(
                             "SET",
-                            "SET TRANSACTION can only be used in transaction blocks".into(),
+                            Notice::warning(
+                                SqlState::NO_ACTIVE_SQL_TRANSACTION,
+                                "SET TRANSACTION can only be used in transaction blocks",
+                            ),
                         ))
                     }
                 }
@@ -723,7 +768,10 @@ impl Session {
                 } else {
                     Ok(command_with_notice(
                         "CREATE TABLE",
-                        format!("relation \"{}\" already exists, skipping", plan.name),
+                        Notice::notice(
+                            SqlState::DUPLICATE_TABLE,
+                            format!("relation \"{}\" already exists, skipping", plan.name),
+                        ),
                     ))
                 }
             }
@@ -734,7 +782,12 @@ impl Session {
                     parameter_status: vec![],
                     notices: missing
                         .into_iter()
-                        .map(|n| format!("table \"{n}\" does not exist, skipping"))
+                        .map(|n| {
+                            Notice::notice(
+                                SqlState::SUCCESSFUL_COMPLETION,
+                                format!("table \"{n}\" does not exist, skipping"),
+                            )
+                        })
                         .collect(),
                 }))
             }
@@ -750,8 +803,20 @@ impl Session {
                 Ok(command("CREATE INDEX"))
             }
             Command::DropIndex { names, if_exists } => {
-                self.engine.drop_indexes(names, *if_exists)?;
-                Ok(command("DROP INDEX"))
+                let missing = self.engine.drop_indexes(names, *if_exists)?;
+                Ok(Output::Command(CommandComplete {
+                    tag: "DROP INDEX".into(),
+                    parameter_status: vec![],
+                    notices: missing
+                        .into_iter()
+                        .map(|n| {
+                            Notice::notice(
+                                SqlState::SUCCESSFUL_COMPLETION,
+                                format!("index \"{n}\" does not exist, skipping"),
+                            )
+                        })
+                        .collect(),
+                }))
             }
             Command::Query(_) => self.run_query(bound, params),
             Command::Insert(_)

@@ -6,7 +6,7 @@ use crate::conn::{ConnState, FETCH_BATCH};
 use crate::encode::Formats;
 use futures::{Sink, SinkExt};
 use joltdb_engine::session::Cursor;
-use joltdb_engine::{CommandComplete, TxnStatus};
+use joltdb_engine::{CommandComplete, Notice, TxnStatus};
 use pgwire::error::PgWireError;
 use pgwire::messages::extendedquery::PortalSuspended;
 use pgwire::messages::response::{
@@ -174,11 +174,11 @@ where
         .map_err(PgWireError::from)
 }
 
-fn notice_response(message: String) -> NoticeResponse {
+fn notice_response(notice: Notice) -> NoticeResponse {
     NoticeResponse::new(vec![
-        (b'S', "NOTICE".to_owned()),
-        (b'V', "NOTICE".to_owned()),
-        (b'C', "00000".to_owned()),
-        (b'M', message),
+        (b'S', notice.severity.to_owned()),
+        (b'V', notice.severity.to_owned()),
+        (b'C', notice.state.code().to_owned()),
+        (b'M', notice.message),
     ])
 }

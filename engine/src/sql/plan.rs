@@ -201,6 +201,8 @@ pub enum Command {
     },
     Begin {
         isolation: Option<Isolation>,
+        /// The command tag (`BEGIN` or `START TRANSACTION`).
+        tag: &'static str,
     },
     Commit,
     Rollback,

@@ -308,9 +308,10 @@ impl<'a> Binder<'a> {
                 }
                 (Command::Truncate { tables }, vec![])
             }
-            S::StartTransaction { modes, .. } => (
+            S::StartTransaction { modes, begin, .. } => (
                 Command::Begin {
                     isolation: isolation_of(modes)?,
+                    tag: if *begin { "BEGIN" } else { "START TRANSACTION" },
                 },
                 vec![],
             ),
