@@ -197,7 +197,7 @@ pub struct Notice {
 }
 
 impl Notice {
-    fn notice(state: SqlState, message: impl Into<String>) -> Notice {
+    fn info(state: SqlState, message: impl Into<String>) -> Notice {
         Notice {
             severity: "NOTICE",
             state,
@@ -768,7 +768,7 @@ impl Session {
                 } else {
                     Ok(command_with_notice(
                         "CREATE TABLE",
-                        Notice::notice(
+                        Notice::info(
                             SqlState::DUPLICATE_TABLE,
                             format!("relation \"{}\" already exists, skipping", plan.name),
                         ),
@@ -783,7 +783,7 @@ impl Session {
                     notices: missing
                         .into_iter()
                         .map(|n| {
-                            Notice::notice(
+                            Notice::info(
                                 SqlState::SUCCESSFUL_COMPLETION,
                                 format!("table \"{n}\" does not exist, skipping"),
                             )
@@ -810,7 +810,7 @@ impl Session {
                     notices: missing
                         .into_iter()
                         .map(|n| {
-                            Notice::notice(
+                            Notice::info(
                                 SqlState::SUCCESSFUL_COMPLETION,
                                 format!("index \"{n}\" does not exist, skipping"),
                             )
