@@ -376,3 +376,46 @@ async fn lock_waiters_do_not_stall_other_sessions() {
     }
     assert_eq!(values(&other, "s").await, vec![9, 20]);
 }
+
+/// Two transactions inserting the same unique key: the second waits for the
+/// first and then fails with 23505 (or succeeds if the first rolls back).
+#[tokio::test]
+async fn unique_key_inserts_wait_then_conflict() {
+    let server = TestServer::start_default();
+    let c1 = server.connect().await;
+    let c2 = Arc::new(server.connect().await);
+    c1.batch_execute("CREATE TABLE uk (id serial PRIMARY KEY, k integer UNIQUE)")
+        .await
+        .unwrap();
+
+    for commit in [true, false] {
+        let key = if commit { 1 } else { 2 };
+        c1.batch_execute(&format!("BEGIN; INSERT INTO uk (k) VALUES ({key})"))
+            .await
+            .unwrap();
+        let waiter = {
+            let c2 = c2.clone();
+            tokio::spawn(async move { c2.execute("INSERT INTO uk (k) VALUES ($1)", &[&key]).await })
+        };
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(
+            !waiter.is_finished(),
+            "an insert of a key another transaction is inserting did not wait"
+        );
+        c1.batch_execute(if commit { "COMMIT" } else { "ROLLBACK" })
+            .await
+            .unwrap();
+        let result = timeout(WAIT, waiter)
+            .await
+            .expect("waiting insert was not released")
+            .unwrap();
+        if commit {
+            assert_sqlstate(result, &SqlState::UNIQUE_VIOLATION);
+        } else {
+            assert_eq!(result.unwrap(), 1);
+        }
+    }
+    let rows = c1.query("SELECT k FROM uk ORDER BY k", &[]).await.unwrap();
+    let keys: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(keys, vec![1, 2]);
+}

@@ -1193,21 +1193,7 @@ fn write_row(
     {
         WriteOutcome::Duplicate => Ok(false),
         WriteOutcome::Written { previous } => {
-            let mut index_entries = Vec::new();
-            if let Some(r) = &row {
-                for idx in table.store.indexes().iter() {
-                    let k = idx.key_of(r);
-                    idx.insert(k.clone(), key.clone(), p);
-                    index_entries.push((idx.clone(), k));
-                }
-            }
-            ctx.writes.lock().push(WriteEntry {
-                table: table.store.clone(),
-                partition: p,
-                key: key.clone(),
-                previous,
-                index_entries,
-            });
+            record_write(ctx, table, p, key, row.as_ref(), previous)?;
             Ok(true)
         }
     }
@@ -1481,13 +1467,13 @@ fn update_row(
             .write(p, key, Some(new.clone()), WriteKind::Update, wctx)?
         {
             WriteOutcome::Written { previous } => {
-                record_write(ctx, table, p, key, Some(&new), previous)
+                record_write(ctx, table, p, key, Some(&new), previous)?
             }
             WriteOutcome::Duplicate => unreachable!("updates never report duplicates"),
         }
     } else {
         match table.store.write(p, key, None, WriteKind::Delete, wctx)? {
-            WriteOutcome::Written { previous } => record_write(ctx, table, p, key, None, previous),
+            WriteOutcome::Written { previous } => record_write(ctx, table, p, key, None, previous)?,
             WriteOutcome::Duplicate => unreachable!(),
         }
         if !write_row(
@@ -1515,22 +1501,32 @@ fn record_write(
     key: &Key,
     row: Option<&Arc<Row>>,
     previous: Option<Option<Arc<Row>>>,
-) {
-    let mut index_entries = Vec::new();
-    if let Some(r) = row {
-        for idx in table.store.indexes().iter() {
-            let k = idx.key_of(r);
-            idx.insert(k.clone(), key.clone(), p);
-            index_entries.push((idx.clone(), k));
-        }
-    }
+) -> Result<()> {
+    // Recorded first, so a failure below still undoes the intent.
     ctx.writes.lock().push(WriteEntry {
         table: table.store.clone(),
         partition: p,
         key: key.clone(),
         previous,
-        index_entries,
+        index_entries: Vec::new(),
     });
+    let Some(r) = row else { return Ok(()) };
+    for idx in table.store.indexes().iter() {
+        let k = idx.key_of(r);
+        if idx.def.unique && !idx.key_has_null(r) {
+            // Wait for any other writer of a row filed under this key;
+            // duplicates among committed rows are reported afterwards.
+            idx.insert_checked(k.clone(), key.clone(), p, |rk, rp| {
+                latest_image(ctx, &table.store, rp, rk).map(|_| ())
+            })?;
+        } else {
+            idx.insert(k.clone(), key.clone(), p);
+        }
+        if let Some(w) = ctx.writes.lock().last_mut() {
+            w.index_entries.push((idx.clone(), k));
+        }
+    }
+    Ok(())
 }
 
 pub fn run_update(up: &UpdatePlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
@@ -1572,7 +1568,9 @@ pub fn run_delete(dp: &DeletePlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
             .store
             .write(p, &key, None, WriteKind::Delete, ctx.write_ctx())?
         {
-            WriteOutcome::Written { previous } => record_write(ctx, table, p, &key, None, previous),
+            WriteOutcome::Written { previous } => {
+                record_write(ctx, table, p, &key, None, previous)?
+            }
             WriteOutcome::Duplicate => unreachable!(),
         }
         result.count += 1;

@@ -119,6 +119,32 @@ impl IndexStore {
         out
     }
 
+    /// Inserts an entry of a unique index after `check` has seen every
+    /// other row filed under the same key. The check runs under the index
+    /// lock, so two writers of one key are ordered: the second sees the
+    /// first's entry (and waits for it) instead of both missing each other.
+    pub fn insert_checked(
+        &self,
+        key: Key,
+        row_key: Key,
+        partition: u16,
+        mut check: impl FnMut(&[u8], u16) -> Result<()>,
+    ) -> Result<()> {
+        let mut entries = self.entries.write();
+        let start: (Key, Key) = (key.clone(), Box::new([]));
+        let others: Vec<(Key, u16)> = entries
+            .range(start..)
+            .take_while(|((k, _), _)| *k == key)
+            .filter(|((_, rk), _)| *rk != row_key)
+            .map(|((_, rk), p)| (rk.clone(), *p))
+            .collect();
+        for (rk, p) in others {
+            check(&rk, p)?;
+        }
+        entries.insert((key, row_key), partition);
+        Ok(())
+    }
+
     pub fn insert(&self, key: Key, row_key: Key, partition: u16) {
         self.entries.write().insert((key, row_key), partition);
     }
