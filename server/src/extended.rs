@@ -4,7 +4,7 @@
 //! pgwire, which reports them and discards messages until Sync.
 
 use crate::conn::{ConnState, Connection, Portal, PortalState, PreparedStatement};
-use crate::encode::{protocol_violation, wire_error, Formats};
+use crate::encode::{error_response, protocol_violation, wire_error, Formats};
 use crate::handler::{
     send_command_complete, send_row_description, stream_rows, txn_status, QueryHandler, StepError,
     Streamed,
@@ -210,6 +210,11 @@ impl ExtendedQueryHandler for QueryHandler {
     {
         let conn = Connection::of(client)?;
         let mut state = conn.lock().await;
+        if let Err(e) = state.session.end_batch(true).await {
+            client
+                .feed(PgWireBackendMessage::ErrorResponse(error_response(&e)))
+                .await?;
+        }
         let status = state.session.txn_status();
         // Portals live until their transaction ends; outside a transaction
         // block that is now.
@@ -408,6 +413,8 @@ where
     let cursor = match std::mem::replace(&mut portal.state, PortalState::Done) {
         PortalState::Ready(params) => {
             state.session.cancel_token().take();
+            // Everything up to Sync runs in one implicit transaction.
+            state.session.begin_batch();
             match state.session.execute(&prepared, params).await? {
                 Output::Command(done) => return send_command_complete(client, done).await,
                 Output::Rows(cursor) => cursor,

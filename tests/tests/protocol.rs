@@ -128,3 +128,69 @@ async fn portal_with_row_limit() {
     );
     tx.commit().await.unwrap();
 }
+
+fn message(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = vec![kind];
+    m.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+    m.extend_from_slice(body);
+    m
+}
+
+/// Parse, Bind and Execute of one statement through the unnamed statement
+/// and portal.
+fn extended_statement(sql: &str) -> Vec<u8> {
+    let mut parse = b"\0".to_vec();
+    parse.extend_from_slice(sql.as_bytes());
+    parse.extend_from_slice(&[0, 0, 0]);
+    let bind = [0u8, 0, 0, 0, 0, 0, 0, 0];
+    let execute = [0u8, 0, 0, 0, 0];
+    [
+        message(b'P', &parse),
+        message(b'B', &bind),
+        message(b'E', &execute),
+    ]
+    .concat()
+}
+
+#[tokio::test]
+async fn extended_messages_up_to_sync_form_one_implicit_transaction() {
+    let server = TestServer::start_default();
+    let mut c = RawConn::login(server.addr(), USER, PASSWORD).await;
+    c.simple("CREATE TABLE x (id integer PRIMARY KEY)").await;
+
+    let batch = [
+        extended_statement("INSERT INTO x VALUES (1)"),
+        extended_statement("SELECT 1 / 0"),
+        extended_statement("INSERT INTO x VALUES (2)"),
+        message(b'S', &[]),
+    ]
+    .concat();
+    c.send(&batch).await;
+    let r = c.react().await;
+    assert_eq!(r.sqlstates(), vec!["22012"]);
+    assert_eq!(r.status(), Some(b'I'));
+
+    let batch = [
+        extended_statement("INSERT INTO x VALUES (3)"),
+        extended_statement("INSERT INTO x VALUES (4)"),
+        message(b'S', &[]),
+    ]
+    .concat();
+    c.send(&batch).await;
+    let r = c.react().await;
+    assert!(r.sqlstates().is_empty(), "{r:?}");
+
+    let client = server.connect().await;
+    let ids: Vec<i32> = client
+        .query("SELECT id FROM x ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        ids,
+        vec![3, 4],
+        "the failed batch must leave nothing behind"
+    );
+}

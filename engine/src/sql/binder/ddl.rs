@@ -151,6 +151,7 @@ impl Binder<'_> {
                 .iter()
                 .map(|c| ScopeCol {
                     table: Some(name.clone()),
+                    hidden: false,
                     name: c.name.clone(),
                     ty: c.data_type,
                     table_oid: 0,

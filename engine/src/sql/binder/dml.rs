@@ -13,6 +13,7 @@ impl Binder<'_> {
                 .enumerate()
                 .map(|(i, c)| ScopeCol {
                     table: Some(tname.clone()),
+                    hidden: false,
                     name: c.name.clone(),
                     ty: c.data_type,
                     table_oid: table.def.oid,
@@ -304,6 +305,7 @@ impl Binder<'_> {
                 for c in &scope.cols {
                     both.cols.push(ScopeCol {
                         table: Some("excluded".into()),
+                        hidden: false,
                         ..c.clone()
                     });
                 }

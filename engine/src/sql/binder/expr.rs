@@ -265,7 +265,11 @@ impl Binder<'_> {
                 .iter()
                 .enumerate()
                 .filter(|(_, c)| {
-                    c.name == name && table.is_none_or(|t| c.table.as_deref() == Some(t))
+                    c.name == name
+                        && match table {
+                            None => !c.hidden,
+                            Some(t) => c.table.as_deref() == Some(t),
+                        }
                 })
                 .map(|(i, _)| i)
                 .collect();

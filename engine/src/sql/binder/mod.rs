@@ -21,6 +21,9 @@ use std::sync::Arc;
 #[derive(Clone, Debug)]
 struct ScopeCol {
     table: Option<String>,
+    /// The right-hand twin of a `JOIN ... USING` column: reachable only
+    /// qualified, and left out of `SELECT *`.
+    hidden: bool,
     name: String,
     ty: DataType,
     table_oid: u32,
@@ -469,6 +472,7 @@ pub fn bind_table_check(def: &crate::catalog::TableDef, text: &str) -> Result<Ex
             .iter()
             .map(|c| ScopeCol {
                 table: Some(def.name.clone()),
+                hidden: false,
                 name: c.name.clone(),
                 ty: c.data_type,
                 table_oid: def.oid,

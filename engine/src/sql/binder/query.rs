@@ -258,6 +258,7 @@ impl Binder<'_> {
                         .iter()
                         .map(|c| ScopeCol {
                             table: tname.clone(),
+                            hidden: false,
                             name: c.name.clone(),
                             ty: c.ty,
                             table_oid: 0,
@@ -324,6 +325,13 @@ impl Binder<'_> {
                         let (l, lt) = (Expr::Column(li), scope.cols[li].ty);
                         let (r, rt) = (Expr::Column(left_width + ri), rscope.cols[ri].ty);
                         let eq = self.comparison(BinaryOp::Eq, l, lt, r, rt)?;
+                        // The merged column is the left one (the right one
+                        // for RIGHT JOIN); its twin is reachable qualified.
+                        if kind == JoinKind::Right {
+                            combined.cols[li].hidden = true;
+                        } else {
+                            combined.cols[left_width + ri].hidden = true;
+                        }
                         pred = Some(match pred {
                             None => eq,
                             Some(p) => Expr::And(Box::new(p), Box::new(eq)),
@@ -389,6 +397,9 @@ impl Binder<'_> {
                         ));
                     }
                     for (i, c) in scope.cols.iter().enumerate() {
+                        if c.hidden {
+                            continue;
+                        }
                         exprs.push(Expr::Column(i));
                         cols.push(out_col(c));
                     }
@@ -690,7 +701,7 @@ fn find_unique(scope: &Scope, name: &str) -> Result<usize> {
         .cols
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.name == name)
+        .filter(|(_, c)| c.name == name && !c.hidden)
         .map(|(i, _)| i)
         .collect();
     match hits.as_slice() {
