@@ -287,6 +287,15 @@ const STATEMENTS: &[&str] = &[
     "select e.name, d.name from emp e join dept d on e.dept_id = d.id",
     "select e.name, d.name from emp e left join dept d on e.dept_id = d.id",
     "select d.name, e.name from dept d left join emp e on e.dept_id = d.id",
+    "select * from emp e right join dept d on e.dept_id = d.id",
+    "select * from emp e full join dept d on e.dept_id = d.id + 1",
+    "select * from emp e cross join dept d",
+    "select * from (select id, name as n from dept) d join (select dept_id as id, name from emp) e \
+     using (id)",
+    "select id, n, name from (select id, name as n from dept) d left join \
+     (select dept_id as id, name from emp) e using (id)",
+    "select * from (select id, name as n from dept) d right join \
+     (select dept_id as id, name from emp) e using (id)",
     "select name from emp where dept_id in (select id from dept where name <> 'eng')",
     "select name from emp where dept_id not in (select id from dept where name = 'eng')",
     "select name from dept d where exists (select 1 from emp e where e.dept_id = d.id)",

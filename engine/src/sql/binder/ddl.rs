@@ -152,6 +152,7 @@ impl Binder<'_> {
                 .map(|c| ScopeCol {
                     table: Some(name.clone()),
                     hidden: false,
+                    merged: false,
                     name: c.name.clone(),
                     ty: c.data_type,
                     table_oid: 0,

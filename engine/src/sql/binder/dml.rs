@@ -14,6 +14,7 @@ impl Binder<'_> {
                 .map(|(i, c)| ScopeCol {
                     table: Some(tname.clone()),
                     hidden: false,
+                    merged: false,
                     name: c.name.clone(),
                     ty: c.data_type,
                     table_oid: table.def.oid,
@@ -306,6 +307,7 @@ impl Binder<'_> {
                     both.cols.push(ScopeCol {
                         table: Some("excluded".into()),
                         hidden: false,
+                        merged: false,
                         ..c.clone()
                     });
                 }

@@ -24,6 +24,9 @@ struct ScopeCol {
     /// The right-hand twin of a `JOIN ... USING` column: reachable only
     /// qualified, and left out of `SELECT *`.
     hidden: bool,
+    /// The visible column of a `JOIN ... USING` pair: `SELECT *` lists it
+    /// first.
+    merged: bool,
     name: String,
     ty: DataType,
     table_oid: u32,
@@ -473,6 +476,7 @@ pub fn bind_table_check(def: &crate::catalog::TableDef, text: &str) -> Result<Ex
             .map(|c| ScopeCol {
                 table: Some(def.name.clone()),
                 hidden: false,
+                merged: false,
                 name: c.name.clone(),
                 ty: c.data_type,
                 table_oid: def.oid,

@@ -259,6 +259,7 @@ impl Binder<'_> {
                         .map(|c| ScopeCol {
                             table: tname.clone(),
                             hidden: false,
+                            merged: false,
                             name: c.name.clone(),
                             ty: c.ty,
                             table_oid: 0,
@@ -327,11 +328,13 @@ impl Binder<'_> {
                         let eq = self.comparison(BinaryOp::Eq, l, lt, r, rt)?;
                         // The merged column is the left one (the right one
                         // for RIGHT JOIN); its twin is reachable qualified.
-                        if kind == JoinKind::Right {
-                            combined.cols[li].hidden = true;
+                        let (keep, hide) = if kind == JoinKind::Right {
+                            (left_width + ri, li)
                         } else {
-                            combined.cols[left_width + ri].hidden = true;
-                        }
+                            (li, left_width + ri)
+                        };
+                        combined.cols[hide].hidden = true;
+                        combined.cols[keep].merged = true;
                         pred = Some(match pred {
                             None => eq,
                             Some(p) => Expr::And(Box::new(p), Box::new(eq)),
@@ -396,12 +399,15 @@ impl Binder<'_> {
                             "SELECT * with no tables specified is not valid",
                         ));
                     }
-                    for (i, c) in scope.cols.iter().enumerate() {
-                        if c.hidden {
-                            continue;
+                    // Merged USING columns first, as PostgreSQL lists them.
+                    for merged in [true, false] {
+                        for (i, c) in scope.cols.iter().enumerate() {
+                            if c.hidden || c.merged != merged {
+                                continue;
+                            }
+                            exprs.push(Expr::Column(i));
+                            cols.push(out_col(c));
                         }
-                        exprs.push(Expr::Column(i));
-                        cols.push(out_col(c));
                     }
                 }
                 ast::SelectItem::QualifiedWildcard(kind, _) => {
