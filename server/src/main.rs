@@ -17,6 +17,11 @@ mod limit;
 mod server;
 mod simple;
 
+/// Statements allocate many short-lived buffers (parse trees, rows);
+/// mimalloc handles that pattern markedly faster than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 use config::{Cli, Command};
 use std::io::IsTerminal;
