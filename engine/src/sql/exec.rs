@@ -9,7 +9,7 @@ use crate::engine::EngineInner;
 use crate::error::{Error, Result, SqlState};
 use crate::session::CancelToken;
 use crate::storage::{
-    key_of, prefix_bounds, Key, TableStore, Ts, TxnId, WriteCtx, WriteKind, WriteOutcome,
+    prefix_bounds, Key, TableStore, Ts, TxnId, WriteCtx, WriteKind, WriteOutcome,
 };
 use crate::txn::WriteEntry;
 use crate::types::cast::assign;
@@ -1594,8 +1594,4 @@ pub fn run_truncate(table: &Arc<Table>, ctx: &Arc<StmtCtx>) -> Result<()> {
         returning: None,
     };
     run_delete(&plan, ctx).map(|_| ())
-}
-
-pub fn row_key(values: &[Value]) -> Key {
-    key_of(values)
 }
