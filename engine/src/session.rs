@@ -89,8 +89,17 @@ impl Engine {
         Ok(s)
     }
 
-    /// Stops accepting work; commits in flight finish first.
-    pub async fn shutdown(&self) {}
+    /// Flushes the partition logs (so commits made with
+    /// `synchronous_commit = off` are durable too) and closes them.
+    pub async fn shutdown(&self) {
+        let inner = self.inner.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            for log in &inner.logs {
+                log.close();
+            }
+        })
+        .await;
+    }
 }
 
 /// Transaction state as ReadyForQuery reports it.

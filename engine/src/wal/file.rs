@@ -430,6 +430,10 @@ impl PartitionLog for FileLog {
     fn last_lsn(&self) -> Lsn {
         self.shared.queue.lock().next_lsn - 1
     }
+
+    fn close(&self) {
+        FileLog::close(self);
+    }
 }
 
 /// The writer thread: owns the active segment.

@@ -39,4 +39,8 @@ pub trait PartitionLog: Send + Sync + 'static {
 
     /// The LSN of the last record appended (durable or not); 0 if none.
     fn last_lsn(&self) -> Lsn;
+
+    /// Makes everything appended so far durable and stops accepting
+    /// appends (clean shutdown).
+    fn close(&self);
 }
