@@ -258,6 +258,9 @@ struct TxnState {
     writes: Arc<Mutex<Vec<WriteEntry>>>,
     savepoints: Vec<(String, usize)>,
     start: DateTime<Utc>,
+    /// Settings before the first SET LOCAL, restored when the
+    /// transaction ends.
+    saved_settings: Option<(HashMap<String, String>, IoContext)>,
 }
 
 /// One client's session: settings, the current transaction, cursors.
@@ -546,11 +549,22 @@ impl Session {
             writes: Arc::new(Mutex::new(Vec::new())),
             savepoints: Vec::new(),
             start: Utc::now(),
+            saved_settings: None,
         });
     }
 
+    /// Undoes SET LOCAL at the end of a transaction.
+    fn restore_local_settings(&mut self, saved: Option<(HashMap<String, String>, IoContext)>) {
+        if let Some((settings, io)) = saved {
+            self.settings = settings;
+            self.io = io;
+            self.refresh_settings();
+        }
+    }
+
     fn abort_txn(&mut self) {
-        if let Some(t) = self.txn.take() {
+        if let Some(mut t) = self.txn.take() {
+            self.restore_local_settings(t.saved_settings.take());
             let mut w = t.writes.lock();
             rollback_writes(t.id, &mut w, 0);
             drop(w);
@@ -559,13 +573,14 @@ impl Session {
     }
 
     async fn commit_txn(&mut self) -> Result<()> {
-        let Some(t) = self.txn.take() else {
+        let Some(mut t) = self.txn.take() else {
             return Ok(());
         };
         let wait = self
             .settings
             .get("synchronous_commit")
             .is_none_or(|v| v != "off");
+        self.restore_local_settings(t.saved_settings.take());
         let writes = std::mem::take(&mut *t.writes.lock());
         let result = commit_writes(&self.engine.txns, &self.engine.logs, t.id, &writes, wait).await;
         if result.is_err() {
@@ -752,7 +767,32 @@ impl Session {
                 }
                 Ok(command("SET"))
             }
-            Command::Set { name, value, .. } => self.run_set(name, value.as_deref()),
+            Command::Set {
+                name,
+                value,
+                tag,
+                local,
+            } => {
+                if *local {
+                    match &mut self.txn {
+                        Some(t) if t.explicit => {
+                            if t.saved_settings.is_none() {
+                                t.saved_settings = Some((self.settings.clone(), self.io.clone()));
+                            }
+                        }
+                        _ => {
+                            return Ok(command_with_notice(
+                                "SET",
+                                Notice::warning(
+                                    SqlState::NO_ACTIVE_SQL_TRANSACTION,
+                                    "SET LOCAL can only be used in transaction blocks",
+                                ),
+                            ))
+                        }
+                    }
+                }
+                self.run_set(name, value.as_deref(), tag)
+            }
             Command::ResetAll => {
                 let before = self.settings.clone();
                 self.settings = default_settings(&self.user);
@@ -1164,7 +1204,7 @@ impl Session {
         Ok(())
     }
 
-    fn run_set(&mut self, name: &str, value: Option<&str>) -> Result<Output> {
+    fn run_set(&mut self, name: &str, value: Option<&str>, tag: &str) -> Result<Output> {
         let canon = match canonical_setting(name) {
             Some(c) => c.to_string(),
             None if name.contains('.') => name.to_string(),
@@ -1191,11 +1231,7 @@ impl Session {
             ));
         }
         Ok(Output::Command(CommandComplete {
-            tag: if value.is_empty() && name == "reset" {
-                "RESET".into()
-            } else {
-                "SET".into()
-            },
+            tag: tag.into(),
             parameter_status: status,
             notices: vec![],
         }))

@@ -209,9 +209,13 @@ pub enum Command {
     Savepoint(String),
     RollbackTo(String),
     Release(String),
+    /// SET or RESET of a setting (`value: None` = its default).
     Set {
         name: String,
         value: Option<String>,
+        /// `SET` or `RESET`.
+        tag: &'static str,
+        /// SET LOCAL: only until the end of the transaction.
         local: bool,
     },
     SetTransaction(Isolation),

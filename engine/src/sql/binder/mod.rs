@@ -362,6 +362,7 @@ impl<'a> Binder<'a> {
                     Command::Set {
                         name: object_name(name)?,
                         value: None,
+                        tag: "RESET",
                         local: false,
                     },
                     vec![],
@@ -397,16 +398,23 @@ impl<'a> Binder<'a> {
                             .join(", "),
                     )
                 };
-                Ok(Command::Set { name, value, local })
+                Ok(Command::Set {
+                    name,
+                    value,
+                    tag: "SET",
+                    local,
+                })
             }
             ast::Set::SetTimeZone { value, .. } => Ok(Command::Set {
                 name: "timezone".into(),
                 value: Some(setting_value(value)),
+                tag: "SET",
                 local: false,
             }),
             ast::Set::SetNames { charset_name, .. } => Ok(Command::Set {
                 name: "client_encoding".into(),
                 value: Some(charset_name.value.clone()),
+                tag: "SET",
                 local: false,
             }),
             ast::Set::SetTransaction { modes, .. } => match isolation_of(modes)? {
