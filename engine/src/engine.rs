@@ -249,6 +249,9 @@ impl EngineInner {
         let catalog = self.catalog();
         for table in catalog.tables.values() {
             for p in 0..table.store.partition_count() {
+                if !table.store.take_garbage_mark(p as u16) {
+                    continue;
+                }
                 let mut from: Option<crate::storage::Key> = None;
                 loop {
                     let oldest = self.txns.oldest_snapshot();

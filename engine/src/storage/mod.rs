@@ -187,6 +187,9 @@ pub struct TableStore {
     pub partitions: Vec<RwLock<PartitionMap>>,
     pub indexes: RwLock<Arc<Vec<Arc<IndexStore>>>>,
     pub next_row_id: AtomicU64,
+    /// Per partition: whether it may hold versions for the vacuum to
+    /// reclaim (old versions or deletion markers).
+    garbage: Vec<std::sync::atomic::AtomicBool>,
 }
 
 impl TableStore {
@@ -208,6 +211,7 @@ impl TableStore {
                 .collect(),
             indexes: RwLock::new(Arc::new(indexes)),
             next_row_id: AtomicU64::new(1),
+            garbage: (0..partitions).map(|_| Default::default()).collect(),
         }
     }
 
@@ -397,11 +401,19 @@ impl TableStore {
         };
         if dead {
             map.remove(key);
+        } else if slot.versions.len() > 1 || slot.versions.last().is_some_and(|v| v.row.is_none()) {
+            self.garbage[partition as usize].store(true, Ordering::Relaxed);
         }
         drop(map);
         if !removed.is_empty() {
             self.drop_index_entries(key, &removed, &remaining);
         }
+    }
+
+    /// Whether a partition may hold reclaimable versions; clears the mark
+    /// (the vacuum sets it again if it leaves some behind).
+    pub fn take_garbage_mark(&self, partition: u16) -> bool {
+        self.garbage[partition as usize].swap(false, Ordering::Relaxed)
     }
 
     /// Reclaims versions older than `oldest_snapshot` in up to `limit` slots
@@ -436,6 +448,11 @@ impl TableStore {
                     && slot.versions[0].ts <= oldest_snapshot;
                 if is_dead {
                     dead.push(k.clone());
+                } else if slot.versions.len() > 1
+                    || slot.versions.last().is_some_and(|v| v.row.is_none())
+                {
+                    // Still visible to an open snapshot: come back later.
+                    self.garbage[partition as usize].store(true, Ordering::Relaxed);
                 }
                 if !removed.is_empty() {
                     let remaining = if is_dead {
@@ -594,4 +611,105 @@ pub fn key_of(values: &[Value]) -> Key {
     let mut out = Vec::with_capacity(16);
     encode_key(values, &mut out);
     out.into_boxed_slice()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{ColumnDef, IndexDef, TableDef};
+    use crate::types::DataType;
+
+    fn table() -> (TableDef, TableStore) {
+        let col = |name: &str| ColumnDef {
+            name: name.into(),
+            data_type: DataType::Int4,
+            not_null: false,
+            default: None,
+            identity: None,
+        };
+        let def = TableDef {
+            oid: 1,
+            name: "t".into(),
+            columns: vec![col("id"), col("v")],
+            primary_key: vec![0],
+            pk_name: None,
+            indexes: vec![IndexDef {
+                oid: 2,
+                name: "t_v".into(),
+                columns: vec![1],
+                unique: false,
+                primary: false,
+            }],
+            checks: vec![],
+            partition_key: vec![0],
+            owned_sequences: vec![],
+        };
+        let store = TableStore::new(&def, 1);
+        (def, store)
+    }
+
+    /// Writes `row` (or deletes, when None) at `id` as transaction `txn` and
+    /// commits it at `ts`.
+    fn commit(store: &TableStore, id: i32, row: Option<Row>, txn: TxnId, ts: Ts, oldest: Ts) {
+        let key = key_of(&[Value::Int4(id)]);
+        let kind = if row.is_none() {
+            WriteKind::Delete
+        } else {
+            WriteKind::Update
+        };
+        let ctx = WriteCtx {
+            txn,
+            snapshot: ts - 1,
+            snapshot_isolation: false,
+        };
+        let row = row.map(Arc::new);
+        let kind = match (kind, store.get(0, &key, ts - 1, txn)) {
+            (WriteKind::Update, None) => WriteKind::Insert,
+            (k, _) => k,
+        };
+        assert!(matches!(
+            store.write(0, &key, row.clone(), kind, ctx).unwrap(),
+            WriteOutcome::Written { .. }
+        ));
+        if let Some(r) = &row {
+            for idx in store.indexes().iter() {
+                idx.insert(idx.key_of(r), key.clone(), 0);
+            }
+        }
+        store.apply_commit(0, &key, txn, ts, oldest);
+    }
+
+    #[test]
+    fn vacuum_reclaims_versions_no_snapshot_sees() {
+        let (_, store) = table();
+        let row = |id: i32, v: i32| vec![Value::Int4(id), Value::Int4(v)];
+        // An old snapshot (ts 1) keeps every version alive at commit time.
+        commit(&store, 1, Some(row(1, 10)), 100, 2, 1);
+        commit(&store, 1, Some(row(1, 11)), 101, 3, 1);
+        commit(&store, 2, Some(row(2, 20)), 102, 4, 1);
+        commit(&store, 2, None, 103, 5, 1);
+        assert_eq!(store.slot_count(), 2);
+        assert_eq!(store.indexes()[0].entries.read().len(), 3);
+
+        // While the snapshot at ts 1 is open, nothing may go.
+        assert!(store.take_garbage_mark(0));
+        assert!(store.vacuum_chunk(0, None, 1, 512).is_none());
+        assert_eq!(store.slot_count(), 2);
+        assert!(
+            store.take_garbage_mark(0),
+            "garbage left behind must be revisited"
+        );
+
+        // Once it closed: the old version of row 1, the deleted row 2 and
+        // their index entries are gone; what is visible stays.
+        assert!(store.vacuum_chunk(0, None, 5, 512).is_none());
+        assert_eq!(store.slot_count(), 1);
+        assert!(!store.take_garbage_mark(0));
+        let key1 = key_of(&[Value::Int4(1)]);
+        let map = store.partitions[0].read();
+        assert_eq!(map.get(&key1).unwrap().versions.len(), 1);
+        drop(map);
+        assert_eq!(store.get(0, &key1, 5, 0).unwrap()[1], Value::Int4(11));
+        assert_eq!(store.indexes()[0].entries.read().len(), 1);
+    }
 }
