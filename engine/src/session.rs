@@ -247,6 +247,21 @@ impl Cursor {
     }
 }
 
+impl TxnState {
+    /// Index of the newest savepoint called `name`.
+    fn savepoint_position(&self, name: &str) -> Result<usize> {
+        self.savepoints
+            .iter()
+            .rposition(|(n, _)| n == name)
+            .ok_or_else(|| {
+                Error::new(
+                    SqlState::UNDEFINED_OBJECT_SAVEPOINT,
+                    format!("savepoint \"{name}\" does not exist"),
+                )
+            })
+    }
+}
+
 struct TxnState {
     id: TxnId,
     isolation: Isolation,
@@ -713,16 +728,7 @@ impl Session {
             }
             Command::RollbackTo(name) => {
                 let t = self.explicit_txn("ROLLBACK TO SAVEPOINT")?;
-                let pos = t
-                    .savepoints
-                    .iter()
-                    .rposition(|(n, _)| n == name)
-                    .ok_or_else(|| {
-                        Error::new(
-                            SqlState::UNDEFINED_OBJECT_SAVEPOINT,
-                            format!("savepoint \"{name}\" does not exist"),
-                        )
-                    })?;
+                let pos = t.savepoint_position(name)?;
                 let mark = t.savepoints[pos].1;
                 t.savepoints.truncate(pos + 1);
                 rollback_writes(t.id, &mut t.writes.lock(), mark);
@@ -731,16 +737,7 @@ impl Session {
             }
             Command::Release(name) => {
                 let t = self.explicit_txn("RELEASE SAVEPOINT")?;
-                let pos = t
-                    .savepoints
-                    .iter()
-                    .rposition(|(n, _)| n == name)
-                    .ok_or_else(|| {
-                        Error::new(
-                            SqlState::UNDEFINED_OBJECT_SAVEPOINT,
-                            format!("savepoint \"{name}\" does not exist"),
-                        )
-                    })?;
+                let pos = t.savepoint_position(name)?;
                 t.savepoints.truncate(pos);
                 Ok(command("RELEASE"))
             }

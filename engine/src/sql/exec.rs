@@ -1293,27 +1293,13 @@ pub fn run_insert(ip: &InsertPlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
                     assignments,
                     predicate,
                 }) if target.is_empty() => {
-                    check_not_touched(&touched, p, &key)?;
-                    if let Some(r) = conflict_update(
-                        ctx,
-                        table,
-                        p,
-                        &key,
-                        &row,
+                    let update = Upsert {
+                        excluded: &row,
                         assignments,
-                        predicate.as_ref(),
-                        &env,
-                    )? {
-                        touched.insert((p, key.clone()));
-                        result.count += 1;
-                        if let Some(ret) = &ip.returning {
-                            result.rows.push(
-                                ret.iter()
-                                    .map(|e| e.eval(&r, &env))
-                                    .collect::<Result<_>>()?,
-                            );
-                        }
-                    }
+                        predicate: predicate.as_ref(),
+                        returning: &ip.returning,
+                    };
+                    update.apply(ctx, table, p, &key, &env, &mut touched, &mut result)?;
                     continue;
                 }
                 _ => {
@@ -1349,27 +1335,13 @@ pub fn run_insert(ip: &InsertPlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
                         }
                     }
                     let Some((rk, rp)) = found else { continue };
-                    check_not_touched(&touched, rp, &rk)?;
-                    if let Some(r) = conflict_update(
-                        ctx,
-                        table,
-                        rp,
-                        &rk,
-                        &row,
+                    let update = Upsert {
+                        excluded: &row,
                         assignments,
-                        predicate.as_ref(),
-                        &env,
-                    )? {
-                        touched.insert((rp, rk.clone()));
-                        result.count += 1;
-                        if let Some(ret) = &ip.returning {
-                            result.rows.push(
-                                ret.iter()
-                                    .map(|e| e.eval(&r, &env))
-                                    .collect::<Result<_>>()?,
-                            );
-                        }
-                    }
+                        predicate: predicate.as_ref(),
+                        returning: &ip.returning,
+                    };
+                    update.apply(ctx, table, rp, &rk, &env, &mut touched, &mut result)?;
                     continue;
                 }
                 _ => return Err(unique_violation(table, &index, &row)),
@@ -1388,6 +1360,53 @@ pub fn run_insert(ip: &InsertPlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
         }
     }
     Ok(result)
+}
+
+/// ON CONFLICT DO UPDATE of one proposed row against the existing row it
+/// conflicts with.
+struct Upsert<'a> {
+    excluded: &'a Row,
+    assignments: &'a [(usize, Expr)],
+    predicate: Option<&'a Expr>,
+    returning: &'a Option<Vec<Expr>>,
+}
+
+impl Upsert<'_> {
+    /// Updates the existing row at (`p`, `key`) unless this statement
+    /// already did, counting it and collecting RETURNING.
+    #[allow(clippy::too_many_arguments)]
+    fn apply(
+        &self,
+        ctx: &Arc<StmtCtx>,
+        table: &Table,
+        p: u16,
+        key: &Key,
+        env: &Env,
+        touched: &mut HashSet<(u16, Key)>,
+        result: &mut DmlResult,
+    ) -> Result<()> {
+        check_not_touched(touched, p, key)?;
+        let updated = conflict_update(
+            ctx,
+            table,
+            p,
+            key,
+            self.excluded,
+            self.assignments,
+            self.predicate,
+            env,
+        )?;
+        if let Some(r) = updated {
+            touched.insert((p, key.clone()));
+            result.count += 1;
+            if let Some(ret) = self.returning {
+                result
+                    .rows
+                    .push(ret.iter().map(|e| e.eval(&r, env)).collect::<Result<_>>()?);
+            }
+        }
+        Ok(())
+    }
 }
 
 fn check_not_touched(touched: &HashSet<(u16, Key)>, p: u16, key: &Key) -> Result<()> {
