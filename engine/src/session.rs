@@ -423,6 +423,23 @@ fn command(tag: impl Into<String>) -> Output {
     })
 }
 
+/// Completion of DROP ... IF EXISTS, with a notice per missing object.
+fn dropped(tag: &str, kind: &str, missing: Vec<String>) -> Output {
+    Output::Command(CommandComplete {
+        tag: tag.into(),
+        parameter_status: vec![],
+        notices: missing
+            .into_iter()
+            .map(|n| {
+                Notice::info(
+                    SqlState::SUCCESSFUL_COMPLETION,
+                    format!("{kind} \"{n}\" does not exist, skipping"),
+                )
+            })
+            .collect(),
+    })
+}
+
 fn command_with_notice(tag: &str, notice: Notice) -> Output {
     Output::Command(CommandComplete {
         tag: tag.into(),
@@ -823,19 +840,7 @@ impl Session {
             }
             Command::DropTable { names, if_exists } => {
                 let missing = self.engine.drop_tables(names, *if_exists)?;
-                Ok(Output::Command(CommandComplete {
-                    tag: "DROP TABLE".into(),
-                    parameter_status: vec![],
-                    notices: missing
-                        .into_iter()
-                        .map(|n| {
-                            Notice::info(
-                                SqlState::SUCCESSFUL_COMPLETION,
-                                format!("table \"{n}\" does not exist, skipping"),
-                            )
-                        })
-                        .collect(),
-                }))
+                Ok(dropped("DROP TABLE", "table", missing))
             }
             Command::CreateIndex {
                 name,
@@ -850,19 +855,7 @@ impl Session {
             }
             Command::DropIndex { names, if_exists } => {
                 let missing = self.engine.drop_indexes(names, *if_exists)?;
-                Ok(Output::Command(CommandComplete {
-                    tag: "DROP INDEX".into(),
-                    parameter_status: vec![],
-                    notices: missing
-                        .into_iter()
-                        .map(|n| {
-                            Notice::info(
-                                SqlState::SUCCESSFUL_COMPLETION,
-                                format!("index \"{n}\" does not exist, skipping"),
-                            )
-                        })
-                        .collect(),
-                }))
+                Ok(dropped("DROP INDEX", "index", missing))
             }
             Command::Query(_) => self.run_query(bound, params),
             Command::Insert(_)

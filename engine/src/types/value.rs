@@ -297,7 +297,8 @@ impl Hash for Value {
     }
 }
 
-fn no_operator(op: &str, left: DataType, right: DataType) -> Error {
+/// 42883 "operator does not exist: left op right" with PostgreSQL's hint.
+pub fn no_operator(op: &str, left: DataType, right: DataType) -> Error {
     Error::new(
         SqlState::UNDEFINED_FUNCTION,
         format!(

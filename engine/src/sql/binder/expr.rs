@@ -52,18 +52,6 @@ fn op_of(op: &ast::BinaryOperator) -> Option<BinaryOp> {
     })
 }
 
-fn is_comparison(op: BinaryOp) -> bool {
-    matches!(
-        op,
-        BinaryOp::Eq
-            | BinaryOp::NotEq
-            | BinaryOp::Lt
-            | BinaryOp::LtEq
-            | BinaryOp::Gt
-            | BinaryOp::GtEq
-    )
-}
-
 fn agg_func(name: &str) -> Option<AggFunc> {
     Some(match name {
         "count" => AggFunc::Count,
@@ -826,7 +814,7 @@ impl Binder<'_> {
             }
             other => (other, lt),
         };
-        if is_comparison(bop) {
+        if bop.is_comparison() {
             let e = self.comparison(bop, l, lt, r, rt)?;
             return Ok((fold_strict_null(e), DataType::Bool));
         }
@@ -1328,24 +1316,7 @@ fn unknown_operand_type(op: BinaryOp, other: DataType) -> DataType {
 }
 
 fn op_error(op: BinaryOp, l: DataType, r: DataType) -> Error {
-    let sym = match op {
-        BinaryOp::Eq => "=",
-        BinaryOp::NotEq => "<>",
-        BinaryOp::Lt => "<",
-        BinaryOp::LtEq => "<=",
-        BinaryOp::Gt => ">",
-        BinaryOp::GtEq => ">=",
-        BinaryOp::Add => "+",
-        BinaryOp::Sub => "-",
-        BinaryOp::Mul => "*",
-        BinaryOp::Div => "/",
-        _ => "?",
-    };
-    Error::new(
-        SqlState::UNDEFINED_FUNCTION,
-        format!("operator does not exist: {} {sym} {}", l.sql_name(), r.sql_name()),
-    )
-    .with_hint("No operator matches the given name and argument types. You might need to add explicit type casts.")
+    no_operator(op.symbol(), l, r)
 }
 
 fn no_function(name: &str, args: &[(Expr, DataType)]) -> Error {

@@ -11,7 +11,7 @@ use crate::txn::Isolation;
 use crate::types::cast::{can_implicit_cast, common_type};
 use crate::types::functions;
 use crate::types::io::{parse_text, IoContext};
-use crate::types::value::{binary_op_type, unary_op_type, BinaryOp, UnaryOp};
+use crate::types::value::{binary_op_type, no_operator, unary_op_type, BinaryOp, UnaryOp};
 use crate::types::{DataType, Value};
 use rust_decimal::Decimal;
 use sqlparser::ast;
