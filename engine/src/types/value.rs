@@ -700,79 +700,38 @@ pub fn like_match(text: &str, pattern: &str, case_insensitive: bool) -> bool {
     like_rec(&t, &p)
 }
 
-fn like_rec(t: &[char], p: &[char]) -> bool {
+/// LIKE matching over characters or bytes: `%`, `_`, backslash escape.
+fn like_rec<T: Copy + PartialEq + From<u8>>(t: &[T], p: &[T]) -> bool {
+    let (percent, underscore, escape) = (T::from(b'%'), T::from(b'_'), T::from(b'\\'));
     let (mut ti, mut pi) = (0, 0);
     while pi < p.len() {
-        match p[pi] {
-            '%' => {
-                while pi < p.len() && p[pi] == '%' {
-                    pi += 1;
-                }
-                if pi == p.len() {
-                    return true;
-                }
-                return (ti..=t.len()).any(|start| like_rec(&t[start..], &p[pi..]));
-            }
-            '_' => {
-                if ti >= t.len() {
-                    return false;
-                }
-                ti += 1;
+        let c = p[pi];
+        if c == percent {
+            while pi < p.len() && p[pi] == percent {
                 pi += 1;
             }
-            c => {
-                let c = if c == '\\' && pi + 1 < p.len() {
-                    pi += 1;
-                    p[pi]
-                } else {
-                    c
-                };
-                if ti >= t.len() || t[ti] != c {
-                    return false;
-                }
-                ti += 1;
+            if pi == p.len() {
+                return true;
+            }
+            return (ti..=t.len()).any(|start| like_rec(&t[start..], &p[pi..]));
+        }
+        if c == underscore {
+            if ti >= t.len() {
+                return false;
+            }
+        } else {
+            let c = if c == escape && pi + 1 < p.len() {
                 pi += 1;
+                p[pi]
+            } else {
+                c
+            };
+            if ti >= t.len() || t[ti] != c {
+                return false;
             }
         }
-    }
-    ti == t.len()
-}
-
-fn like_bytes(t: &[u8], p: &[u8]) -> bool {
-    let mut pi = 0;
-    let mut ti = 0;
-    while pi < p.len() {
-        match p[pi] {
-            b'%' => {
-                while pi < p.len() && p[pi] == b'%' {
-                    pi += 1;
-                }
-                if pi == p.len() {
-                    return true;
-                }
-                return (ti..=t.len()).any(|s| like_bytes(&t[s..], &p[pi..]));
-            }
-            b'_' => {
-                if ti >= t.len() {
-                    return false;
-                }
-                ti += 1;
-                pi += 1;
-            }
-            c => {
-                let c = if c == b'\\' && pi + 1 < p.len() {
-                    pi += 1;
-                    p[pi]
-                } else {
-                    c
-                };
-                if ti >= t.len() || t[ti] != c {
-                    return false;
-                }
-                ti += 1;
-                pi += 1;
-            }
-        }
+        ti += 1;
+        pi += 1;
     }
     ti == t.len()
 }
@@ -969,8 +928,8 @@ pub fn eval_binary(op: BinaryOp, left: &Value, right: &Value) -> Result<Value> {
             let ci = matches!(op, BinaryOp::ILike | BinaryOp::NotILike);
             let m = match (left, right) {
                 (Value::Text(t), Value::Text(p)) => like_match(t, p, ci),
-                (Value::Bytea(t), Value::Bytea(p)) => like_bytes(t, p),
-                (Value::Bytea(t), Value::Text(p)) => like_bytes(t, p.as_bytes()),
+                (Value::Bytea(t), Value::Bytea(p)) => like_rec(t, p),
+                (Value::Bytea(t), Value::Text(p)) => like_rec(t, p.as_bytes()),
                 _ => return Err(no_operator(op.symbol(), lt, rt)),
             };
             Ok(Value::Bool(m != negated))
@@ -1204,6 +1163,21 @@ mod tests {
 
     fn v(ty: DataType, s: &str) -> Value {
         parse_text(ty, s, &IoContext::default()).unwrap()
+    }
+
+    #[test]
+    fn like_on_text_and_bytes() {
+        let like = |t: &str, p: &str| like_match(t, p, false);
+        assert!(like("hello", "h%o"));
+        assert!(like("hello", "_ello"));
+        assert!(like("héllo", "h_llo"));
+        assert!(!like("hello", "h_o"));
+        assert!(like("a%b", "a\\%b"));
+        assert!(!like("axb", "a\\%b"));
+        assert!(like("", "%"));
+        assert!(like_match("HeLLo", "he%", true));
+        assert!(like_rec(b"ab\x00c".as_slice(), b"ab_c".as_slice()));
+        assert!(!like_rec(b"abc".as_slice(), b"ab".as_slice()));
     }
 
     fn num(s: &str) -> Value {
