@@ -6,20 +6,20 @@ use crate::catalog::{
     self, CatalogData, CatalogSnapshot, ColumnDef, IndexDef, Sequence, SequenceDef, SequenceState,
     Table, TableDef, CATALOG_FORMAT_VERSION, FIRST_USER_OID,
 };
+use crate::checkpoint::Checkpointer;
 use crate::error::{Error, Result, SqlState};
 use crate::session::EngineConfig;
 use crate::sql::binder::bind_table_check;
 use crate::sql::plan::CreateTablePlan;
-use crate::storage::{row_id_of, IndexStore, TableStore};
-use crate::txn::{CommitRecord, TxnManager};
+use crate::storage::{IndexStore, TableStore};
+use crate::txn::TxnManager;
 use crate::types::DataType;
 use crate::wal::file::{FileLog, FileLogOptions};
 use crate::wal::PartitionLog;
 use parking_lot::{Mutex, RwLock};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 pub const SERVER_VERSION: &str = "15.0";
@@ -44,6 +44,7 @@ pub struct EngineInner {
     catalog_data: Mutex<CatalogData>,
     pub txns: Arc<TxnManager>,
     pub logs: Vec<Arc<dyn PartitionLog>>,
+    pub checkpointer: Checkpointer,
     _lock: File,
 }
 
@@ -161,70 +162,17 @@ impl EngineInner {
             catalog_data: Mutex::new(data),
             txns: Arc::new(TxnManager::default()),
             logs,
+            checkpointer: Checkpointer::new(config.checkpoint.clone()),
             _lock: lock,
         };
         engine.recover()?;
         Ok(Arc::new(engine))
     }
 
-    /// Replays the partition logs: a transaction's records are applied only
-    /// when every participant partition holds one.
+    /// Start-up recovery: the newest usable checkpoint, then the log after
+    /// it (see [`crate::checkpoint`]).
     fn recover(&self) -> Result<()> {
-        let mut per_partition: Vec<Vec<CommitRecord>> = Vec::with_capacity(self.partitions);
-        let mut holders: HashMap<u64, HashSet<u16>> = HashMap::new();
-        for (p, log) in self.logs.iter().enumerate() {
-            let mut recs = Vec::new();
-            for r in log.read_from(1)? {
-                let rec = CommitRecord::decode(&r.payload).map_err(|e| {
-                    Error::new(
-                        SqlState::DATA_CORRUPTED,
-                        format!(
-                            "partition {p} log record {} is damaged: {}",
-                            r.lsn, e.message
-                        ),
-                    )
-                })?;
-                holders.entry(rec.txn).or_default().insert(p as u16);
-                recs.push(rec);
-            }
-            per_partition.push(recs);
-        }
-        let snap = self.catalog();
-        let by_oid: HashMap<u32, &Arc<Table>> =
-            snap.tables.values().map(|t| (t.def.oid, t)).collect();
-        let mut applied = 0usize;
-        let mut skipped = 0usize;
-        let mut max_txn = 0u64;
-        for (p, recs) in per_partition.into_iter().enumerate() {
-            for rec in recs {
-                max_txn = max_txn.max(rec.txn);
-                let complete = rec
-                    .participants
-                    .iter()
-                    .all(|q| holders.get(&rec.txn).is_some_and(|h| h.contains(q)));
-                if !complete {
-                    skipped += 1;
-                    continue;
-                }
-                applied += 1;
-                for (oid, key, row) in rec.changes {
-                    let Some(table) = by_oid.get(&oid) else {
-                        continue;
-                    };
-                    if let Some(id) = row_id_of(&key) {
-                        table.store.next_row_id.fetch_max(id + 1, Ordering::Relaxed);
-                    }
-                    table.store.replay_put(p as u16, key, row.map(Arc::new));
-                }
-            }
-        }
-        self.txns.advance_txn_ids(max_txn + 1);
-        if applied + skipped > 0 {
-            tracing::info!(
-                "recovered {applied} transaction records from the partition logs ({skipped} incomplete multi-partition records discarded)"
-            );
-        }
-        Ok(())
+        crate::checkpoint::recover(self).map(|_| ())
     }
 
     /// Starts the background thread that reclaims row versions no snapshot

@@ -5,7 +5,10 @@
 
 #![allow(clippy::result_large_err)]
 
+pub mod archive;
 pub mod catalog;
+pub mod checkpoint;
+mod chunkfile;
 pub mod engine;
 pub mod error;
 pub mod session;
@@ -15,6 +18,7 @@ pub mod txn;
 pub mod types;
 pub mod wal;
 
+pub use checkpoint::{CheckpointInfo, CheckpointSettings, RecoveryStats};
 pub use error::{Error, Result, SqlState};
 pub use session::{
     CancelToken, Column, CommandComplete, Cursor, Engine, EngineConfig, Notice, Output, Prepared,

@@ -29,6 +29,8 @@ pub struct EngineConfig {
     pub partitions: usize,
     /// Size of each preallocated partition log segment, in bytes.
     pub wal_segment_size: u64,
+    /// When to checkpoint, and where to archive the log.
+    pub checkpoint: crate::checkpoint::CheckpointSettings,
 }
 
 /// An open database: one per data directory (guarded by a lock file).
@@ -44,7 +46,26 @@ impl Engine {
     pub fn open(config: EngineConfig) -> Result<Engine> {
         let inner = EngineInner::open(&config)?;
         inner.start_vacuum();
+        crate::checkpoint::start(&inner);
         Ok(Engine { inner })
+    }
+
+    /// Takes a checkpoint now (and archives the log, if configured).
+    pub async fn checkpoint(&self) -> Result<crate::checkpoint::CheckpointInfo> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || crate::checkpoint::take(&inner))
+            .await
+            .map_err(|e| Error::internal(format!("checkpoint task failed: {e}")))?
+    }
+
+    /// What start-up recovery did.
+    pub fn recovery_stats(&self) -> crate::checkpoint::RecoveryStats {
+        self.inner.checkpointer.recovery_stats()
+    }
+
+    /// The directory the log is archived to, if any.
+    pub fn archive_dir(&self) -> Option<&std::path::Path> {
+        self.inner.checkpointer.settings.archive_dir.as_deref()
     }
 
     /// The partition count of the open data directory.
@@ -89,11 +110,16 @@ impl Engine {
         Ok(s)
     }
 
-    /// Flushes the partition logs (so commits made with
-    /// `synchronous_commit = off` are durable too) and closes them.
+    /// Takes a final checkpoint (so the next start replays no log), flushes
+    /// the partition logs (so commits made with `synchronous_commit = off`
+    /// are durable too) and closes them.
     pub async fn shutdown(&self) {
         let inner = self.inner.clone();
         let _ = tokio::task::spawn_blocking(move || {
+            crate::checkpoint::stop(&inner);
+            if let Err(e) = crate::checkpoint::take(&inner) {
+                tracing::error!("shutdown checkpoint failed: {e}");
+            }
             for log in &inner.logs {
                 log.close();
             }
@@ -824,6 +850,7 @@ impl Session {
                 }))
             }
             Command::Show(name) => self.run_show(name, bound),
+            Command::NoOp("CHECKPOINT") => self.run_checkpoint().await,
             Command::NoOp(tag) => Ok(command(*tag)),
             Command::CreateTable(plan) => {
                 if self.engine.create_table(plan)? {
@@ -1225,6 +1252,23 @@ impl Session {
             parameter_status: status,
             notices: vec![],
         }))
+    }
+
+    /// CHECKPOINT: takes a checkpoint now (superusers only, as in
+    /// PostgreSQL).
+    async fn run_checkpoint(&mut self) -> Result<Output> {
+        if self.settings.get("is_superuser").map(String::as_str) != Some("on") {
+            return Err(Error::new(
+                SqlState::INSUFFICIENT_PRIVILEGE,
+                "must be superuser or have privileges of pg_checkpoint to do CHECKPOINT",
+            ));
+        }
+        Engine {
+            inner: self.engine.clone(),
+        }
+        .checkpoint()
+        .await?;
+        Ok(command("CHECKPOINT"))
     }
 
     fn run_show(&mut self, name: &str, bound: &Arc<BoundStatement>) -> Result<Output> {

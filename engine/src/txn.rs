@@ -13,8 +13,8 @@ use crate::error::{Error, Result, SqlState};
 use crate::storage::codec::{encode_row, put_bytes, put_u32, put_u64, Reader};
 use crate::storage::{IndexStore, Key, TableStore, Ts, TxnId};
 use crate::types::Row;
-use crate::wal::PartitionLog;
-use parking_lot::Mutex;
+use crate::wal::{Lsn, PartitionLog};
+use parking_lot::{Condvar, Mutex};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -57,6 +57,19 @@ pub struct TxnManager {
     /// Every commit with a timestamp <= this is fully applied.
     visible_ts: AtomicU64,
     commit_lock: Mutex<()>,
+    /// Committers hold it shared while they queue their log records; a
+    /// [`Cut`] holds it exclusively to stop new commits for a moment.
+    append_gate: tokio::sync::RwLock<()>,
+    /// The last commit time handed out (microseconds since the Unix epoch).
+    /// Held while a commit's records are queued, so commit times are
+    /// strictly increasing and every partition log holds its records in
+    /// commit-time order.
+    last_commit_time: Mutex<i64>,
+    /// Commits whose records are queued but not yet applied to memory.
+    in_flight: Mutex<usize>,
+    in_flight_done: Condvar,
+    /// Bytes of log records queued since the engine started.
+    log_bytes: AtomicU64,
     active: Mutex<HashMap<TxnId, Arc<Waitable>>>,
     waits_for: Mutex<HashMap<TxnId, TxnId>>,
     snapshots: Mutex<BTreeMap<Ts, usize>>,
@@ -68,6 +81,11 @@ impl Default for TxnManager {
             next_txn: AtomicU64::new(1),
             visible_ts: AtomicU64::new(1),
             commit_lock: Mutex::new(()),
+            append_gate: tokio::sync::RwLock::new(()),
+            last_commit_time: Mutex::new(i64::MIN),
+            in_flight: Mutex::new(0),
+            in_flight_done: Condvar::new(),
+            log_bytes: AtomicU64::new(0),
             active: Mutex::new(HashMap::new()),
             waits_for: Mutex::new(HashMap::new()),
             snapshots: Mutex::new(BTreeMap::new()),
@@ -120,6 +138,50 @@ impl TxnManager {
     /// so log records never share an id).
     pub fn advance_txn_ids(&self, next: TxnId) {
         self.next_txn.fetch_max(next, Ordering::Relaxed);
+    }
+
+    /// Makes later commit times greater than `micros` (after recovery).
+    pub fn advance_commit_time(&self, micros: i64) {
+        let mut last = self.last_commit_time.lock();
+        *last = (*last).max(micros);
+    }
+
+    /// Bytes of log records queued since the engine started.
+    pub fn log_bytes(&self) -> u64 {
+        self.log_bytes.load(Ordering::Relaxed)
+    }
+
+    /// The next transaction id to be handed out.
+    pub fn next_txn_id(&self) -> TxnId {
+        self.next_txn.load(Ordering::Relaxed)
+    }
+
+    /// Takes a consistent cut across all partitions: for a moment no commit
+    /// may queue log records, commits already queued are waited for until
+    /// they are applied, and then a snapshot, every log's last LSN and a
+    /// commit-time horizon are taken together. Writers are held up only for
+    /// as long as the commits in flight need to become durable.
+    ///
+    /// Must not be called from an async task (it blocks).
+    pub fn cut(self: &Arc<Self>, logs: &[Arc<dyn PartitionLog>]) -> Cut {
+        let _gate = self.append_gate.blocking_write();
+        let mut n = self.in_flight.lock();
+        while *n > 0 {
+            self.in_flight_done.wait(&mut n);
+        }
+        drop(n);
+        let _commit = self.commit_lock.lock();
+        let snapshot = self.snapshot();
+        let lsns = logs.iter().map(|l| l.last_lsn()).collect();
+        let mut last = self.last_commit_time.lock();
+        let horizon_micros = (*last).max(chrono::Utc::now().timestamp_micros());
+        *last = horizon_micros;
+        Cut {
+            snapshot,
+            lsns,
+            horizon_micros,
+            next_txn: self.next_txn_id(),
+        }
     }
 
     pub fn snapshot(self: &Arc<Self>) -> SnapshotGuard {
@@ -197,6 +259,39 @@ impl TxnManager {
     }
 }
 
+/// A consistent cut across partitions (see [`TxnManager::cut`]): the
+/// snapshot sees exactly the transactions whose commit time is at most
+/// `horizon_micros`; their log records are exactly those at or below
+/// `lsns[p]` in each partition `p`. Later commits get later times and
+/// higher LSNs.
+pub struct Cut {
+    pub snapshot: SnapshotGuard,
+    pub lsns: Vec<Lsn>,
+    pub horizon_micros: i64,
+    pub next_txn: TxnId,
+}
+
+/// Counts a commit as in flight from queueing its records until it is
+/// applied (or abandoned).
+struct InFlight<'a>(&'a TxnManager);
+
+impl<'a> InFlight<'a> {
+    fn new(mgr: &'a TxnManager) -> InFlight<'a> {
+        *mgr.in_flight.lock() += 1;
+        InFlight(mgr)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut n = self.0.in_flight.lock();
+        *n -= 1;
+        if *n == 0 {
+            self.0.in_flight_done.notify_all();
+        }
+    }
+}
+
 /// Undoes writes after position `to` (a savepoint), newest first.
 pub fn rollback_writes(txn: TxnId, writes: &mut Vec<WriteEntry>, to: usize) {
     while writes.len() > to {
@@ -231,6 +326,9 @@ fn index_key_in_use(
 
 /// Log record format version.
 const RECORD_VERSION: u8 = 1;
+
+/// Where the commit time sits in an encoded record (it is filled in last).
+const TIME_OFFSET: usize = 9;
 
 /// One partition's part of a committed transaction, as logged.
 pub struct CommitRecord {
@@ -282,6 +380,7 @@ fn encode_record_header(
 ) {
     out.push(RECORD_VERSION);
     put_u64(out, txn);
+    debug_assert_eq!(out.len(), TIME_OFFSET);
     put_u64(out, time as u64);
     put_u32(out, participants.len() as u32);
     for p in participants {
@@ -322,11 +421,10 @@ pub async fn commit_writes(
         return Ok(mgr.visible_ts());
     }
     let participants: Vec<u16> = by_partition.keys().copied().collect();
-    let now = chrono::Utc::now().timestamp_micros();
-    let mut pending = Vec::with_capacity(participants.len());
+    let mut records = Vec::with_capacity(participants.len());
     for (&p, changes) in &by_partition {
         let mut buf = Vec::with_capacity(64 + changes.len() * 64);
-        encode_record_header(txn, now, &participants, changes.len(), &mut buf);
+        encode_record_header(txn, 0, &participants, changes.len(), &mut buf);
         for (table, key, row) in changes {
             put_u32(&mut buf, table.oid);
             put_bytes(&mut buf, key);
@@ -338,8 +436,26 @@ pub async fn commit_writes(
                 None => buf.push(0),
             }
         }
-        pending.push(logs[p as usize].append(buf));
+        records.push((p, buf));
     }
+    let gate = mgr.append_gate.read().await;
+    let in_flight = InFlight::new(mgr);
+    let pending: Vec<_> = {
+        let mut last = mgr.last_commit_time.lock();
+        let now = chrono::Utc::now()
+            .timestamp_micros()
+            .max(last.saturating_add(1));
+        *last = now;
+        records
+            .into_iter()
+            .map(|(p, mut buf)| {
+                buf[TIME_OFFSET..TIME_OFFSET + 8].copy_from_slice(&(now as u64).to_le_bytes());
+                mgr.log_bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
+                logs[p as usize].append(buf)
+            })
+            .collect()
+    };
+    drop(gate);
     if wait_durable {
         for r in futures::future::join_all(pending).await {
             if let Err(e) = r {
@@ -359,5 +475,7 @@ pub async fn commit_writes(
         }
     }
     mgr.set_visible_ts(ts);
+    drop(_guard);
+    drop(in_flight);
     Ok(ts)
 }

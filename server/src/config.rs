@@ -83,9 +83,47 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u32).range(1..=1024)
     )]
     pub wal_segment_mb: u32,
+
+    /// Take a checkpoint at least this often while there are writes, in
+    /// seconds (0 disables the timer). Restart replays only the log written
+    /// since the last checkpoint.
+    #[arg(
+        long,
+        env = "JOLTDB_CHECKPOINT_INTERVAL_SECS",
+        default_value_t = 300,
+        value_name = "SECS",
+        global = true
+    )]
+    pub checkpoint_interval_secs: u64,
+
+    /// Take a checkpoint once this much log was written since the last one,
+    /// in MiB (0 disables this trigger).
+    #[arg(
+        long,
+        env = "JOLTDB_CHECKPOINT_LOG_MB",
+        default_value_t = 256,
+        value_name = "MIB",
+        global = true
+    )]
+    pub checkpoint_log_mb: u64,
+
+    /// Archive every partition log record here (synced) before the data
+    /// directory's log is truncated, for point-in-time restore.
+    #[arg(long, env = "JOLTDB_ARCHIVE_DIR", value_name = "DIR", global = true)]
+    pub archive_dir: Option<PathBuf>,
 }
 
 impl ServeArgs {
+    /// When to checkpoint and where to archive the log.
+    pub fn checkpoint_settings(&self) -> joltdb_engine::CheckpointSettings {
+        joltdb_engine::CheckpointSettings {
+            interval: (self.checkpoint_interval_secs > 0)
+                .then(|| std::time::Duration::from_secs(self.checkpoint_interval_secs)),
+            log_bytes: self.checkpoint_log_mb.saturating_mul(1 << 20),
+            archive_dir: self.archive_dir.clone(),
+        }
+    }
+
     /// The partition count to create a new data directory with.
     pub fn partitions(&self) -> usize {
         match self.partitions {
@@ -115,5 +153,31 @@ mod tests {
         let cli = Cli::try_parse_from(["joltdb", "serve", "--partitions", "3"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Serve)));
         assert_eq!(cli.serve.partitions(), 3);
+    }
+
+    #[test]
+    fn checkpoint_flags() {
+        let cli = Cli::try_parse_from(["joltdb"]).unwrap();
+        let s = cli.serve.checkpoint_settings();
+        assert_eq!(s.interval, Some(std::time::Duration::from_secs(300)));
+        assert_eq!(s.log_bytes, 256 << 20);
+        assert_eq!(s.archive_dir, None);
+        let cli = Cli::try_parse_from([
+            "joltdb",
+            "--checkpoint-interval-secs",
+            "0",
+            "--checkpoint-log-mb",
+            "8",
+            "--archive-dir",
+            "/tmp/a",
+        ])
+        .unwrap();
+        let s = cli.serve.checkpoint_settings();
+        assert_eq!(s.interval, None);
+        assert_eq!(s.log_bytes, 8 << 20);
+        assert_eq!(
+            s.archive_dir.as_deref(),
+            Some(std::path::Path::new("/tmp/a"))
+        );
     }
 }

@@ -55,6 +55,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
         data_dir: args.data_dir.clone(),
         partitions: args.partitions(),
         wal_segment_size: u64::from(args.wal_segment_mb) << 20,
+        checkpoint: args.checkpoint_settings(),
     };
     tracing::info!(data_dir = %config.data_dir.display(), "opening database");
     let engine = tokio::task::spawn_blocking(move || Engine::open(config))

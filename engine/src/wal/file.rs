@@ -431,6 +431,23 @@ impl PartitionLog for FileLog {
         self.shared.queue.lock().next_lsn - 1
     }
 
+    fn first_lsn(&self) -> Lsn {
+        self.shared.segments.lock().first().copied().unwrap_or(1)
+    }
+
+    fn wait_durable(&self) -> Result<Lsn> {
+        let target = self.last_lsn();
+        self.flush();
+        if let Some(msg) = &self.shared.queue.lock().poison {
+            return Err(poisoned_error(msg));
+        }
+        let durable = self.shared.durable_lsn.load(Ordering::Acquire);
+        if durable < target {
+            return Err(closed_error());
+        }
+        Ok(durable)
+    }
+
     fn close(&self) {
         FileLog::close(self);
     }

@@ -40,6 +40,14 @@ pub trait PartitionLog: Send + Sync + 'static {
     /// The LSN of the last record appended (durable or not); 0 if none.
     fn last_lsn(&self) -> Lsn;
 
+    /// The LSN the log starts at: records before it were truncated away
+    /// (1 for a log that was never truncated).
+    fn first_lsn(&self) -> Lsn;
+
+    /// Waits until every record appended before the call is durable;
+    /// returns the durable LSN.
+    fn wait_durable(&self) -> Result<Lsn>;
+
     /// Makes everything appended so far durable and stops accepting
     /// appends (clean shutdown).
     fn close(&self);

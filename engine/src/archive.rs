@@ -1,0 +1,410 @@
+//! Continuous log archiving and reading the archive back (for
+//! point-in-time restore).
+//!
+//! With an archive directory configured, every checkpoint first copies the
+//! partition log records written since the previous one into the archive
+//! (synced), and only then may the data directory's log be truncated. The
+//! archive therefore holds the complete committed history from the moment
+//! archiving started.
+//!
+//! Layout of an archive directory:
+//! - `ARCHIVE_STATE`: a chunk file (see [`crate::chunkfile`]) holding the
+//!   partition count, the time the archive's history starts after, its
+//!   horizon (every transaction committed at or before it is archived, none
+//!   after it is), and per partition the last archived LSN. It is replaced
+//!   atomically after the record files it covers are durable.
+//! - `wal/pNNNN/<first LSN>-<last LSN>.jwa`: chunk files of log records
+//!   (LSN, length, record) of one partition, in LSN order.
+//!
+//! Commit times are strictly increasing and each partition's log holds its
+//! records in commit-time order (see [`crate::txn`]), so merging the
+//! partitions by commit time yields whole transactions in commit order.
+
+use crate::chunkfile::{sync_dir, ChunkReader, ChunkWriter};
+use crate::error::{Error, Result, SqlState};
+use crate::storage::codec::{put_u32, put_u64, Reader};
+use crate::storage::Key;
+use crate::txn::CommitRecord;
+use crate::types::Row;
+use crate::wal::{Lsn, PartitionLog};
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// object_not_in_prerequisite_state
+const NOT_PREPARED: SqlState = SqlState("55000");
+const STATE_MAGIC: [u8; 8] = *b"JOLTARST";
+const SEGMENT_MAGIC: [u8; 8] = *b"JOLTARWL";
+const FORMAT_VERSION: u32 = 1;
+const STATE_NAME: &str = "ARCHIVE_STATE";
+const TAG_STATE: u8 = 1;
+const TAG_RECORDS: u8 = 2;
+/// Records per archive chunk are grouped up to about this many bytes.
+const CHUNK_BYTES: usize = 4 << 20;
+
+/// One committed transaction read back from the archive (and/or live log), in an order
+/// consistent with commit order per key.
+pub struct ArchivedTxn {
+    pub txn: u64,
+    pub commit_time_micros: i64,
+    pub changes: Vec<(u32 /*table id*/, Key, Option<Row>)>,
+}
+
+/// Calls `f` for every complete committed transaction with commit_time_micros in (after_micros, until_micros], in commit order.
+///
+/// Fails (55000) if the archive's history does not reach back to
+/// `after_micros` or forward to `until_micros` (a checkpoint archives the
+/// log up to the moment it is taken), and with XX001 if a file is damaged.
+pub fn replay_archive(
+    archive_dir: &Path,
+    after_micros: i64,
+    until_micros: i64,
+    mut f: impl FnMut(ArchivedTxn) -> Result<()>,
+) -> Result<()> {
+    let state = read_state(archive_dir)?.ok_or_else(|| {
+        Error::new(
+            NOT_PREPARED,
+            format!("{} holds no log archive", archive_dir.display()),
+        )
+    })?;
+    if after_micros < state.start_micros {
+        return Err(Error::new(
+            NOT_PREPARED,
+            format!(
+                "the log archive in {} starts after {}; it has no history before that",
+                archive_dir.display(),
+                show_time(state.start_micros)
+            ),
+        ));
+    }
+    if until_micros > state.horizon_micros {
+        return Err(Error::new(
+            NOT_PREPARED,
+            format!(
+                "the log archive in {} reaches only to {}",
+                archive_dir.display(),
+                show_time(state.horizon_micros)
+            ),
+        )
+        .with_hint("Run CHECKPOINT to archive the log written since."));
+    }
+    let mut streams = (0..state.upto.len())
+        .map(|p| PartitionStream::open(archive_dir, p, state.upto[p]))
+        .collect::<Result<Vec<_>>>()?;
+    loop {
+        let mut next: Option<i64> = None;
+        for s in streams.iter_mut() {
+            if let Some(r) = s.peek()? {
+                next = Some(next.map_or(r.commit_time_micros, |t| t.min(r.commit_time_micros)));
+            }
+        }
+        let Some(time) = next else { break };
+        if time > until_micros {
+            break;
+        }
+        let mut parts: Vec<(u16, CommitRecord)> = Vec::new();
+        for (p, s) in streams.iter_mut().enumerate() {
+            if s.peek()?.is_some_and(|r| r.commit_time_micros == time) {
+                parts.push((p as u16, s.pop().expect("peeked")));
+            }
+        }
+        if time <= after_micros {
+            continue;
+        }
+        let txn = parts[0].1.txn;
+        let mut held: Vec<u16> = parts.iter().map(|(p, _)| *p).collect();
+        held.sort_unstable();
+        let mut wanted = parts[0].1.participants.clone();
+        wanted.sort_unstable();
+        if parts.iter().any(|(_, r)| r.txn != txn) {
+            return Err(Error::new(
+                SqlState::DATA_CORRUPTED,
+                format!(
+                    "log archive {}: two transactions share commit time {time}",
+                    archive_dir.display()
+                ),
+            ));
+        }
+        if held != wanted {
+            // Not every participant logged it: it never committed.
+            continue;
+        }
+        let changes = parts.into_iter().flat_map(|(_, r)| r.changes).collect();
+        f(ArchivedTxn {
+            txn,
+            commit_time_micros: time,
+            changes,
+        })?;
+    }
+    Ok(())
+}
+
+/// The span of history an archive holds: every transaction committed after
+/// the first time and at or before the second one.
+pub fn archive_span(archive_dir: &Path) -> Result<Option<(i64, i64)>> {
+    Ok(read_state(archive_dir)?.map(|s| (s.start_micros, s.horizon_micros)))
+}
+
+fn show_time(micros: i64) -> String {
+    if micros == i64::MIN {
+        return "the beginning".into();
+    }
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string())
+        .unwrap_or_else(|| micros.to_string())
+}
+
+/// What `ARCHIVE_STATE` records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ArchiveState {
+    pub start_micros: i64,
+    pub horizon_micros: i64,
+    /// Per partition, the last archived LSN.
+    pub upto: Vec<Lsn>,
+}
+
+pub(crate) fn read_state(dir: &Path) -> Result<Option<ArchiveState>> {
+    let path = dir.join(STATE_NAME);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let mut r = ChunkReader::open(&path, STATE_MAGIC, FORMAT_VERSION)?;
+    let damaged = || {
+        Error::new(
+            SqlState::DATA_CORRUPTED,
+            format!("{} is damaged", path.display()),
+        )
+    };
+    let Some((TAG_STATE, buf)) = r.next_chunk(true)? else {
+        return Err(damaged());
+    };
+    let mut rd = Reader::new(&buf);
+    let start_micros = rd.u64()? as i64;
+    let horizon_micros = rd.u64()? as i64;
+    let n = rd.u32()? as usize;
+    let mut upto = Vec::with_capacity(n.min(4096));
+    for _ in 0..n {
+        upto.push(rd.u64()?);
+    }
+    if r.next_chunk(false)?.is_some() {
+        return Err(damaged());
+    }
+    Ok(Some(ArchiveState {
+        start_micros,
+        horizon_micros,
+        upto,
+    }))
+}
+
+fn write_state(dir: &Path, state: &ArchiveState) -> Result<()> {
+    let mut buf = Vec::new();
+    put_u64(&mut buf, state.start_micros as u64);
+    put_u64(&mut buf, state.horizon_micros as u64);
+    put_u32(&mut buf, state.upto.len() as u32);
+    for &l in &state.upto {
+        put_u64(&mut buf, l);
+    }
+    let mut w = ChunkWriter::create(&dir.join(STATE_NAME), STATE_MAGIC, FORMAT_VERSION)?;
+    w.chunk(TAG_STATE, &buf)?;
+    w.finish()?;
+    Ok(())
+}
+
+fn partition_dir(dir: &Path, p: usize) -> PathBuf {
+    dir.join("wal").join(format!("p{p:04}"))
+}
+
+/// Archive files of a partition as (first LSN, last LSN, path), ascending.
+fn segment_files(pdir: &Path) -> Result<Vec<(Lsn, Lsn, PathBuf)>> {
+    let mut out = Vec::new();
+    let entries = match std::fs::read_dir(pdir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(Error::io(format!("reading {}", pdir.display()), e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(format!("reading {}", pdir.display()), e))?;
+        let name = entry.file_name();
+        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".jwa")) else {
+            continue;
+        };
+        let Some((a, b)) = stem.split_once('-') else {
+            continue;
+        };
+        if let (Ok(a), Ok(b)) = (a.parse(), b.parse()) {
+            out.push((a, b, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Copies the records of every partition log up to `lsns` (a consistent
+/// cut whose commit-time horizon is `horizon_micros`) into the archive and
+/// records the new horizon. Returns the archive's state afterwards.
+pub(crate) fn archive_logs(
+    dir: &Path,
+    logs: &[Arc<dyn PartitionLog>],
+    lsns: &[Lsn],
+    horizon_micros: i64,
+) -> Result<ArchiveState> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("creating archive directory {}", dir.display()), e))?;
+    let mut state = match read_state(dir)? {
+        Some(s) => s,
+        None => {
+            // A new archive holds the whole history if the log still does;
+            // otherwise it starts now.
+            let whole = logs.iter().all(|l| l.first_lsn() <= 1);
+            let start = ArchiveState {
+                start_micros: if whole { i64::MIN } else { horizon_micros },
+                horizon_micros: if whole { i64::MIN } else { horizon_micros },
+                upto: if whole {
+                    vec![0; logs.len()]
+                } else {
+                    lsns.to_vec()
+                },
+            };
+            write_state(dir, &start)?;
+            start
+        }
+    };
+    if state.upto.len() != logs.len() {
+        return Err(Error::new(
+            NOT_PREPARED,
+            format!(
+                "log archive {} was made for {} partitions, this database has {}",
+                dir.display(),
+                state.upto.len(),
+                logs.len()
+            ),
+        ));
+    }
+    for (p, log) in logs.iter().enumerate() {
+        let (from, to) = (state.upto[p] + 1, lsns[p]);
+        if to + 1 < from {
+            return Err(Error::new(
+                NOT_PREPARED,
+                format!(
+                    "log archive {} is ahead of partition {p}'s log (archived to LSN {}, log at {to}); it belongs to another database",
+                    dir.display(),
+                    state.upto[p]
+                ),
+            ));
+        }
+        let pdir = partition_dir(dir, p);
+        std::fs::create_dir_all(&pdir)
+            .map_err(|e| Error::io(format!("creating {}", pdir.display()), e))?;
+        // Files past the recorded state are left from an interrupted run.
+        for (first, _, path) in segment_files(&pdir)? {
+            if first >= from {
+                std::fs::remove_file(&path)
+                    .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+            }
+        }
+        if from > to {
+            continue;
+        }
+        let records = log.read_from(from)?;
+        let records: Vec<_> = records.into_iter().take_while(|r| r.lsn <= to).collect();
+        if records.first().map(|r| r.lsn) != Some(from) || records.last().map(|r| r.lsn) != Some(to)
+        {
+            return Err(Error::new(
+                NOT_PREPARED,
+                format!(
+                    "partition {p}'s log no longer holds LSNs {from}..={to} for the archive in {}; archiving needs a new archive directory",
+                    dir.display()
+                ),
+            ));
+        }
+        let path = pdir.join(format!("{from:020}-{to:020}.jwa"));
+        let mut w = ChunkWriter::create(&path, SEGMENT_MAGIC, FORMAT_VERSION)?;
+        let mut buf = Vec::with_capacity(CHUNK_BYTES + 4096);
+        for r in &records {
+            put_u64(&mut buf, r.lsn);
+            put_u32(&mut buf, r.payload.len() as u32);
+            buf.extend_from_slice(&r.payload);
+            if buf.len() >= CHUNK_BYTES {
+                w.chunk(TAG_RECORDS, &buf)?;
+                buf.clear();
+            }
+        }
+        if !buf.is_empty() {
+            w.chunk(TAG_RECORDS, &buf)?;
+        }
+        w.finish()?;
+    }
+    sync_dir(&dir.join("wal"))?;
+    state.upto = lsns.to_vec();
+    state.horizon_micros = state.horizon_micros.max(horizon_micros);
+    write_state(dir, &state)?;
+    Ok(state)
+}
+
+/// The archived records of one partition, decoded one chunk at a time.
+struct PartitionStream {
+    files: VecDeque<PathBuf>,
+    reader: Option<ChunkReader>,
+    buffered: VecDeque<CommitRecord>,
+    upto: Lsn,
+    next_lsn: Lsn,
+}
+
+impl PartitionStream {
+    fn open(dir: &Path, p: usize, upto: Lsn) -> Result<PartitionStream> {
+        let files = segment_files(&partition_dir(dir, p))?;
+        let next_lsn = files.first().map_or(1, |f| f.0);
+        Ok(PartitionStream {
+            files: files.into_iter().map(|f| f.2).collect(),
+            reader: None,
+            buffered: VecDeque::new(),
+            upto,
+            next_lsn,
+        })
+    }
+
+    fn fill(&mut self) -> Result<()> {
+        while self.buffered.is_empty() && self.next_lsn <= self.upto {
+            if self.reader.is_none() {
+                let Some(path) = self.files.pop_front() else {
+                    return Err(Error::new(
+                        SqlState::DATA_CORRUPTED,
+                        format!("log archive is missing LSN {}", self.next_lsn),
+                    ));
+                };
+                self.reader = Some(ChunkReader::open(&path, SEGMENT_MAGIC, FORMAT_VERSION)?);
+            }
+            let reader = self.reader.as_mut().expect("opened");
+            let Some((_, chunk)) = reader.next_chunk(true)? else {
+                self.reader = None;
+                continue;
+            };
+            let mut rd = Reader::new(&chunk);
+            while !rd.is_empty() {
+                let lsn = rd.u64()?;
+                let payload = rd.bytes()?;
+                if lsn < self.next_lsn || lsn > self.upto {
+                    continue;
+                }
+                if lsn != self.next_lsn {
+                    return Err(Error::new(
+                        SqlState::DATA_CORRUPTED,
+                        format!("log archive is missing LSN {}", self.next_lsn),
+                    ));
+                }
+                self.next_lsn += 1;
+                self.buffered.push_back(CommitRecord::decode(payload)?);
+            }
+        }
+        Ok(())
+    }
+
+    fn peek(&mut self) -> Result<Option<&CommitRecord>> {
+        self.fill()?;
+        Ok(self.buffered.front())
+    }
+
+    fn pop(&mut self) -> Option<CommitRecord> {
+        self.buffered.pop_front()
+    }
+}
