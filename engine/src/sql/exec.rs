@@ -1123,7 +1123,7 @@ fn row_text(row: &[Value]) -> String {
 
 /// Casts a candidate row to the column types and checks NOT NULL and
 /// CHECK constraints.
-fn prepare_row(table: &Table, row: Row, env: &Env) -> Result<Row> {
+pub fn prepare_row(table: &Table, row: Row, env: &Env) -> Result<Row> {
     let mut out = Vec::with_capacity(row.len());
     for (v, c) in row.into_iter().zip(&table.def.columns) {
         out.push(if v.is_null() {
@@ -1360,6 +1360,41 @@ pub fn run_insert(ip: &InsertPlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
         }
     }
     Ok(result)
+}
+
+/// Inserts rows already checked by [`prepare_row`] (COPY FROM), starting
+/// at `rows[*done]` and advancing `done`. A row that must wait for another
+/// transaction leaves no trace and ends the call with a retry error; the
+/// caller waits and calls again.
+pub fn insert_prepared(
+    table: &Table,
+    rows: &[Arc<Row>],
+    ctx: &StmtCtx,
+    done: &mut usize,
+) -> Result<()> {
+    while let Some(row) = rows.get(*done) {
+        if (*done).is_multiple_of(4096) {
+            ctx.check_interrupt()?;
+        }
+        let mark = ctx.writes.lock().len();
+        let (key, p) = table.store.place_new(&table.def, row);
+        let written = (|| {
+            if !write_row(ctx, table, p, &key, Some(row.clone()), WriteKind::Insert)? {
+                latest_image(ctx, &table.store, p, &key)?;
+                return Err(pk_violation(table, row));
+            }
+            if let Some(index) = unique_conflict(ctx, table, &key, row)? {
+                return Err(unique_violation(table, &index, row));
+            }
+            Ok(())
+        })();
+        if let Err(e) = written {
+            rollback_to(ctx, mark);
+            return Err(e);
+        }
+        *done += 1;
+    }
+    Ok(())
 }
 
 /// ON CONFLICT DO UPDATE of one proposed row against the existing row it

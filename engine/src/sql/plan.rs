@@ -175,8 +175,25 @@ pub struct CreateTablePlan {
     pub partition_by: Option<Vec<usize>>,
 }
 
+/// COPY ... FROM STDIN.
+pub struct CopyFromPlan {
+    pub table: Arc<Table>,
+    /// The table column each input field fills, in input order.
+    pub columns: Vec<usize>,
+    /// Per table column: its DEFAULT when no input field fills it.
+    pub defaults: Vec<Option<Expr>>,
+    pub options: super::copy::CopyOptions,
+}
+
 pub enum Command {
     Query(Arc<Plan>),
+    CopyFrom(CopyFromPlan),
+    /// COPY ... TO STDOUT of a table or a query's rows.
+    CopyTo {
+        plan: Arc<Plan>,
+        column_names: Vec<String>,
+        options: super::copy::CopyOptions,
+    },
     Insert(InsertPlan),
     Update(UpdatePlan),
     Delete(DeletePlan),

@@ -222,6 +222,7 @@ impl<'a> Binder<'a> {
         let (command, columns) = match stmt {
             Parsed::NoOp(tag) => (Command::NoOp(tag), vec![]),
             Parsed::Sql(s) => self.bind_statement(s)?,
+            Parsed::Copy(c) => (self.bind_copy(c)?, vec![]),
         };
         let param_types = self
             .params
@@ -496,6 +497,7 @@ pub fn bind_table_check(def: &crate::catalog::TableDef, text: &str) -> Result<Ex
     b.bind_predicate(&e, &[scope])
 }
 
+mod copy;
 mod ddl;
 mod dml;
 mod expr;
