@@ -27,6 +27,8 @@ pub struct CopyIn {
     ctx: Arc<StmtCtx>,
     _snapshot: Arc<SnapshotGuard>,
     batch: Vec<Arc<Row>>,
+    /// The input line of each row in `batch`, for error context.
+    lines: Vec<u64>,
     count: u64,
     /// The COPY runs in its own transaction, committed when it ends.
     implicit: bool,
@@ -133,6 +135,7 @@ impl Session {
             ctx,
             _snapshot: snapshot,
             batch: Vec::with_capacity(COPY_BATCH),
+            lines: Vec::with_capacity(COPY_BATCH),
             count: 0,
             implicit,
         })
@@ -204,6 +207,7 @@ impl Session {
             decoder,
             ctx,
             batch,
+            lines,
             ..
         } = copy;
         let plan = copy_plan(bound);
@@ -211,14 +215,21 @@ impl Session {
         let io = &self.io;
         let mut on_record = |rec: Record<'_>| -> Result<()> {
             batch.push(Arc::new(convert(plan, &rec, io, &env)?));
+            lines.push(rec.line);
             Ok(())
+        };
+        let in_copy = |mut e: Error| {
+            if let Some(c) = e.context.as_ref().filter(|c| c.starts_with("line ")) {
+                e.context = Some(format!("COPY {}, {c}", plan.table.def.name));
+            }
+            e
         };
         // Decode in slices so a huge message does not build a huge batch.
         for chunk in data.chunks(1 << 20) {
-            decoder.feed(chunk, &mut on_record)?;
+            decoder.feed(chunk, &mut on_record).map_err(in_copy)?;
         }
         if last {
-            decoder.finish(&mut on_record)?;
+            decoder.finish(&mut on_record).map_err(in_copy)?;
         }
         if batch.len() >= COPY_BATCH || (last && !batch.is_empty()) {
             self.write_copy_batch(copy).await?;
@@ -247,13 +258,15 @@ impl Session {
                     return Err(if e.context.is_some() {
                         e
                     } else {
-                        e.with_context(format!("COPY {}", table.def.name))
+                        let line = copy.lines.get(done).copied().unwrap_or(0);
+                        e.with_context(format!("COPY {}, line {line}", table.def.name))
                     })
                 }
             }
         }
         copy.count += copy.batch.len() as u64;
         copy.batch.clear();
+        copy.lines.clear();
         Ok(())
     }
 }
