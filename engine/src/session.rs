@@ -668,6 +668,7 @@ impl Session {
             cancel: self.cancel.clone(),
             deadline: (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout)),
             subquery_cache: Mutex::new(HashMap::new()),
+            work_tables: Mutex::new(HashMap::new()),
             ticks: Default::default(),
         })
     }

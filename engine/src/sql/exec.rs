@@ -42,6 +42,8 @@ pub struct StmtCtx {
     pub cancel: CancelToken,
     pub deadline: Option<Instant>,
     pub subquery_cache: Mutex<HashMap<usize, Arc<Vec<Row>>>>,
+    /// The current round's rows of each recursive CTE being evaluated.
+    pub work_tables: Mutex<HashMap<usize, Arc<Vec<Row>>>>,
     /// Units of work done, for periodic interrupt checks.
     pub ticks: std::sync::atomic::AtomicU64,
 }
@@ -222,7 +224,9 @@ pub fn is_heavy(plan: &Plan) -> bool {
         | Plan::Aggregate { .. }
         | Plan::Sort { .. }
         | Plan::Distinct { .. }
-        | Plan::SetOp { .. } => true,
+        | Plan::SetOp { .. }
+        | Plan::RecursiveUnion { .. }
+        | Plan::WorkTable { .. } => true,
     }
 }
 
@@ -324,7 +328,9 @@ impl Node {
             Plan::Aggregate { .. }
             | Plan::Sort { .. }
             | Plan::Distinct { .. }
-            | Plan::SetOp { .. } => Node::Materialized(None),
+            | Plan::SetOp { .. }
+            | Plan::RecursiveUnion { .. }
+            | Plan::WorkTable { .. } => Node::Materialized(None),
             Plan::Limit { input, .. } => Node::Limit {
                 input: Box::new(Node::new(input)),
                 remaining: None,
@@ -663,8 +669,55 @@ fn materialize(plan: &Plan, env: &Env) -> Result<Vec<Row>> {
             Ok(set_op(l, r, *kind, *all))
         }
         Plan::Aggregate { input, group, aggs } => aggregate(input, group, aggs, env),
+        Plan::RecursiveUnion {
+            anchor,
+            recursive,
+            all,
+            id,
+        } => recursive_union(anchor, recursive, *all, *id, env),
+        Plan::WorkTable { id } => Ok(env
+            .ctx
+            .work_tables
+            .lock()
+            .get(id)
+            .map(|rows| rows.as_ref().clone())
+            .unwrap_or_default()),
         _ => Err(Error::internal("not a materializing plan")),
     }
+}
+
+/// Evaluates WITH RECURSIVE: rounds of the recursive term over the
+/// previous round's new rows until a round adds none. Each round checks
+/// for cancellation and statement_timeout, so a query that never ends
+/// can be stopped.
+fn recursive_union(
+    anchor: &Plan,
+    recursive: &Plan,
+    all: bool,
+    id: usize,
+    env: &Env,
+) -> Result<Vec<Row>> {
+    let mut seen: HashSet<Row> = HashSet::new();
+    let fresh = |rows: Vec<Row>, seen: &mut HashSet<Row>| -> Vec<Row> {
+        if all {
+            rows
+        } else {
+            rows.into_iter()
+                .filter(|r| seen.insert(r.clone()))
+                .collect()
+        }
+    };
+    let mut out = fresh(drain(anchor, env)?, &mut seen);
+    let mut work = out.clone();
+    while !work.is_empty() {
+        env.ctx.check_interrupt()?;
+        env.ctx.work_tables.lock().insert(id, Arc::new(work));
+        let next = drain(recursive, env);
+        env.ctx.work_tables.lock().remove(&id);
+        work = fresh(next?, &mut seen);
+        out.extend(work.iter().cloned());
+    }
+    Ok(out)
 }
 
 fn set_op(l: Vec<Row>, r: Vec<Row>, kind: SetOpKind, all: bool) -> Vec<Row> {

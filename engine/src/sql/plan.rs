@@ -115,6 +115,20 @@ pub enum Plan {
         kind: SetOpKind,
         all: bool,
     },
+    /// WITH RECURSIVE: the anchor's rows, then the recursive term run
+    /// again and again over the rows the previous round produced (read
+    /// through [`Plan::WorkTable`] `id`) until a round produces none.
+    RecursiveUnion {
+        anchor: Box<Plan>,
+        recursive: Box<Plan>,
+        /// UNION ALL keeps duplicates; UNION drops rows already produced.
+        all: bool,
+        id: usize,
+    },
+    /// The rows of the current round of the recursive CTE `id`.
+    WorkTable {
+        id: usize,
+    },
 }
 
 pub struct InsertPlan {

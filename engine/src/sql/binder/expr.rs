@@ -1385,5 +1385,7 @@ pub(super) fn plan_refers_outer(plan: &Plan) -> bool {
         } => opt(limit) || opt(offset) || plan_refers_outer(input),
         Plan::Distinct { input } => plan_refers_outer(input),
         Plan::SetOp { left, right, .. } => plan_refers_outer(left) || plan_refers_outer(right),
+        // CTEs are bound without enclosing scopes.
+        Plan::RecursiveUnion { .. } | Plan::WorkTable { .. } => false,
     }
 }

@@ -69,6 +69,8 @@ pub struct Binder<'a> {
     params: Vec<DataType>,
     next_subquery: usize,
     io: IoContext,
+    /// WITH queries in scope, innermost last.
+    ctes: Vec<cte::CteBinding>,
 }
 
 pub fn ident(i: &ast::Ident) -> String {
@@ -215,6 +217,7 @@ impl<'a> Binder<'a> {
             params: param_types.to_vec(),
             next_subquery: 0,
             io,
+            ctes: Vec::new(),
         }
     }
 
@@ -498,6 +501,7 @@ pub fn bind_table_check(def: &crate::catalog::TableDef, text: &str) -> Result<Ex
 }
 
 mod copy;
+mod cte;
 mod ddl;
 mod dml;
 mod expr;

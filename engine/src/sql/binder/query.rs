@@ -12,8 +12,13 @@ impl Binder<'_> {
         q: &ast::Query,
         outer: &[Scope],
     ) -> Result<(Plan, Vec<OutCol>)> {
-        if q.with.is_some() {
-            return Err(Error::unsupported("WITH queries are not supported yet"));
+        if let Some(with) = &q.with {
+            let mark = self.push_ctes(with)?;
+            let mut inner = q.clone();
+            inner.with = None;
+            let result = self.bind_query(&inner, outer);
+            self.pop_ctes(mark);
+            return result;
         }
         if !q.locks.is_empty() {
             return Err(Error::unsupported(
@@ -79,7 +84,7 @@ impl Binder<'_> {
         Ok((plan, cols))
     }
 
-    fn bind_set_expr(
+    pub(super) fn bind_set_expr(
         &mut self,
         body: &ast::SetExpr,
         outer: &[Scope],
@@ -225,6 +230,9 @@ impl Binder<'_> {
             } => {
                 if args.is_some() {
                     return Err(Error::unsupported("table functions are not supported yet"));
+                }
+                if let Some(cte) = self.cte_reference(name, alias.as_ref())? {
+                    return Ok(cte);
                 }
                 let tname = object_name(name)?;
                 let table = self.catalog.table(&tname)?.clone();
@@ -672,7 +680,7 @@ impl Binder<'_> {
     }
 }
 
-fn rename_columns(scope: &mut Scope, names: &[ast::TableAliasColumnDef]) -> Result<()> {
+pub(super) fn rename_columns(scope: &mut Scope, names: &[ast::TableAliasColumnDef]) -> Result<()> {
     if names.len() > scope.cols.len() {
         return Err(Error::new(
             SqlState::INVALID_COLUMN_REFERENCE,
