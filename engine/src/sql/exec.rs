@@ -25,6 +25,8 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Instant;
 
+mod window;
+
 /// Everything a statement runs with.
 pub struct StmtCtx {
     pub engine: Arc<EngineInner>,
@@ -226,7 +228,8 @@ pub fn is_heavy(plan: &Plan) -> bool {
         | Plan::Distinct { .. }
         | Plan::SetOp { .. }
         | Plan::RecursiveUnion { .. }
-        | Plan::WorkTable { .. } => true,
+        | Plan::WorkTable { .. }
+        | Plan::Window { .. } => true,
     }
 }
 
@@ -330,7 +333,8 @@ impl Node {
             | Plan::Distinct { .. }
             | Plan::SetOp { .. }
             | Plan::RecursiveUnion { .. }
-            | Plan::WorkTable { .. } => Node::Materialized(None),
+            | Plan::WorkTable { .. }
+            | Plan::Window { .. } => Node::Materialized(None),
             Plan::Limit { input, .. } => Node::Limit {
                 input: Box::new(Node::new(input)),
                 remaining: None,
@@ -675,6 +679,7 @@ fn materialize(plan: &Plan, env: &Env) -> Result<Vec<Row>> {
             all,
             id,
         } => recursive_union(anchor, recursive, *all, *id, env),
+        Plan::Window { input, calls } => window::evaluate(drain(input, env)?, calls, env),
         Plan::WorkTable { id } => Ok(env
             .ctx
             .work_tables
@@ -762,6 +767,7 @@ fn set_op(l: Vec<Row>, r: Vec<Row>, kind: SetOpKind, all: bool) -> Vec<Row> {
     }
 }
 
+#[derive(Clone)]
 enum AggState {
     Count(i64),
     Sum(Option<Value>),

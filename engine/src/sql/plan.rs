@@ -46,6 +46,47 @@ pub enum SetOpKind {
     Except,
 }
 
+/// A window function call: `func(args) OVER (PARTITION BY ... ORDER BY
+/// ... frame)`.
+#[derive(Debug, Clone)]
+pub struct WindowCall {
+    pub func: WindowFunc,
+    pub args: Vec<Expr>,
+    pub partition: Vec<Expr>,
+    pub order: Vec<SortKey>,
+    pub frame: WindowFrame,
+}
+
+#[derive(Debug, Clone)]
+pub enum WindowFunc {
+    RowNumber,
+    Rank,
+    DenseRank,
+    Ntile,
+    Lag,
+    Lead,
+    FirstValue,
+    LastValue,
+    Aggregate(AggCall),
+}
+
+/// A window frame. Without one: with ORDER BY, from the partition start to
+/// the current row's last peer; without, the whole partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowFrame {
+    Default,
+    Rows { start: FrameBound, end: FrameBound },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameBound {
+    UnboundedPreceding,
+    Preceding(u64),
+    CurrentRow,
+    Following(u64),
+    UnboundedFollowing,
+}
+
 #[derive(Debug, Clone)]
 pub struct SortKey {
     pub expr: Expr,
@@ -124,6 +165,11 @@ pub enum Plan {
         /// UNION ALL keeps duplicates; UNION drops rows already produced.
         all: bool,
         id: usize,
+    },
+    /// Window functions: each input row followed by one value per call.
+    Window {
+        input: Box<Plan>,
+        calls: Vec<WindowCall>,
     },
     /// The rows of the current round of the recursive CTE `id`.
     WorkTable {

@@ -71,6 +71,8 @@ pub struct Binder<'a> {
     io: IoContext,
     /// WITH queries in scope, innermost last.
     ctes: Vec<cte::CteBinding>,
+    /// Window function calls bound so far; a SELECT takes its own.
+    windows: Vec<WindowCall>,
 }
 
 pub fn ident(i: &ast::Ident) -> String {
@@ -218,6 +220,7 @@ impl<'a> Binder<'a> {
             next_subquery: 0,
             io,
             ctes: Vec::new(),
+            windows: Vec::new(),
         }
     }
 
@@ -506,3 +509,4 @@ mod ddl;
 mod dml;
 mod expr;
 mod query;
+mod window;

@@ -492,8 +492,10 @@ impl Binder<'_> {
         let (mut plan, scope) = self.bind_from(&sel.from, outer)?;
         let mut scopes = outer.to_vec();
         scopes.push(scope.clone());
+        let window_mark = self.windows.len();
         if let Some(w) = &sel.selection {
             let pred = self.bind_predicate(w, &scopes)?;
+            self.no_windows_in(window_mark, "WHERE")?;
             if contains_agg(&pred) {
                 return Err(Error::new(
                     SqlState::GROUPING_ERROR,
@@ -579,6 +581,14 @@ impl Binder<'_> {
                 };
             }
             exprs = rewritten;
+        }
+        if self.windows.len() > window_mark {
+            if aggregating {
+                return Err(Error::unsupported(
+                    "window functions in a query with GROUP BY or aggregates are not supported yet",
+                ));
+            }
+            (plan, exprs) = self.plan_windows(plan, exprs, window_mark, scope.width())?;
         }
         plan = Plan::Project {
             input: Box::new(plan),
