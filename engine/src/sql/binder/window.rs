@@ -120,7 +120,7 @@ impl Binder<'_> {
                 None => {
                     return Err(Error::new(
                         SqlState::WRONG_OBJECT_TYPE,
-                        format!("function {name} is not a window function"),
+                        format!("OVER specified, but {name} is not a window function nor an aggregate function"),
                     ))
                 }
             },
