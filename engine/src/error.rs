@@ -18,6 +18,7 @@ impl SqlState {
     pub const DATETIME_FIELD_OVERFLOW: SqlState = SqlState("22008");
     pub const DIVISION_BY_ZERO: SqlState = SqlState("22012");
     pub const INVALID_TEXT_REPRESENTATION: SqlState = SqlState("22P02");
+    pub const BAD_COPY_FILE_FORMAT: SqlState = SqlState("22P04");
     pub const INVALID_BINARY_REPRESENTATION: SqlState = SqlState("22P03");
     pub const CHARACTER_NOT_IN_REPERTOIRE: SqlState = SqlState("22021");
     pub const INVALID_ESCAPE_SEQUENCE: SqlState = SqlState("22025");
@@ -43,6 +44,7 @@ impl SqlState {
     pub const UNDEFINED_TABLE: SqlState = SqlState("42P01");
     pub const UNDEFINED_COLUMN: SqlState = SqlState("42703");
     pub const UNDEFINED_FUNCTION: SqlState = SqlState("42883");
+    pub const WRONG_OBJECT_TYPE: SqlState = SqlState("42809");
     pub const UNDEFINED_OBJECT: SqlState = SqlState("42704");
     pub const UNDEFINED_PARAMETER: SqlState = SqlState("42P02");
     pub const DUPLICATE_TABLE: SqlState = SqlState("42P07");
@@ -88,6 +90,9 @@ pub struct Error {
     pub detail: Option<String>,
     pub hint: Option<String>,
     pub position: Option<u32>,
+    /// Where the error happened (e.g. `COPY t, line 3, column b: "x"`),
+    /// sent as the CONTEXT field.
+    pub context: Option<String>,
     #[source]
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
     /// Set when a statement must wait for another transaction (its id) to
@@ -106,6 +111,7 @@ impl Error {
             detail: None,
             hint: None,
             position: None,
+            context: None,
             source: None,
             retry_after: None,
         }
@@ -126,6 +132,11 @@ impl Error {
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Error {
         self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn with_context(mut self, context: impl Into<String>) -> Error {
+        self.context = Some(context.into());
         self
     }
 

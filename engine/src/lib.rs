@@ -21,7 +21,7 @@ pub mod wal;
 pub use checkpoint::{CheckpointInfo, CheckpointSettings, RecoveryStats};
 pub use error::{Error, Result, SqlState};
 pub use session::{
-    CancelToken, Column, CommandComplete, Cursor, Engine, EngineConfig, Notice, Output, Prepared,
-    Session, Statement, TxnStatus,
+    CancelToken, Column, CommandComplete, CopyIn, CopyOut, Cursor, Engine, EngineConfig, Notice,
+    Output, Prepared, Session, Statement, TxnStatus,
 };
 pub use types::{DataType, Row, Value};

@@ -7,7 +7,7 @@ use crate::error::{Error, Result, SqlState};
 use crate::sql::binder::Binder;
 use crate::sql::exec::{self, StmtCtx};
 use crate::sql::parser::{self, Parsed};
-use crate::sql::plan::{BoundStatement, Command};
+use crate::sql::plan::{BoundStatement, Command, Plan};
 use crate::storage::TxnId;
 use crate::txn::{commit_writes, rollback_writes, Isolation, SnapshotGuard, WriteEntry};
 use crate::types::io::IoContext;
@@ -19,6 +19,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod copy;
+pub use copy::{CopyIn, CopyOut};
 
 /// How to open a data directory.
 #[derive(Clone, Debug)]
@@ -170,6 +173,13 @@ pub struct Statement {
     parsed: Parsed,
 }
 
+impl Statement {
+    /// True for `COPY ... FROM STDIN`, which reads data from the client.
+    pub fn is_copy_in(&self) -> bool {
+        matches!(&self.parsed, Parsed::Copy(c) if c.from)
+    }
+}
+
 /// A statement bound to the catalog with known parameter and result types.
 pub struct Prepared {
     /// Parameter types ($1, $2, ...), inferred where the client left them
@@ -198,6 +208,10 @@ pub enum Output {
     Rows(Cursor),
     /// A statement without a result set.
     Command(CommandComplete),
+    /// `COPY ... FROM STDIN`: the client sends data next.
+    CopyIn(CopyIn),
+    /// `COPY ... TO STDOUT`: rows to send as CopyData.
+    CopyOut(CopyOut),
 }
 
 /// Command completion: the tag (e.g. `INSERT 0 3`) and any session
@@ -474,6 +488,14 @@ fn command_with_notice(tag: &str, notice: Notice) -> Output {
     })
 }
 
+/// A client that goes away mid-transaction leaves nothing behind: its
+/// uncommitted writes are undone and their row locks released.
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.abort_txn();
+    }
+}
+
 impl Session {
     /// Splits `sql` into statements and parses them. Empty input gives an
     /// empty list. Errors: 42601 with position.
@@ -672,6 +694,7 @@ impl Session {
             cancel: self.cancel.clone(),
             deadline: (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout)),
             subquery_cache: Mutex::new(HashMap::new()),
+            work_tables: Mutex::new(HashMap::new()),
             ticks: Default::default(),
         })
     }
@@ -885,6 +908,8 @@ impl Session {
                 Ok(dropped("DROP INDEX", "index", missing))
             }
             Command::Query(_) => self.run_query(bound, params),
+            Command::CopyFrom(_) => Ok(Output::CopyIn(self.start_copy_in(bound)?)),
+            Command::CopyTo { .. } => Ok(Output::CopyOut(self.start_copy_out(bound, params)?)),
             Command::Insert(_)
             | Command::Update(_)
             | Command::Delete(_)
@@ -906,13 +931,22 @@ impl Session {
         let Command::Query(plan) = &bound.command else {
             unreachable!()
         };
+        Ok(Output::Rows(self.open_cursor(
+            plan.clone(),
+            bound.columns.clone(),
+            params,
+        )))
+    }
+
+    /// Opens a cursor over `plan`'s rows in the current (or a new
+    /// single-statement) transaction.
+    fn open_cursor(&mut self, plan: Arc<Plan>, columns: Vec<Column>, params: Vec<Value>) -> Cursor {
         let implicit = self.txn.is_none();
         if implicit {
             self.begin_txn(false, None);
         }
         let snap = self.statement_snapshot();
         let ctx = self.stmt_ctx(params, snap.ts);
-        let plan = plan.clone();
         let heavy = exec::is_heavy(&plan);
         let cursor = exec::Cursor::new(plan, ctx, vec![]);
         if implicit && !self.batch {
@@ -920,8 +954,8 @@ impl Session {
             let t = self.txn.take().expect("transaction");
             self.engine.txns.finish(t.id);
         }
-        Ok(Output::Rows(Cursor {
-            columns: Arc::new(bound.columns.clone()),
+        Cursor {
+            columns: Arc::new(columns),
             source: RowSource::Plan {
                 cursor: Box::new(cursor),
                 heavy,
@@ -931,7 +965,7 @@ impl Session {
             fixed_count: None,
             fetched: 0,
             done: false,
-        }))
+        }
     }
 
     async fn run_dml(&mut self, bound: &Arc<BoundStatement>, params: Vec<Value>) -> Result<Output> {

@@ -5,7 +5,7 @@
 
 use crate::encode::{Formats, RowEncoder};
 use joltdb_engine::session::Cursor;
-use joltdb_engine::{Prepared, Row, Session, Value};
+use joltdb_engine::{CopyIn, Prepared, Row, Session, Value};
 use pgwire::api::ClientInfo;
 use pgwire::error::PgWireError;
 use std::collections::HashMap;
@@ -29,6 +29,8 @@ pub struct ConnState {
     /// Fetch buffer, reused between batches.
     pub rows: Vec<Row>,
     pub encoder: RowEncoder,
+    /// A `COPY ... FROM STDIN` waiting for the client's data.
+    pub copy_in: Option<CopyIn>,
 }
 
 /// A statement prepared with Parse; `None` for an empty query string.
@@ -61,6 +63,7 @@ impl Connection {
                 portals: HashMap::new(),
                 rows: Vec::with_capacity(FETCH_BATCH),
                 encoder: RowEncoder::default(),
+                copy_in: None,
             }),
         }
     }

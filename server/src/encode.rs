@@ -145,6 +145,7 @@ pub fn error_info(err: &Error, severity: &str) -> ErrorInfo {
     info.detail = err.detail.clone();
     info.hint = err.hint.clone();
     info.position = err.position.map(|p| p.to_string());
+    info.where_context = err.context.clone();
     info
 }
 

@@ -395,7 +395,7 @@ async fn execute_portal<C>(
     max_rows: usize,
 ) -> Result<(), StepError>
 where
-    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
     C::Error: Debug,
     PgWireError: From<C::Error>,
 {
@@ -418,6 +418,12 @@ where
             match state.session.execute(&prepared, params).await? {
                 Output::Command(done) => return send_command_complete(client, done).await,
                 Output::Rows(cursor) => cursor,
+                Output::CopyIn(copy) => {
+                    return crate::copy::start_copy_in(client, state, copy, true).await
+                }
+                Output::CopyOut(copy) => {
+                    return crate::copy::send_copy_out(client, state, copy).await
+                }
             }
         }
         PortalState::Suspended(cursor) => cursor,

@@ -9,6 +9,7 @@ mod auth;
 mod cancel;
 mod config;
 mod conn;
+mod copy;
 mod encode;
 mod error;
 mod extended;

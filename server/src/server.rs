@@ -12,7 +12,7 @@ use crate::limit::MessageLimit;
 use futures::{SinkExt, StreamExt};
 use joltdb_auth::{Bootstrap, RoleStore};
 use joltdb_engine::{Engine, EngineConfig};
-use pgwire::api::{ClientInfo, NoopHandler, PgWireConnectionState};
+use pgwire::api::{ClientInfo, PgWireConnectionState};
 use pgwire::error::{ErrorInfo, PgWireError};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use pgwire::tokio::server::{
@@ -44,7 +44,7 @@ type Socket = Framed<MessageLimit<MaybeTls>, PgWireMessageServerCodec<String>>;
 struct Handlers {
     startup: Arc<Startup>,
     query: Arc<QueryHandler>,
-    copy: Arc<NoopHandler>,
+    copy: Arc<QueryHandler>,
     cancel: Arc<CancelRegistry>,
     max_message_bytes: usize,
 }
@@ -100,7 +100,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
     let handlers = Arc::new(Handlers {
         startup: Arc::new(Startup::new(engine.clone(), roles, cancels.clone())),
         query: Arc::new(QueryHandler::default()),
-        copy: Arc::new(NoopHandler),
+        copy: Arc::new(QueryHandler::default()),
         cancel: cancels.clone(),
         max_message_bytes: args.max_message_bytes as usize,
     });

@@ -35,6 +35,8 @@ impl SimpleQueryHandler for QueryHandler {
         state.session.cancel_token().take();
 
         match run_batch(client, &mut state, &query.query).await {
+            // ReadyForQuery follows the client's CopyDone.
+            Ok(()) if state.copy_in.is_some() => return Ok(()),
             Ok(()) => {}
             Err(StepError::Engine(err)) => {
                 client
@@ -68,7 +70,7 @@ impl SimpleQueryHandler for QueryHandler {
 
 async fn run_batch<C>(client: &mut C, state: &mut ConnState, sql: &str) -> Result<(), StepError>
 where
-    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
     C::Error: Debug,
     PgWireError: From<C::Error>,
 {
@@ -84,6 +86,11 @@ where
     }
     if statements.len() == 1 {
         return run_statement(client, state, &statements[0]).await;
+    }
+    if statements.iter().any(Statement::is_copy_in) {
+        return Err(StepError::Engine(joltdb_engine::Error::unsupported(
+            "COPY FROM STDIN must be the only statement in its query string",
+        )));
     }
     state.session.begin_batch();
     for statement in &statements {
@@ -102,7 +109,7 @@ async fn run_statement<C>(
     statement: &Statement,
 ) -> Result<(), StepError>
 where
-    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
     C::Error: Debug,
     PgWireError: From<C::Error>,
 {
@@ -114,5 +121,7 @@ where
             stream_rows(client, state, cursor, &Formats::AllText, 0).await?;
             Ok(())
         }
+        Output::CopyIn(copy) => crate::copy::start_copy_in(client, state, copy, false).await,
+        Output::CopyOut(copy) => crate::copy::send_copy_out(client, state, copy).await,
     }
 }

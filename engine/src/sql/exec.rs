@@ -25,6 +25,8 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Instant;
 
+mod window;
+
 /// Everything a statement runs with.
 pub struct StmtCtx {
     pub engine: Arc<EngineInner>,
@@ -42,6 +44,8 @@ pub struct StmtCtx {
     pub cancel: CancelToken,
     pub deadline: Option<Instant>,
     pub subquery_cache: Mutex<HashMap<usize, Arc<Vec<Row>>>>,
+    /// The current round's rows of each recursive CTE being evaluated.
+    pub work_tables: Mutex<HashMap<usize, Arc<Vec<Row>>>>,
     /// Units of work done, for periodic interrupt checks.
     pub ticks: std::sync::atomic::AtomicU64,
 }
@@ -222,7 +226,10 @@ pub fn is_heavy(plan: &Plan) -> bool {
         | Plan::Aggregate { .. }
         | Plan::Sort { .. }
         | Plan::Distinct { .. }
-        | Plan::SetOp { .. } => true,
+        | Plan::SetOp { .. }
+        | Plan::RecursiveUnion { .. }
+        | Plan::WorkTable { .. }
+        | Plan::Window { .. } => true,
     }
 }
 
@@ -324,7 +331,10 @@ impl Node {
             Plan::Aggregate { .. }
             | Plan::Sort { .. }
             | Plan::Distinct { .. }
-            | Plan::SetOp { .. } => Node::Materialized(None),
+            | Plan::SetOp { .. }
+            | Plan::RecursiveUnion { .. }
+            | Plan::WorkTable { .. }
+            | Plan::Window { .. } => Node::Materialized(None),
             Plan::Limit { input, .. } => Node::Limit {
                 input: Box::new(Node::new(input)),
                 remaining: None,
@@ -663,8 +673,56 @@ fn materialize(plan: &Plan, env: &Env) -> Result<Vec<Row>> {
             Ok(set_op(l, r, *kind, *all))
         }
         Plan::Aggregate { input, group, aggs } => aggregate(input, group, aggs, env),
+        Plan::RecursiveUnion {
+            anchor,
+            recursive,
+            all,
+            id,
+        } => recursive_union(anchor, recursive, *all, *id, env),
+        Plan::Window { input, calls } => window::evaluate(drain(input, env)?, calls, env),
+        Plan::WorkTable { id } => Ok(env
+            .ctx
+            .work_tables
+            .lock()
+            .get(id)
+            .map(|rows| rows.as_ref().clone())
+            .unwrap_or_default()),
         _ => Err(Error::internal("not a materializing plan")),
     }
+}
+
+/// Evaluates WITH RECURSIVE: rounds of the recursive term over the
+/// previous round's new rows until a round adds none. Each round checks
+/// for cancellation and statement_timeout, so a query that never ends
+/// can be stopped.
+fn recursive_union(
+    anchor: &Plan,
+    recursive: &Plan,
+    all: bool,
+    id: usize,
+    env: &Env,
+) -> Result<Vec<Row>> {
+    let mut seen: HashSet<Row> = HashSet::new();
+    let fresh = |rows: Vec<Row>, seen: &mut HashSet<Row>| -> Vec<Row> {
+        if all {
+            rows
+        } else {
+            rows.into_iter()
+                .filter(|r| seen.insert(r.clone()))
+                .collect()
+        }
+    };
+    let mut out = fresh(drain(anchor, env)?, &mut seen);
+    let mut work = out.clone();
+    while !work.is_empty() {
+        env.ctx.check_interrupt()?;
+        env.ctx.work_tables.lock().insert(id, Arc::new(work));
+        let next = drain(recursive, env);
+        env.ctx.work_tables.lock().remove(&id);
+        work = fresh(next?, &mut seen);
+        out.extend(work.iter().cloned());
+    }
+    Ok(out)
 }
 
 fn set_op(l: Vec<Row>, r: Vec<Row>, kind: SetOpKind, all: bool) -> Vec<Row> {
@@ -709,6 +767,7 @@ fn set_op(l: Vec<Row>, r: Vec<Row>, kind: SetOpKind, all: bool) -> Vec<Row> {
     }
 }
 
+#[derive(Clone)]
 enum AggState {
     Count(i64),
     Sum(Option<Value>),
@@ -1123,7 +1182,7 @@ fn row_text(row: &[Value]) -> String {
 
 /// Casts a candidate row to the column types and checks NOT NULL and
 /// CHECK constraints.
-fn prepare_row(table: &Table, row: Row, env: &Env) -> Result<Row> {
+pub fn prepare_row(table: &Table, row: Row, env: &Env) -> Result<Row> {
     let mut out = Vec::with_capacity(row.len());
     for (v, c) in row.into_iter().zip(&table.def.columns) {
         out.push(if v.is_null() {
@@ -1360,6 +1419,41 @@ pub fn run_insert(ip: &InsertPlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
         }
     }
     Ok(result)
+}
+
+/// Inserts rows already checked by [`prepare_row`] (COPY FROM), starting
+/// at `rows[*done]` and advancing `done`. A row that must wait for another
+/// transaction leaves no trace and ends the call with a retry error; the
+/// caller waits and calls again.
+pub fn insert_prepared(
+    table: &Table,
+    rows: &[Arc<Row>],
+    ctx: &StmtCtx,
+    done: &mut usize,
+) -> Result<()> {
+    while let Some(row) = rows.get(*done) {
+        if (*done).is_multiple_of(4096) {
+            ctx.check_interrupt()?;
+        }
+        let mark = ctx.writes.lock().len();
+        let (key, p) = table.store.place_new(&table.def, row);
+        let written = (|| {
+            if !write_row(ctx, table, p, &key, Some(row.clone()), WriteKind::Insert)? {
+                latest_image(ctx, &table.store, p, &key)?;
+                return Err(pk_violation(table, row));
+            }
+            if let Some(index) = unique_conflict(ctx, table, &key, row)? {
+                return Err(unique_violation(table, &index, row));
+            }
+            Ok(())
+        })();
+        if let Err(e) = written {
+            rollback_to(ctx, mark);
+            return Err(e);
+        }
+        *done += 1;
+    }
+    Ok(())
 }
 
 /// ON CONFLICT DO UPDATE of one proposed row against the existing row it

@@ -137,6 +137,9 @@ pub enum Expr {
     /// An aggregate call; replaced by a column reference once the aggregate
     /// node is planned.
     Agg(Box<AggCall>),
+    /// The n-th window function call of a SELECT; replaced by a column
+    /// reference once the window node is planned.
+    Window(usize),
 }
 
 /// What an expression is evaluated against.
@@ -180,7 +183,11 @@ impl Expr {
     pub fn walk(&self, f: &mut dyn FnMut(&Expr)) {
         f(self);
         match self {
-            Expr::Literal(_) | Expr::Column(_) | Expr::Outer { .. } | Expr::Param(_) => {}
+            Expr::Literal(_)
+            | Expr::Column(_)
+            | Expr::Outer { .. }
+            | Expr::Param(_)
+            | Expr::Window(_) => {}
             Expr::Binary { left, right, .. }
             | Expr::And(left, right)
             | Expr::Or(left, right)
@@ -500,6 +507,11 @@ impl Expr {
             }
             Expr::Subquery(sq) => eval_subquery(sq, row, env)?,
             Expr::Agg(_) => return Err(Error::internal("aggregate evaluated outside aggregation")),
+            Expr::Window(_) => {
+                return Err(Error::internal(
+                    "window function evaluated outside its window",
+                ))
+            }
         })
     }
 

@@ -3,6 +3,7 @@
 //! paths, and executing plans.
 
 pub mod binder;
+pub mod copy;
 pub mod exec;
 pub mod expr;
 pub mod parser;

@@ -13,6 +13,8 @@ pub enum Parsed {
     Sql(Box<ast::Statement>),
     /// Accepted and ignored, with its command tag.
     NoOp(&'static str),
+    /// COPY (parsed by `copy.rs`: sqlparser does not know all its options).
+    Copy(Box<super::copy::CopyStatement>),
 }
 
 /// Maximum nesting sqlparser may recurse into before giving up (protects
@@ -138,6 +140,9 @@ pub fn parse_one(full: &str, offset: usize, text: &str) -> Result<Parsed> {
         Some("analyze") | Some("analyse") => return Ok(Parsed::NoOp("ANALYZE")),
         Some("checkpoint") => return Ok(Parsed::NoOp("CHECKPOINT")),
         Some("discard") => return Ok(Parsed::NoOp("DISCARD ALL")),
+        Some("copy") => {
+            return super::copy::parse_copy(full, offset, text).map(|c| Parsed::Copy(Box::new(c)))
+        }
         _ => {}
     }
     let dialect = PostgreSqlDialect {};
@@ -207,7 +212,7 @@ fn split_location(msg: &str) -> (String, Option<(u64, u64)>) {
     (msg.to_string(), None)
 }
 
-fn location_to_offset(text: &str, line: u64, column: u64) -> usize {
+pub(crate) fn location_to_offset(text: &str, line: u64, column: u64) -> usize {
     if line == 0 {
         return text.len();
     }

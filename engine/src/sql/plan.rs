@@ -46,6 +46,47 @@ pub enum SetOpKind {
     Except,
 }
 
+/// A window function call: `func(args) OVER (PARTITION BY ... ORDER BY
+/// ... frame)`.
+#[derive(Debug, Clone)]
+pub struct WindowCall {
+    pub func: WindowFunc,
+    pub args: Vec<Expr>,
+    pub partition: Vec<Expr>,
+    pub order: Vec<SortKey>,
+    pub frame: WindowFrame,
+}
+
+#[derive(Debug, Clone)]
+pub enum WindowFunc {
+    RowNumber,
+    Rank,
+    DenseRank,
+    Ntile,
+    Lag,
+    Lead,
+    FirstValue,
+    LastValue,
+    Aggregate(AggCall),
+}
+
+/// A window frame. Without one: with ORDER BY, from the partition start to
+/// the current row's last peer; without, the whole partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowFrame {
+    Default,
+    Rows { start: FrameBound, end: FrameBound },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameBound {
+    UnboundedPreceding,
+    Preceding(u64),
+    CurrentRow,
+    Following(u64),
+    UnboundedFollowing,
+}
+
 #[derive(Debug, Clone)]
 pub struct SortKey {
     pub expr: Expr,
@@ -115,6 +156,25 @@ pub enum Plan {
         kind: SetOpKind,
         all: bool,
     },
+    /// WITH RECURSIVE: the anchor's rows, then the recursive term run
+    /// again and again over the rows the previous round produced (read
+    /// through [`Plan::WorkTable`] `id`) until a round produces none.
+    RecursiveUnion {
+        anchor: Box<Plan>,
+        recursive: Box<Plan>,
+        /// UNION ALL keeps duplicates; UNION drops rows already produced.
+        all: bool,
+        id: usize,
+    },
+    /// Window functions: each input row followed by one value per call.
+    Window {
+        input: Box<Plan>,
+        calls: Vec<WindowCall>,
+    },
+    /// The rows of the current round of the recursive CTE `id`.
+    WorkTable {
+        id: usize,
+    },
 }
 
 pub struct InsertPlan {
@@ -175,8 +235,25 @@ pub struct CreateTablePlan {
     pub partition_by: Option<Vec<usize>>,
 }
 
+/// COPY ... FROM STDIN.
+pub struct CopyFromPlan {
+    pub table: Arc<Table>,
+    /// The table column each input field fills, in input order.
+    pub columns: Vec<usize>,
+    /// Per table column: its DEFAULT when no input field fills it.
+    pub defaults: Vec<Option<Expr>>,
+    pub options: super::copy::CopyOptions,
+}
+
 pub enum Command {
     Query(Arc<Plan>),
+    CopyFrom(CopyFromPlan),
+    /// COPY ... TO STDOUT of a table or a query's rows.
+    CopyTo {
+        plan: Arc<Plan>,
+        column_names: Vec<String>,
+        options: super::copy::CopyOptions,
+    },
     Insert(InsertPlan),
     Update(UpdatePlan),
     Delete(DeletePlan),

@@ -721,8 +721,16 @@ fn create_segment(shared: &Shared, first: Lsn, record_len: u64) -> Result<Active
     }
     let (file, size) = match spare {
         Some(file) => (file, shared.segment_size),
+        // A record larger than a segment gets a segment of exactly its
+        // size: the record overwrites all of it, so zero-filling it first
+        // would only write (and sync) it twice.
+        None if need > shared.segment_size => {
+            let file = create_sized(&tmp, need)
+                .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
+            (file, need)
+        }
         None => {
-            let size = need.max(shared.segment_size);
+            let size = shared.segment_size;
             let file = create_zeroed(&tmp, size)
                 .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
             (file, size)
@@ -1026,6 +1034,18 @@ fn create_zeroed(path: &Path, size: u64) -> io::Result<File> {
         .open(path)?;
     zero_range(&file, 0, size)?;
     file.sync_all()?;
+    Ok(file)
+}
+
+/// A file of `size` bytes that reads as zeros, without writing them.
+fn create_sized(path: &Path, size: u64) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)?;
+    file.set_len(size)?;
     Ok(file)
 }
 

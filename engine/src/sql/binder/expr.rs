@@ -52,7 +52,7 @@ fn op_of(op: &ast::BinaryOperator) -> Option<BinaryOp> {
     })
 }
 
-fn agg_func(name: &str) -> Option<AggFunc> {
+pub(super) fn agg_func(name: &str) -> Option<AggFunc> {
     Some(match name {
         "count" => AggFunc::Count,
         "sum" => AggFunc::Sum,
@@ -1005,7 +1005,11 @@ impl Binder<'_> {
         ))
     }
 
-    fn function_args(&mut self, f: &ast::Function, scopes: &[Scope]) -> Result<FunctionArgs> {
+    pub(super) fn function_args(
+        &mut self,
+        f: &ast::Function,
+        scopes: &[Scope],
+    ) -> Result<FunctionArgs> {
         let mut star = false;
         let mut distinct = false;
         let mut out = Vec::new();
@@ -1040,7 +1044,7 @@ impl Binder<'_> {
     fn bind_function(&mut self, f: &ast::Function, scopes: &[Scope]) -> Result<(Expr, DataType)> {
         let name = object_name(&f.name)?;
         if f.over.is_some() {
-            return Err(Error::unsupported("window functions are not supported yet"));
+            return self.bind_window_call(f, &name, scopes);
         }
         if f.filter.is_some() {
             return Err(Error::unsupported("aggregate FILTER is not supported yet"));
@@ -1156,7 +1160,7 @@ impl Binder<'_> {
         Ok((Expr::Func { func, args: bound }, ty))
     }
 
-    fn bind_aggregate(
+    pub(super) fn bind_aggregate(
         &mut self,
         agg: AggFunc,
         name: &str,
@@ -1385,5 +1389,15 @@ pub(super) fn plan_refers_outer(plan: &Plan) -> bool {
         } => opt(limit) || opt(offset) || plan_refers_outer(input),
         Plan::Distinct { input } => plan_refers_outer(input),
         Plan::SetOp { left, right, .. } => plan_refers_outer(left) || plan_refers_outer(right),
+        // CTEs are bound without enclosing scopes.
+        Plan::RecursiveUnion { .. } | Plan::WorkTable { .. } => false,
+        Plan::Window { input, calls } => {
+            plan_refers_outer(input)
+                || calls.iter().any(|c| {
+                    exprs_outer(&c.args)
+                        || exprs_outer(&c.partition)
+                        || c.order.iter().any(|k| k.expr.refers_outer(1))
+                })
+        }
     }
 }

@@ -69,6 +69,10 @@ pub struct Binder<'a> {
     params: Vec<DataType>,
     next_subquery: usize,
     io: IoContext,
+    /// WITH queries in scope, innermost last.
+    ctes: Vec<cte::CteBinding>,
+    /// Window function calls bound so far; a SELECT takes its own.
+    windows: Vec<WindowCall>,
 }
 
 pub fn ident(i: &ast::Ident) -> String {
@@ -215,6 +219,8 @@ impl<'a> Binder<'a> {
             params: param_types.to_vec(),
             next_subquery: 0,
             io,
+            ctes: Vec::new(),
+            windows: Vec::new(),
         }
     }
 
@@ -222,6 +228,7 @@ impl<'a> Binder<'a> {
         let (command, columns) = match stmt {
             Parsed::NoOp(tag) => (Command::NoOp(tag), vec![]),
             Parsed::Sql(s) => self.bind_statement(s)?,
+            Parsed::Copy(c) => (self.bind_copy(c)?, vec![]),
         };
         let param_types = self
             .params
@@ -496,7 +503,10 @@ pub fn bind_table_check(def: &crate::catalog::TableDef, text: &str) -> Result<Ex
     b.bind_predicate(&e, &[scope])
 }
 
+mod copy;
+mod cte;
 mod ddl;
 mod dml;
 mod expr;
 mod query;
+mod window;

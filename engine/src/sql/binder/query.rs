@@ -12,8 +12,13 @@ impl Binder<'_> {
         q: &ast::Query,
         outer: &[Scope],
     ) -> Result<(Plan, Vec<OutCol>)> {
-        if q.with.is_some() {
-            return Err(Error::unsupported("WITH queries are not supported yet"));
+        if let Some(with) = &q.with {
+            let mark = self.push_ctes(with)?;
+            let mut inner = q.clone();
+            inner.with = None;
+            let result = self.bind_query(&inner, outer);
+            self.pop_ctes(mark);
+            return result;
         }
         if !q.locks.is_empty() {
             return Err(Error::unsupported(
@@ -79,7 +84,7 @@ impl Binder<'_> {
         Ok((plan, cols))
     }
 
-    fn bind_set_expr(
+    pub(super) fn bind_set_expr(
         &mut self,
         body: &ast::SetExpr,
         outer: &[Scope],
@@ -225,6 +230,9 @@ impl Binder<'_> {
             } => {
                 if args.is_some() {
                     return Err(Error::unsupported("table functions are not supported yet"));
+                }
+                if let Some(cte) = self.cte_reference(name, alias.as_ref())? {
+                    return Ok(cte);
                 }
                 let tname = object_name(name)?;
                 let table = self.catalog.table(&tname)?.clone();
@@ -484,8 +492,10 @@ impl Binder<'_> {
         let (mut plan, scope) = self.bind_from(&sel.from, outer)?;
         let mut scopes = outer.to_vec();
         scopes.push(scope.clone());
+        let window_mark = self.windows.len();
         if let Some(w) = &sel.selection {
             let pred = self.bind_predicate(w, &scopes)?;
+            self.no_windows_in(window_mark, "WHERE")?;
             if contains_agg(&pred) {
                 return Err(Error::new(
                     SqlState::GROUPING_ERROR,
@@ -571,6 +581,14 @@ impl Binder<'_> {
                 };
             }
             exprs = rewritten;
+        }
+        if self.windows.len() > window_mark {
+            if aggregating {
+                return Err(Error::unsupported(
+                    "window functions in a query with GROUP BY or aggregates are not supported yet",
+                ));
+            }
+            (plan, exprs) = self.plan_windows(plan, exprs, window_mark, scope.width())?;
         }
         plan = Plan::Project {
             input: Box::new(plan),
@@ -672,7 +690,7 @@ impl Binder<'_> {
     }
 }
 
-fn rename_columns(scope: &mut Scope, names: &[ast::TableAliasColumnDef]) -> Result<()> {
+pub(super) fn rename_columns(scope: &mut Scope, names: &[ast::TableAliasColumnDef]) -> Result<()> {
     if names.len() > scope.cols.len() {
         return Err(Error::new(
             SqlState::INVALID_COLUMN_REFERENCE,
