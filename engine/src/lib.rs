@@ -5,6 +5,7 @@
 
 #![allow(clippy::result_large_err)]
 
+pub mod backup;
 pub mod catalog;
 pub mod engine;
 pub mod error;

@@ -13,6 +13,8 @@ pub enum Parsed {
     Sql(Box<ast::Statement>),
     /// Accepted and ignored, with its command tag.
     NoOp(&'static str),
+    /// BACKUP, RESTORE, SHOW BACKUP, VERIFY BACKUP.
+    Backup(Box<crate::backup::BackupStatement>),
 }
 
 /// Maximum nesting sqlparser may recurse into before giving up (protects
@@ -138,6 +140,12 @@ pub fn parse_one(full: &str, offset: usize, text: &str) -> Result<Parsed> {
         Some("analyze") | Some("analyse") => return Ok(Parsed::NoOp("ANALYZE")),
         Some("checkpoint") => return Ok(Parsed::NoOp("CHECKPOINT")),
         Some("discard") => return Ok(Parsed::NoOp("DISCARD ALL")),
+        Some("backup") | Some("restore") | Some("verify") => {
+            return Ok(Parsed::Backup(Box::new(crate::backup::parse_statement(text)?)))
+        }
+        Some("show") if w.get(1).is_some_and(|x| x == "backup") => {
+            return Ok(Parsed::Backup(Box::new(crate::backup::parse_statement(text)?)))
+        }
         _ => {}
     }
     let dialect = PostgreSqlDialect {};
