@@ -280,7 +280,11 @@ impl EngineInner {
     }
 
     /// Applies a catalog change: persist, then publish a new snapshot.
-    pub(crate) fn publish(&self, data: &CatalogData, change: impl FnOnce(&mut CatalogSnapshot)) -> Result<()> {
+    pub(crate) fn publish(
+        &self,
+        data: &CatalogData,
+        change: impl FnOnce(&mut CatalogSnapshot),
+    ) -> Result<()> {
         catalog::save(&self.data_dir, data)?;
         let mut cur = self.catalog.write();
         let mut next = (**cur).clone();

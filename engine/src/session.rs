@@ -1295,7 +1295,11 @@ impl Session {
                 columns: Arc::new(bound.columns.clone()),
                 fixed_count: None,
                 source: RowSource::Buffered(rows.into_iter()),
-                tag_prefix: if what == "SHOW BACKUP" { "SHOW" } else { "VERIFY" },
+                tag_prefix: if what == "SHOW BACKUP" {
+                    "SHOW"
+                } else {
+                    "VERIFY"
+                },
                 fetched: 0,
                 done: false,
             }),

@@ -23,8 +23,7 @@ fn read_passphrase(file: Option<&Path>) -> Result<Option<String>, ServerError> {
         return Err(ServerError::Backup(Error::new(
             SqlState::INVALID_PARAMETER_VALUE,
             format!("passphrase file {} is empty", file.display()),
-        )
-        ));
+        )));
     }
     Ok(Some(line))
 }
@@ -45,15 +44,13 @@ pub async fn backup(args: &ServeArgs, cmd: &ColdBackupArgs) -> Result<(), Server
         return Err(ServerError::Backup(Error::new(
             SqlState::UNDEFINED_OBJECT,
             format!("{} is not a joltdb data directory", args.data_dir.display()),
-        )
-        ));
+        )));
     }
     if cmd.to.exists() {
         return Err(ServerError::Backup(Error::new(
             SqlState::DUPLICATE_OBJECT,
             format!("backup file {} already exists", cmd.to.display()),
-        )
-        ));
+        )));
     }
     let options = BackupOptions {
         compressed: cmd.compression == "zstd",

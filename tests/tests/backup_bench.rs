@@ -72,7 +72,17 @@ fn postgres_round_trip(scale: i32) -> (Measured, Measured) {
         .unwrap();
     let port = free_port().to_string();
     let sock = dir.path().to_str().unwrap().to_string();
-    as_postgres("initdb", &["-D", data.to_str().unwrap(), "-A", "trust", "-U", "postgres"]);
+    as_postgres(
+        "initdb",
+        &[
+            "-D",
+            data.to_str().unwrap(),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+        ],
+    );
     as_postgres(
         "pg_ctl",
         &[
@@ -95,16 +105,25 @@ fn postgres_round_trip(scale: i32) -> (Measured, Measured) {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         as_postgres(prog, &refs)
     };
-    run("pgbench", &["-i", "-q", "-s", &scale.to_string(), "postgres"]);
+    run(
+        "pgbench",
+        &["-i", "-q", "-s", &scale.to_string(), "postgres"],
+    );
     let t = Instant::now();
-    run("pg_dump", &["-Fc", "-f", dump.to_str().unwrap(), "postgres"]);
+    run(
+        "pg_dump",
+        &["-Fc", "-f", dump.to_str().unwrap(), "postgres"],
+    );
     let dump_time = t.elapsed().as_secs_f64();
     let bytes = std::fs::metadata(&dump).unwrap().len();
     run("createdb", &["restored"]);
     let t = Instant::now();
     run("pg_restore", &["-d", "restored", dump.to_str().unwrap()]);
     let restore_time = t.elapsed().as_secs_f64();
-    as_postgres("pg_ctl", &["-D", data.to_str().unwrap(), "-m", "fast", "stop"]);
+    as_postgres(
+        "pg_ctl",
+        &["-D", data.to_str().unwrap(), "-m", "fast", "stop"],
+    );
     (
         Measured {
             secs: dump_time,
@@ -134,26 +153,40 @@ async fn load_pgbench(c: &tokio_postgres::Client, scale: i32) {
     };
     c.batch_execute(&format!(
         "INSERT INTO pgbench_branches VALUES {}",
-        (1..=scale).map(|i| format!("({i}, 0, '')")).collect::<Vec<_>>().join(",")
+        (1..=scale)
+            .map(|i| format!("({i}, 0, '')"))
+            .collect::<Vec<_>>()
+            .join(",")
     ))
     .await
     .unwrap();
-    c.batch_execute(&format!("INSERT INTO pgbench_tellers VALUES {}", values(scale * 10, 10)))
-        .await
-        .unwrap();
+    c.batch_execute(&format!(
+        "INSERT INTO pgbench_tellers VALUES {}",
+        values(scale * 10, 10)
+    ))
+    .await
+    .unwrap();
     let accounts = scale * 100_000;
     for start in (1..=accounts).step_by(2000) {
         let rows: Vec<String> = (start..start + 2000)
             .map(|i| format!("({i}, {}, 0, '')", (i - 1) / 100_000 + 1))
             .collect();
-        c.batch_execute(&format!("INSERT INTO pgbench_accounts VALUES {}", rows.join(",")))
-            .await
-            .unwrap();
+        c.batch_execute(&format!(
+            "INSERT INTO pgbench_accounts VALUES {}",
+            rows.join(",")
+        ))
+        .await
+        .unwrap();
     }
 }
 
 /// TPC-B transactions (pgbench's default script) until `stop`.
-async fn tpcb_client(cfg: tokio_postgres::Config, scale: i32, stop: Arc<AtomicBool>, done: Arc<AtomicU64>) {
+async fn tpcb_client(
+    cfg: tokio_postgres::Config,
+    scale: i32,
+    stop: Arc<AtomicBool>,
+    done: Arc<AtomicU64>,
+) {
     let c = joltdb_tests::connect_with(cfg).await.unwrap();
     while !stop.load(Ordering::Relaxed) {
         let (aid, tid, bid, delta) = {
@@ -189,7 +222,14 @@ async fn tpcb_tps(server: &TestServer, scale: i32, secs: u64, during_backup: boo
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
     let clients: Vec<_> = (0..8)
-        .map(|_| tokio::spawn(tpcb_client(server.config(), scale, stop.clone(), done.clone())))
+        .map(|_| {
+            tokio::spawn(tpcb_client(
+                server.config(),
+                scale,
+                stop.clone(),
+                done.clone(),
+            ))
+        })
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let backups = during_backup.then(|| {
@@ -216,7 +256,10 @@ async fn tpcb_tps(server: &TestServer, scale: i32, secs: u64, during_backup: boo
         c.await.unwrap();
     }
     if let Some(b) = backups {
-        println!("hot backups completed during the TPC-B run: {}", b.await.unwrap());
+        println!(
+            "hot backups completed during the TPC-B run: {}",
+            b.await.unwrap()
+        );
     }
     tps
 }
@@ -232,7 +275,10 @@ async fn backup_restore_vs_pg_dump() {
     let c = server.connect().await;
     let t = Instant::now();
     load_pgbench(&c, scale).await;
-    println!("joltdb: loaded {rows} rows in {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "joltdb: loaded {rows} rows in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
 
     let t = Instant::now();
     c.batch_execute("BACKUP DATABASE TO 'bench'").await.unwrap();
@@ -243,11 +289,15 @@ async fn backup_restore_vs_pg_dump() {
         secs: t.elapsed().as_secs_f64(),
         bytes,
     };
-    c.batch_execute("DROP TABLE pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history")
+    c.batch_execute(
+        "DROP TABLE pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history",
+    )
+    .await
+    .unwrap();
+    let t = Instant::now();
+    c.batch_execute("RESTORE DATABASE FROM 'bench'")
         .await
         .unwrap();
-    let t = Instant::now();
-    c.batch_execute("RESTORE DATABASE FROM 'bench'").await.unwrap();
     let restore = Measured {
         secs: t.elapsed().as_secs_f64(),
         bytes,

@@ -292,11 +292,10 @@ impl<R: Read> BackupReader<R> {
         let header = Header::parse(&bytes)?;
         let cipher = if header.encrypted {
             let Some(p) = passphrase else {
-                return Err(Error::new(
-                    SqlState::INVALID_PARAMETER_VALUE,
-                    "backup is encrypted",
-                )
-                .with_hint("Give WITH (encryption_passphrase = '...')."));
+                return Err(
+                    Error::new(SqlState::INVALID_PARAMETER_VALUE, "backup is encrypted")
+                        .with_hint("Give WITH (encryption_passphrase = '...')."),
+                );
             };
             Some(FrameCipher::derive(p, &header.salt, header.kdf)?)
         } else {
@@ -442,19 +441,30 @@ mod tests {
 
     #[test]
     fn round_trips_in_every_mode() {
-        for (c, p) in [(false, None), (true, None), (false, Some("pw")), (true, Some("pw"))] {
+        for (c, p) in [
+            (false, None),
+            (true, None),
+            (false, Some("pw")),
+            (true, Some("pw")),
+        ] {
             let bytes = write(c, p);
             let frames = read_all(&bytes, p).unwrap();
             assert_eq!(frames.len(), 3);
             assert_eq!(frames[1].1, vec![7u8; 1000]);
-            assert_eq!(parse_end(&frames[2].1).unwrap(), EndMarker { chunks: 1, rows: 3 });
+            assert_eq!(
+                parse_end(&frames[2].1).unwrap(),
+                EndMarker { chunks: 1, rows: 3 }
+            );
         }
     }
 
     #[test]
     fn damage_truncation_and_wrong_passphrase_are_detected() {
         let bytes = write(true, Some("pw"));
-        assert_eq!(read_all(&bytes, Some("nope")).unwrap_err().state, SqlState::INVALID_PASSWORD);
+        assert_eq!(
+            read_all(&bytes, Some("nope")).unwrap_err().state,
+            SqlState::INVALID_PASSWORD
+        );
         assert_eq!(
             read_all(&bytes, None).unwrap_err().state,
             SqlState::INVALID_PARAMETER_VALUE

@@ -15,7 +15,7 @@ use crate::engine::{build_table, duplicate_relation, sequence_from, EngineInner}
 use crate::error::{Error, Result, SqlState};
 use crate::storage::codec::Reader;
 use crate::storage::{row_id_of, Key, TableStore};
-use crate::txn::encode_commit_record;
+use crate::txn::{encode_commit_record, LoggedChange};
 use crate::types::{Row, Value};
 use futures::future::BoxFuture;
 use std::collections::{BTreeMap, HashSet};
@@ -158,7 +158,10 @@ fn not_in_backup(name: &str) -> Error {
 
 /// The table and sequence definitions to restore, renamed as asked, with
 /// table ids not yet assigned.
-fn plan_tables(manifest: &Manifest, req: &RestoreRequest) -> Result<Vec<(usize, TableDef, Vec<SequenceDef>)>> {
+fn plan_tables(
+    manifest: &Manifest,
+    req: &RestoreRequest,
+) -> Result<Vec<(usize, TableDef, Vec<SequenceDef>)>> {
     let sources: Vec<usize> = match &req.table {
         Some(name) => vec![manifest
             .tables
@@ -296,7 +299,11 @@ fn check_conflicts(
 
 /// Restores tables (and their sequences; roles for a database backup)
 /// from the backup at `path`. All or nothing.
-pub fn restore_backup(engine: &EngineInner, path: &Path, req: &RestoreRequest) -> Result<RestoreSummary> {
+pub fn restore_backup(
+    engine: &EngineInner,
+    path: &Path,
+    req: &RestoreRequest,
+) -> Result<RestoreSummary> {
     let mut reader = open(path, req.passphrase.as_deref())?;
     let manifest = reader.manifest()?;
     if req.rename.is_some() && req.table.is_none() {
@@ -311,7 +318,9 @@ pub fn restore_backup(engine: &EngineInner, path: &Path, req: &RestoreRequest) -
     // Reserve fresh ids durably before any row is logged under them.
     let needed: u32 = plan
         .iter()
-        .map(|(src, d, s)| (*src != usize::MAX) as u32 * (1 + d.indexes.len() as u32) + s.len() as u32)
+        .map(|(src, d, s)| {
+            (*src != usize::MAX) as u32 * (1 + d.indexes.len() as u32) + s.len() as u32
+        })
         .sum();
     let mut next_oid = {
         let mut data = engine.catalog_data.lock();
@@ -376,13 +385,18 @@ pub fn restore_backup(engine: &EngineInner, path: &Path, req: &RestoreRequest) -
                     let (key, partition) = if target.def.primary_key.is_empty() {
                         let id = row_id_of(&key)
                             .ok_or_else(|| super::format::corrupt("has a damaged row key"))?;
-                        target.store.next_row_id.fetch_max(id + 1, Ordering::Relaxed);
+                        target
+                            .store
+                            .next_row_id
+                            .fetch_max(id + 1, Ordering::Relaxed);
                         (key, target.store.partition_for(&[Value::Int8(id as i64)]))
                     } else {
                         target.store.place_existing(&target.def, &row)
                     };
                     let row = Arc::new(row);
-                    target.store.replay_put(partition, key.clone(), Some(row.clone()));
+                    target
+                        .store
+                        .replay_put(partition, key.clone(), Some(row.clone()));
                     target.rows += 1;
                     log.add(partition, target.def.oid, key, row)?;
                 }
@@ -404,7 +418,10 @@ pub fn restore_backup(engine: &EngineInner, path: &Path, req: &RestoreRequest) -
     let all_plan: Vec<(usize, TableDef, Vec<SequenceDef>)> = pending
         .iter()
         .map(|p| (p.source, p.def.clone(), p.sequences.clone()))
-        .chain((!free_sequences.is_empty()).then(|| (usize::MAX, placeholder_def(), free_sequences.clone())))
+        .chain(
+            (!free_sequences.is_empty())
+                .then(|| (usize::MAX, placeholder_def(), free_sequences.clone())),
+        )
         .collect();
     check_conflicts(&data, &all_plan, req.replace)?;
     let mut new_data = data.clone();
@@ -423,7 +440,10 @@ pub fn restore_backup(engine: &EngineInner, path: &Path, req: &RestoreRequest) -
     let mut sequences = Vec::new();
     for p in &pending {
         new_data.tables.insert(p.def.name.clone(), p.def.clone());
-        tables.push((p.def.name.clone(), build_table(p.def.clone(), Some(p.store.clone()), engine.partitions)?));
+        tables.push((
+            p.def.name.clone(),
+            build_table(p.def.clone(), Some(p.store.clone()), engine.partitions)?,
+        ));
         for s in &p.sequences {
             new_data.sequences.insert(s.name.clone(), s.clone());
             sequences.push((s.name.clone(), sequence_from(s)));
@@ -507,7 +527,7 @@ impl<'a> LogBatcher<'a> {
         // Each record is its own one-partition transaction.
         let txn = self.engine.txns.begin();
         self.engine.txns.finish(txn);
-        let refs: Vec<(u32, &[u8], Option<&[Value]>)> = changes
+        let refs: Vec<LoggedChange> = changes
             .iter()
             .map(|(o, k, r)| (*o, &k[..], Some(&r[..])))
             .collect();

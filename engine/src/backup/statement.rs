@@ -59,9 +59,10 @@ impl std::fmt::Debug for BackupStatement {
                 .field("name", name)
                 .field("table", &request.table)
                 .finish_non_exhaustive(),
-            BackupStatement::Show { name, .. } => {
-                f.debug_struct("Show").field("name", name).finish_non_exhaustive()
-            }
+            BackupStatement::Show { name, .. } => f
+                .debug_struct("Show")
+                .field("name", name)
+                .finish_non_exhaustive(),
             BackupStatement::Verify { name, .. } => f
                 .debug_struct("Verify")
                 .field("name", name)
@@ -114,7 +115,11 @@ fn tokenize(text: &str) -> Result<Vec<Tok>> {
                     }
                 }
             }
-            out.push(if c == '\'' { Tok::Str(s) } else { Tok::Quoted(s) });
+            out.push(if c == '\'' {
+                Tok::Str(s)
+            } else {
+                Tok::Quoted(s)
+            });
         } else if c.is_alphanumeric() || c == '_' {
             let mut w = String::new();
             while let Some(&c) = chars.peek() {
@@ -241,7 +246,9 @@ impl Parser {
                 _ => return Err(self.error()),
             };
             if out.iter().any(|(n, _)| *n == name) {
-                return Err(Error::syntax(format!("option \"{name}\" given more than once")));
+                return Err(Error::syntax(format!(
+                    "option \"{name}\" given more than once"
+                )));
             }
             out.push((name, value));
             if self.punct(')') {
@@ -365,7 +372,12 @@ pub fn parse_statement(text: &str) -> Result<BackupStatement> {
         for (k, v) in p.options()? {
             match k.as_str() {
                 "encryption_passphrase" => passphrase = Some(passphrase_option(v)?),
-                _ => return Err(invalid_option(if show { "SHOW BACKUP" } else { "VERIFY BACKUP" }, &k)),
+                _ => {
+                    return Err(invalid_option(
+                        if show { "SHOW BACKUP" } else { "VERIFY BACKUP" },
+                        &k,
+                    ))
+                }
             }
         }
         if show {
@@ -385,14 +397,24 @@ mod tests {
     #[test]
     fn parses_every_form() {
         let s = parse_statement("BACKUP TABLE a, \"B\" TO 'x.backup' WITH (compression = 'none', encryption_passphrase = 'p')").unwrap();
-        let BackupStatement::Backup { target, name, options } = s else { panic!() };
+        let BackupStatement::Backup {
+            target,
+            name,
+            options,
+        } = s
+        else {
+            panic!()
+        };
         assert_eq!(target, BackupTarget::Tables(vec!["a".into(), "B".into()]));
         assert_eq!(name, "x.backup");
         assert!(!options.compressed);
         assert_eq!(options.passphrase.as_deref(), Some("p"));
         assert!(matches!(
             parse_statement("backup database to 'd'").unwrap(),
-            BackupStatement::Backup { target: BackupTarget::Database, .. }
+            BackupStatement::Backup {
+                target: BackupTarget::Database,
+                ..
+            }
         ));
         let BackupStatement::Restore { name, request } =
             parse_statement("RESTORE TABLE public.t FROM 'n' AS t2 WITH (replace = true)").unwrap()
@@ -403,24 +425,43 @@ mod tests {
         assert_eq!(request.table.as_deref(), Some("t"));
         assert_eq!(request.rename.as_deref(), Some("t2"));
         assert!(request.replace);
-        assert!(matches!(parse_statement("SHOW BACKUP 'n'").unwrap(), BackupStatement::Show { .. }));
+        assert!(matches!(
+            parse_statement("SHOW BACKUP 'n'").unwrap(),
+            BackupStatement::Show { .. }
+        ));
         assert!(matches!(
             parse_statement("VERIFY BACKUP 'n' WITH (encryption_passphrase='x')").unwrap(),
-            BackupStatement::Verify { passphrase: Some(_), .. }
+            BackupStatement::Verify {
+                passphrase: Some(_),
+                ..
+            }
         ));
     }
 
     #[test]
     fn rejects_bad_syntax_and_options() {
-        for bad in ["BACKUP TABLE TO 'x'", "BACKUP TABLE t 'x'", "RESTORE TABLE t FROM x", "BACKUP TABLE t TO 'x' extra"] {
-            assert_eq!(parse_statement(bad).unwrap_err().state, SqlState::SYNTAX_ERROR, "{bad}");
+        for bad in [
+            "BACKUP TABLE TO 'x'",
+            "BACKUP TABLE t 'x'",
+            "RESTORE TABLE t FROM x",
+            "BACKUP TABLE t TO 'x' extra",
+        ] {
+            assert_eq!(
+                parse_statement(bad).unwrap_err().state,
+                SqlState::SYNTAX_ERROR,
+                "{bad}"
+            );
         }
         for bad in [
             "BACKUP TABLE t TO 'x' WITH (compression = 'lz4')",
             "BACKUP TABLE t TO 'x' WITH (replace = true)",
             "RESTORE TABLE t FROM 'x' WITH (replace = maybe)",
         ] {
-            assert_eq!(parse_statement(bad).unwrap_err().state, SqlState::INVALID_PARAMETER_VALUE, "{bad}");
+            assert_eq!(
+                parse_statement(bad).unwrap_err().state,
+                SqlState::INVALID_PARAMETER_VALUE,
+                "{bad}"
+            );
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Taking a backup: every chosen table read at one MVCC snapshot, written
 //! to a temporary file that is synced and renamed into place.
 
-use super::format::{BackupWriter, EndMarker, FrameKind, Manifest, SequenceEntry, TableEntry, FORMAT_VERSION};
+use super::format::{
+    BackupWriter, EndMarker, FrameKind, Manifest, SequenceEntry, TableEntry, FORMAT_VERSION,
+};
 use crate::catalog::Table;
 use crate::engine::EngineInner;
 use crate::error::{Error, Result, SqlState};
@@ -42,7 +44,11 @@ pub struct BackupSummary {
 
 /// Calls `f` for every row of `table` visible at `snap`, a batch at a time
 /// so writers are held up for one batch at most.
-fn for_each_row(table: &Table, snap: Ts, mut f: impl FnMut(&Key, &Arc<Row>) -> Result<()>) -> Result<()> {
+fn for_each_row(
+    table: &Table,
+    snap: Ts,
+    mut f: impl FnMut(&Key, &Arc<Row>) -> Result<()>,
+) -> Result<()> {
     let mut batch = Vec::with_capacity(SCAN_BATCH);
     for p in 0..table.store.partition_count() {
         let mut from: Option<Key> = None;
@@ -53,9 +59,15 @@ fn for_each_row(table: &Table, snap: Ts, mut f: impl FnMut(&Key, &Arc<Row>) -> R
                 None => Bound::Unbounded,
             };
             // Transaction id 0 owns no intents: only committed rows count.
-            let next = table
-                .store
-                .scan_batch(p as u16, lower, Bound::Unbounded, snap, 0, SCAN_BATCH, &mut batch);
+            let next = table.store.scan_batch(
+                p as u16,
+                lower,
+                Bound::Unbounded,
+                snap,
+                0,
+                SCAN_BATCH,
+                &mut batch,
+            );
             for (k, row) in &batch {
                 f(k, row)?;
             }
@@ -123,7 +135,12 @@ pub fn take_backup(
     };
     let manifest = Manifest {
         format_version: FORMAT_VERSION,
-        kind: if tables.is_some() { "table" } else { "database" }.into(),
+        kind: if tables.is_some() {
+            "table"
+        } else {
+            "database"
+        }
+        .into(),
         snapshot_ts: snapshot.ts,
         snapshot_time_micros: snapshot_time,
         partitions: engine.partitions,
@@ -134,7 +151,12 @@ pub fn take_backup(
 
     let file_name = dest
         .file_name()
-        .ok_or_else(|| Error::new(SqlState::INVALID_PARAMETER_VALUE, "backup name has no file name"))?
+        .ok_or_else(|| {
+            Error::new(
+                SqlState::INVALID_PARAMETER_VALUE,
+                "backup name has no file name",
+            )
+        })?
         .to_string_lossy()
         .into_owned();
     let tmp = dest.with_file_name(format!(".{file_name}.partial"));
@@ -149,7 +171,10 @@ pub fn take_backup(
     };
     if let Err(e) = std::fs::rename(&tmp, dest) {
         let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(format!("renaming backup into {}", dest.display()), e));
+        return Err(Error::io(
+            format!("renaming backup into {}", dest.display()),
+            e,
+        ));
     }
     if let Some(dir) = dest.parent() {
         std::fs::File::open(dir)
@@ -225,7 +250,10 @@ fn write_file(
         }
         total += written;
     }
-    w.end(EndMarker { chunks, rows: total })?;
+    w.end(EndMarker {
+        chunks,
+        rows: total,
+    })?;
     let bytes = w.bytes();
     let file = w
         .into_inner()

@@ -141,10 +141,14 @@ pub fn parse_one(full: &str, offset: usize, text: &str) -> Result<Parsed> {
         Some("checkpoint") => return Ok(Parsed::NoOp("CHECKPOINT")),
         Some("discard") => return Ok(Parsed::NoOp("DISCARD ALL")),
         Some("backup") | Some("restore") | Some("verify") => {
-            return Ok(Parsed::Backup(Box::new(crate::backup::parse_statement(text)?)))
+            return Ok(Parsed::Backup(Box::new(crate::backup::parse_statement(
+                text,
+            )?)))
         }
         Some("show") if w.get(1).is_some_and(|x| x == "backup") => {
-            return Ok(Parsed::Backup(Box::new(crate::backup::parse_statement(text)?)))
+            return Ok(Parsed::Backup(Box::new(crate::backup::parse_statement(
+                text,
+            )?)))
         }
         _ => {}
     }
