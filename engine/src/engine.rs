@@ -41,21 +41,25 @@ pub struct EngineInner {
     pub partitions: usize,
     catalog: RwLock<Arc<CatalogSnapshot>>,
     /// The persisted form of the catalog; its lock also serialises DDL.
-    catalog_data: Mutex<CatalogData>,
+    pub(crate) catalog_data: Mutex<CatalogData>,
     pub txns: Arc<TxnManager>,
     pub logs: Vec<Arc<dyn PartitionLog>>,
     pub checkpointer: Checkpointer,
+    /// Where backup names resolve.
+    pub backup_dir: PathBuf,
+    /// The server's roles, included in database backups.
+    pub roles: std::sync::OnceLock<joltdb_auth::RoleStore>,
     _lock: File,
 }
 
-fn duplicate_relation(name: &str) -> Error {
+pub(crate) fn duplicate_relation(name: &str) -> Error {
     Error::new(
         SqlState::DUPLICATE_TABLE,
         format!("relation \"{name}\" already exists"),
     )
 }
 
-fn build_table(
+pub(crate) fn build_table(
     def: TableDef,
     store: Option<Arc<TableStore>>,
     partitions: usize,
@@ -73,7 +77,7 @@ fn build_table(
     }))
 }
 
-fn sequence_from(def: &SequenceDef) -> Arc<Sequence> {
+pub(crate) fn sequence_from(def: &SequenceDef) -> Arc<Sequence> {
     let state = match def.reserved_until {
         Some(r) => SequenceState {
             last: r,
@@ -163,6 +167,11 @@ impl EngineInner {
             txns: Arc::new(TxnManager::default()),
             logs,
             checkpointer: Checkpointer::new(config.checkpoint.clone()),
+            backup_dir: config
+                .backup_dir
+                .clone()
+                .unwrap_or_else(|| dir.join("backups")),
+            roles: std::sync::OnceLock::new(),
             _lock: lock,
         };
         engine.recover()?;
@@ -219,7 +228,11 @@ impl EngineInner {
     }
 
     /// Applies a catalog change: persist, then publish a new snapshot.
-    fn publish(&self, data: &CatalogData, change: impl FnOnce(&mut CatalogSnapshot)) -> Result<()> {
+    pub(crate) fn publish(
+        &self,
+        data: &CatalogData,
+        change: impl FnOnce(&mut CatalogSnapshot),
+    ) -> Result<()> {
         catalog::save(&self.data_dir, data)?;
         let mut cur = self.catalog.write();
         let mut next = (**cur).clone();

@@ -6,6 +6,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod archive;
+pub mod backup;
 pub mod catalog;
 pub mod checkpoint;
 mod chunkfile;

@@ -34,6 +34,8 @@ pub struct EngineConfig {
     pub wal_segment_size: u64,
     /// When to checkpoint, and where to archive the log.
     pub checkpoint: crate::checkpoint::CheckpointSettings,
+    /// Directory backup names resolve in (default `<data_dir>/backups`).
+    pub backup_dir: Option<PathBuf>,
 }
 
 /// An open database: one per data directory (guarded by a lock file).
@@ -71,6 +73,31 @@ impl Engine {
         self.inner.checkpointer.settings.archive_dir.as_deref()
     }
 
+    /// Gives the engine the server's roles: database backups include them
+    /// and a database restore adds the roles missing here.
+    pub fn set_role_store(&self, roles: joltdb_auth::RoleStore) {
+        let _ = self.inner.roles.set(roles);
+    }
+
+    /// Backs up the whole database to `path` (any path: this is the
+    /// operator's command line, not SQL).
+    pub fn backup_database_to(
+        &self,
+        path: &std::path::Path,
+        options: &crate::backup::BackupOptions,
+    ) -> Result<crate::backup::BackupSummary> {
+        crate::backup::take_backup(&self.inner, None, path, options)
+    }
+
+    /// Restores from the backup file at `path`.
+    pub fn restore_from(
+        &self,
+        path: &std::path::Path,
+        request: &crate::backup::RestoreRequest,
+    ) -> Result<crate::backup::RestoreSummary> {
+        crate::backup::restore_backup(&self.inner, path, request)
+    }
+
     /// The partition count of the open data directory.
     pub fn partitions(&self) -> usize {
         self.inner.partitions
@@ -96,6 +123,7 @@ impl Engine {
             cancel: CancelToken::default(),
             currvals: Arc::new(Mutex::new(HashMap::new())),
             batch: false,
+            superuser: false,
         };
         for (k, v) in params {
             let name = k.to_lowercase();
@@ -332,6 +360,8 @@ pub struct Session {
     /// Inside a multi-statement query string: statements share one
     /// implicit transaction, committed at the end of the string.
     batch: bool,
+    /// Whether the session's role is a superuser (may BACKUP/RESTORE).
+    superuser: bool,
 }
 
 /// Settings reported to the client with ParameterStatus when they change.
@@ -907,6 +937,7 @@ impl Session {
                 let missing = self.engine.drop_indexes(names, *if_exists)?;
                 Ok(dropped("DROP INDEX", "index", missing))
             }
+            Command::Backup(stmt) => self.run_backup(stmt, bound).await,
             Command::Query(_) => self.run_query(bound, params),
             Command::CopyFrom(_) => Ok(Output::CopyIn(self.start_copy_in(bound)?)),
             Command::CopyTo { .. } => Ok(Output::CopyOut(self.start_copy_out(bound, params)?)),
@@ -1303,6 +1334,55 @@ impl Session {
         .checkpoint()
         .await?;
         Ok(command("CHECKPOINT"))
+    }
+
+    /// Records whether the session's role is a superuser (the server knows
+    /// the roles; sessions start without the privilege).
+    pub fn set_superuser(&mut self, superuser: bool) {
+        self.superuser = superuser;
+    }
+
+    async fn run_backup(
+        &mut self,
+        stmt: &crate::backup::BackupStatement,
+        bound: &Arc<BoundStatement>,
+    ) -> Result<Output> {
+        use crate::backup::BackupStatement as B;
+        let what = match stmt {
+            B::Backup { .. } => "BACKUP",
+            B::Restore { .. } => "RESTORE",
+            B::Show { .. } => "SHOW BACKUP",
+            B::Verify { .. } => "VERIFY BACKUP",
+        };
+        if !self.superuser {
+            return Err(Error::new(
+                SqlState::INSUFFICIENT_PRIVILEGE,
+                format!("permission denied to run {what}"),
+            )
+            .with_detail("Only superusers may run backup statements."));
+        }
+        if self.txn.as_ref().is_some_and(|t| t.explicit) || self.batch {
+            return Err(Error::new(
+                SqlState::ACTIVE_SQL_TRANSACTION,
+                format!("{what} cannot run inside a transaction block"),
+            ));
+        }
+        let out = crate::backup::execute(&self.engine, stmt.clone()).await?;
+        Ok(match out.rows {
+            Some(rows) => Output::Rows(Cursor {
+                columns: Arc::new(bound.columns.clone()),
+                fixed_count: None,
+                source: RowSource::Buffered(rows.into_iter()),
+                tag_prefix: if what == "SHOW BACKUP" {
+                    "SHOW"
+                } else {
+                    "VERIFY"
+                },
+                fetched: 0,
+                done: false,
+            }),
+            None => command(out.tag),
+        })
     }
 
     fn run_show(&mut self, name: &str, bound: &Arc<BoundStatement>) -> Result<Output> {

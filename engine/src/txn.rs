@@ -389,6 +389,34 @@ fn encode_record_header(
     put_u32(out, n_changes as u32);
 }
 
+/// One change as a log record holds it: table id, row key, new row (or
+/// `None` for a deletion).
+pub type LoggedChange<'a> = (u32, &'a [u8], Option<&'a [crate::types::Value]>);
+
+/// Encodes one partition's log record of an already committed change set
+/// (a restore logs its rows this way).
+pub fn encode_commit_record(
+    txn: TxnId,
+    time: i64,
+    participants: &[u16],
+    changes: &[LoggedChange],
+) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(64 + changes.len() * 64);
+    encode_record_header(txn, time, participants, changes.len(), &mut buf);
+    for (table, key, row) in changes {
+        put_u32(&mut buf, *table);
+        put_bytes(&mut buf, key);
+        match row {
+            Some(r) => {
+                buf.push(1);
+                encode_row(r, &mut buf);
+            }
+            None => buf.push(0),
+        }
+    }
+    buf
+}
+
 /// A row's final image in a committing transaction.
 type FinalWrite<'a> = (&'a Arc<TableStore>, &'a Key, Option<Arc<Row>>);
 

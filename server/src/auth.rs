@@ -87,10 +87,11 @@ impl Startup {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
 
-        let session = self
+        let mut session = self
             .engine
             .new_session(&user, &database, &params)
             .map_err(|e| PgWireError::UserError(Box::new(error_info(&e, "FATAL"))))?;
+        session.set_superuser(role.as_ref().is_some_and(|r| r.superuser));
         let token = session.cancel_token();
         let mut reported = session.startup_parameters();
         add_default_parameters(&mut reported, &user, role.is_some_and(|r| r.superuser));

@@ -29,6 +29,38 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (the default when no subcommand is given).
     Serve,
+    /// Back up a stopped data directory (all tables, sequences and roles)
+    /// to a file in the same format as `BACKUP DATABASE`.
+    Backup(ColdBackupArgs),
+    /// Restore a backup file (from `BACKUP ...` or `joltdb backup`) into a
+    /// stopped data directory, which is created if missing.
+    Restore(ColdRestoreArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ColdBackupArgs {
+    /// The backup file to write (must not exist).
+    #[arg(long, value_name = "FILE")]
+    pub to: PathBuf,
+    /// `zstd` or `none`.
+    #[arg(long, default_value = "zstd", value_parser = ["zstd", "none"])]
+    pub compression: String,
+    /// Encrypt the backup with the passphrase in this file (its first line).
+    #[arg(long, value_name = "FILE")]
+    pub encryption_passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ColdRestoreArgs {
+    /// The backup file to read.
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+    /// The passphrase of an encrypted backup, in this file (its first line).
+    #[arg(long, value_name = "FILE")]
+    pub encryption_passphrase_file: Option<PathBuf>,
+    /// Replace tables that already exist in the data directory.
+    #[arg(long)]
+    pub replace: bool,
 }
 
 /// Settings of the running server.
@@ -111,6 +143,10 @@ pub struct ServeArgs {
     /// directory's log is truncated, for point-in-time restore.
     #[arg(long, env = "JOLTDB_ARCHIVE_DIR", value_name = "DIR", global = true)]
     pub archive_dir: Option<PathBuf>,
+    /// Directory that backup names in `BACKUP ... TO 'name'` and
+    /// `RESTORE ... FROM 'name'` resolve in [default: DATA_DIR/backups].
+    #[arg(long, env = "JOLTDB_BACKUP_DIR", value_name = "DIR", global = true)]
+    pub backup_dir: Option<PathBuf>,
 }
 
 impl ServeArgs {

@@ -6,6 +6,8 @@ use std::io;
 pub enum ServerError {
     #[error("cannot open the database: {0}")]
     Engine(#[from] joltdb_engine::Error),
+    #[error("{0}")]
+    Backup(joltdb_engine::Error),
     #[error("cannot open the role store: {0}")]
     Roles(#[from] joltdb_auth::AuthError),
     #[error("cannot listen on {addr}: {source}")]

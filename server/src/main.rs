@@ -7,6 +7,7 @@
 
 mod auth;
 mod cancel;
+mod cold;
 mod config;
 mod conn;
 mod copy;
@@ -47,6 +48,8 @@ fn main() -> ExitCode {
 
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => runtime.block_on(server::run(cli.serve)),
+        Command::Backup(args) => runtime.block_on(cold::backup(&cli.serve, &args)),
+        Command::Restore(args) => runtime.block_on(cold::restore(&cli.serve, &args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -56,6 +56,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
         partitions: args.partitions(),
         wal_segment_size: u64::from(args.wal_segment_mb) << 20,
         checkpoint: args.checkpoint_settings(),
+        backup_dir: args.backup_dir.clone(),
     };
     tracing::info!(data_dir = %config.data_dir.display(), "opening database");
     let engine = tokio::task::spawn_blocking(move || Engine::open(config))
@@ -63,6 +64,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
         .map_err(|e| ServerError::Engine(joltdb_engine::Error::internal(e.to_string())))??;
 
     let roles = Arc::new(RoleStore::open(&args.data_dir)?);
+    engine.set_role_store((*roles).clone());
     let password = std::env::var("JOLTDB_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty());

@@ -15,6 +15,8 @@ pub enum Parsed {
     NoOp(&'static str),
     /// COPY (parsed by `copy.rs`: sqlparser does not know all its options).
     Copy(Box<super::copy::CopyStatement>),
+    /// BACKUP, RESTORE, SHOW BACKUP, VERIFY BACKUP.
+    Backup(Box<crate::backup::BackupStatement>),
 }
 
 /// Maximum nesting sqlparser may recurse into before giving up (protects
@@ -142,6 +144,16 @@ pub fn parse_one(full: &str, offset: usize, text: &str) -> Result<Parsed> {
         Some("discard") => return Ok(Parsed::NoOp("DISCARD ALL")),
         Some("copy") => {
             return super::copy::parse_copy(full, offset, text).map(|c| Parsed::Copy(Box::new(c)))
+        }
+        Some("backup") | Some("restore") | Some("verify") => {
+            return Ok(Parsed::Backup(Box::new(crate::backup::parse_statement(
+                text,
+            )?)))
+        }
+        Some("show") if w.get(1).is_some_and(|x| x == "backup") => {
+            return Ok(Parsed::Backup(Box::new(crate::backup::parse_statement(
+                text,
+            )?)))
         }
         _ => {}
     }

@@ -301,6 +301,8 @@ pub enum Command {
     /// Statements accepted for compatibility that have nothing to do
     /// (VACUUM, ANALYZE, ...), with their command tag.
     NoOp(&'static str),
+    /// BACKUP, RESTORE, SHOW BACKUP, VERIFY BACKUP.
+    Backup(Box<crate::backup::BackupStatement>),
 }
 
 /// A statement bound to the catalog.

@@ -227,6 +227,7 @@ impl<'a> Binder<'a> {
     pub fn bind(mut self, stmt: &Parsed) -> Result<BoundStatement> {
         let (command, columns) = match stmt {
             Parsed::NoOp(tag) => (Command::NoOp(tag), vec![]),
+            Parsed::Backup(b) => (Command::Backup(b.clone()), crate::backup::result_columns(b)),
             Parsed::Sql(s) => self.bind_statement(s)?,
             Parsed::Copy(c) => (self.bind_copy(c)?, vec![]),
         };
