@@ -716,6 +716,7 @@ enum AggState {
     MinMax(Option<Value>),
     Bool(Option<bool>),
     StringAgg(Option<String>),
+    ArrayAgg(Option<Vec<Value>>),
 }
 
 fn agg_init(call: &AggCall) -> AggState {
@@ -726,6 +727,7 @@ fn agg_init(call: &AggCall) -> AggState {
         AggFunc::Min | AggFunc::Max => AggState::MinMax(None),
         AggFunc::BoolAnd | AggFunc::BoolOr => AggState::Bool(None),
         AggFunc::StringAgg => AggState::StringAgg(None),
+        AggFunc::ArrayAgg => AggState::ArrayAgg(None),
     }
 }
 
@@ -750,6 +752,11 @@ fn agg_update(state: &mut AggState, call: &AggCall, args: &[Value]) -> Result<()
         return Ok(());
     }
     let v = &args[0];
+    if let AggState::ArrayAgg(acc) = state {
+        // array_agg keeps NULL inputs.
+        acc.get_or_insert_with(Vec::new).push(v.clone());
+        return Ok(());
+    }
     if v.is_null() {
         return Ok(());
     }
@@ -806,6 +813,7 @@ fn agg_update(state: &mut AggState, call: &AggCall, args: &[Value]) -> Result<()
                 }
             }
         }
+        AggState::ArrayAgg(_) => {}
     }
     Ok(())
 }
@@ -825,12 +833,22 @@ fn agg_final(state: AggState, call: &AggCall) -> Result<Value> {
         AggState::MinMax(v) => v.unwrap_or(Value::Null),
         AggState::Bool(b) => b.map(Value::Bool).unwrap_or(Value::Null),
         AggState::StringAgg(s) => s.map(Value::Text).unwrap_or(Value::Null),
+        AggState::ArrayAgg(items) => items.map(Value::Array).unwrap_or(Value::Null),
     })
 }
 
-/// One group: its key, aggregate states, and the argument values seen by
-/// each DISTINCT aggregate.
-type Group = (Vec<Value>, Vec<AggState>, Vec<HashSet<Vec<Value>>>);
+/// Inputs of an ordered aggregate (`agg(x ORDER BY y)`) held until the
+/// group is complete: (sort key values, argument values).
+type OrderedInputs = Vec<(Vec<Value>, Vec<Value>)>;
+
+/// One group: its key, aggregate states, the argument values seen by each
+/// DISTINCT aggregate, and the held inputs of each ordered aggregate.
+type Group = (
+    Vec<Value>,
+    Vec<AggState>,
+    Vec<HashSet<Vec<Value>>>,
+    Vec<OrderedInputs>,
+);
 
 fn aggregate(input: &Plan, group: &[Expr], aggs: &[AggCall], env: &Env) -> Result<Vec<Row>> {
     let mut index: HashMap<Vec<Value>, usize> = HashMap::new();
@@ -853,6 +871,7 @@ fn aggregate(input: &Plan, group: &[Expr], aggs: &[AggCall], env: &Env) -> Resul
                     key.clone(),
                     aggs.iter().map(agg_init).collect(),
                     aggs.iter().map(|_| HashSet::new()).collect(),
+                    aggs.iter().map(|_| Vec::new()).collect(),
                 ));
                 index.insert(key, groups.len() - 1);
                 groups.len() - 1
@@ -868,16 +887,34 @@ fn aggregate(input: &Plan, group: &[Expr], aggs: &[AggCall], env: &Env) -> Resul
             if call.distinct && !g.2[ai].insert(args.clone()) {
                 continue;
             }
+            if !call.order_by.is_empty() {
+                let keys = call
+                    .order_by
+                    .iter()
+                    .map(|k| k.expr.eval(&row, env))
+                    .collect::<Result<Vec<_>>>()?;
+                g.3[ai].push((keys, args));
+                continue;
+            }
             agg_update(&mut g.1[ai], call, &args)?;
         }
     }
     if groups.is_empty() && group.is_empty() {
-        groups.push((vec![], aggs.iter().map(agg_init).collect(), vec![]));
+        groups.push((
+            vec![],
+            aggs.iter().map(agg_init).collect(),
+            vec![],
+            aggs.iter().map(|_| Vec::new()).collect(),
+        ));
     }
     let mut out = Vec::with_capacity(groups.len());
-    for (key, states, _) in groups {
+    for (key, states, _, held) in groups {
         let mut row = key;
-        for (s, call) in states.into_iter().zip(aggs) {
+        for ((mut s, call), mut inputs) in states.into_iter().zip(aggs).zip(held) {
+            inputs.sort_by(|a, b| compare_keys(&a.0, &b.0, &call.order_by));
+            for (_, args) in &inputs {
+                agg_update(&mut s, call, args)?;
+            }
             row.push(agg_final(s, call)?);
         }
         out.push(row);

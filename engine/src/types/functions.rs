@@ -73,6 +73,9 @@ const U: DataType = DataType::Uuid;
 /// Looks up function `name` (lower case, without schema) for arguments of
 /// the given types. Errors: 42883 "function f(integer) does not exist".
 pub fn resolve(name: &str, arg_types: &[DataType]) -> Result<ScalarFunction> {
+    if let Some(f) = super::array::resolve(name, arg_types) {
+        return f;
+    }
     if let Some(f) = resolve_variadic(name, arg_types)? {
         return Ok(f);
     }

@@ -148,6 +148,17 @@ pub fn convert_type(t: &ast::DataType) -> Result<DataType> {
         T::Interval { .. } => DataType::Interval,
         T::Uuid => DataType::Uuid,
         T::Regclass => DataType::Oid,
+        T::Array(
+            ast::ArrayElemTypeDef::SquareBracket(inner, _) | ast::ArrayElemTypeDef::Qualified(inner, _),
+        ) => {
+            let elem = convert_type(inner)?;
+            elem.array_of().ok_or_else(|| {
+                Error::new(
+                    SqlState::FEATURE_NOT_SUPPORTED,
+                    format!("arrays of {} are not supported", elem.sql_name()),
+                )
+            })?
+        }
         T::Custom(name, mods) => {
             let n = object_name(name)?;
             match n.as_str() {
@@ -496,6 +507,7 @@ pub fn bind_table_check(def: &crate::catalog::TableDef, text: &str) -> Result<Ex
     b.bind_predicate(&e, &[scope])
 }
 
+mod array;
 mod ddl;
 mod dml;
 mod expr;

@@ -740,7 +740,8 @@ fn column_name(e: &ast::Expr) -> String {
         } => match &**expr {
             ast::Expr::Identifier(_)
             | ast::Expr::CompoundIdentifier(_)
-            | ast::Expr::Function(_) => column_name(expr),
+            | ast::Expr::Function(_)
+            | ast::Expr::Array(_) => column_name(expr),
             _ => match convert_type(data_type) {
                 Ok(t) => type_column_name(t),
                 Err(_) => "?column?".into(),
@@ -771,6 +772,11 @@ fn column_name(e: &ast::Expr) -> String {
             Err(_) => "?column?".into(),
         },
         ast::Expr::Interval(_) => "interval".into(),
+        ast::Expr::Array(_) => "array".into(),
+        ast::Expr::CompoundFieldAccess { root, .. } => match column_name(root) {
+            n if n == "?column?" => "array".into(),
+            n => n,
+        },
         _ => "?column?".into(),
     }
 }
@@ -789,6 +795,7 @@ fn type_column_name(t: DataType) -> String {
         DataType::Timestamp => "timestamp",
         DataType::TimestampTz => "timestamptz",
         DataType::Time => "time",
+        DataType::Array(_) => return t.elem().map(type_column_name).unwrap_or_default(),
         other => return other.base_name().to_string(),
     }
     .to_string()
