@@ -22,6 +22,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+mod alter;
+pub use alter::Evaluator;
+
 pub const SERVER_VERSION: &str = "15.0";
 pub const SERVER_VERSION_NUM: &str = "150000";
 
@@ -577,16 +580,33 @@ impl EngineInner {
                 .get(rk)
                 .and_then(|s| s.versions.last())
                 .and_then(|v| v.row.as_ref())
-                .is_some_and(|r| &index.key_of(r) == k && !index.key_has_null(r));
-            if !live {
+                .filter(|r| &index.key_of(r) == k && !index.key_has_null(r));
+            let Some(row) = live else {
                 continue;
-            }
+            };
             if last == Some(&**k) {
+                let io = crate::types::io::IoContext::default();
+                let names: Vec<&str> = index
+                    .def
+                    .columns
+                    .iter()
+                    .map(|&c| table.def.columns[c].name.as_str())
+                    .collect();
+                let vals: Vec<String> = index
+                    .def
+                    .columns
+                    .iter()
+                    .map(|&c| crate::types::io::to_text(&row[c], &io))
+                    .collect();
                 return Err(Error::new(
                     SqlState::UNIQUE_VIOLATION,
                     format!("could not create unique index \"{}\"", index.def.name),
                 )
-                .with_detail("Key is duplicated."));
+                .with_detail(format!(
+                    "Key ({})=({}) is duplicated.",
+                    names.join(", "),
+                    vals.join(", ")
+                )));
             }
             last = Some(k);
         }

@@ -175,6 +175,53 @@ pub struct CreateTablePlan {
     pub partition_by: Option<Vec<usize>>,
 }
 
+/// One action of ALTER TABLE.
+pub enum AlterAction {
+    AddColumn {
+        column: NewColumn,
+        if_not_exists: bool,
+        /// The value existing rows get (the default, or NULL).
+        fill: Expr,
+    },
+    DropColumn {
+        name: String,
+        if_exists: bool,
+    },
+    RenameColumn {
+        from: String,
+        to: String,
+    },
+    RenameTable(String),
+    SetDefault {
+        column: String,
+        default: Option<String>,
+    },
+    SetNotNull {
+        column: String,
+        not_null: bool,
+    },
+    SetType {
+        column: String,
+        data_type: DataType,
+    },
+    AddPrimaryKey {
+        name: Option<String>,
+        columns: Vec<String>,
+    },
+    AddUnique {
+        name: Option<String>,
+        columns: Vec<String>,
+    },
+    AddCheck {
+        name: Option<String>,
+        expr: String,
+    },
+    DropConstraint {
+        name: String,
+        if_exists: bool,
+    },
+}
+
 pub enum Command {
     Query(Arc<Plan>),
     Insert(InsertPlan),
@@ -195,6 +242,11 @@ pub enum Command {
     DropIndex {
         names: Vec<String>,
         if_exists: bool,
+    },
+    AlterTable {
+        table: String,
+        if_exists: bool,
+        actions: Vec<AlterAction>,
     },
     Truncate {
         tables: Vec<Arc<Table>>,

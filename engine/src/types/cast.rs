@@ -376,6 +376,23 @@ pub fn can_implicit_cast(from: DataType, to: DataType) -> bool {
     )
 }
 
+/// Whether a value of `from` may be stored into a column of type `to`
+/// without an explicit cast (PostgreSQL's implicit and assignment casts).
+pub fn can_assign_cast(from: DataType, to: DataType) -> bool {
+    if can_implicit_cast(from, to) || to.is_string() {
+        return true;
+    }
+    if let (Some(a), Some(b)) = (from.elem(), to.elem()) {
+        return can_assign_cast(a, b);
+    }
+    (from.is_numeric() && to.is_numeric())
+        || (datetime_rank(from).is_some() && datetime_rank(to).is_some())
+        || matches!(
+            (from, to),
+            (DataType::Interval, DataType::Time) | (DataType::Timestamp | DataType::TimestampTz, DataType::Time)
+        )
+}
+
 /// The common type two expressions are coerced to (CASE, COALESCE, UNION,
 /// IN lists, comparisons); `None` when they cannot be matched. Unknown
 /// (untyped literals, NULL) yields to the other side; callers folding over

@@ -318,6 +318,7 @@ impl<'a> Binder<'a> {
                     vec![],
                 )
             }
+            S::AlterTable(at) => (self.bind_alter_table(at)?, vec![]),
             S::Truncate(t) => {
                 let mut tables = Vec::new();
                 for target in &t.table_names {
@@ -507,6 +508,7 @@ pub fn bind_table_check(def: &crate::catalog::TableDef, text: &str) -> Result<Ex
     b.bind_predicate(&e, &[scope])
 }
 
+mod alter;
 mod array;
 mod ddl;
 mod dml;
