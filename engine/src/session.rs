@@ -857,7 +857,7 @@ impl Session {
                 table,
                 if_exists,
                 actions,
-            } => self.run_alter_table(table, *if_exists, actions),
+            } => self.run_alter_table(table, *if_exists, actions).await,
             Command::DropIndex { names, if_exists } => {
                 let missing = self.engine.drop_indexes(names, *if_exists)?;
                 Ok(dropped("DROP INDEX", "index", missing))
@@ -882,7 +882,7 @@ impl Session {
 
     /// ALTER TABLE: each action in turn; defaults and checks over existing
     /// rows are evaluated in this statement's context.
-    fn run_alter_table(
+    async fn run_alter_table(
         &mut self,
         table: &str,
         if_exists: bool,
@@ -902,6 +902,19 @@ impl Session {
                 SqlState::UNDEFINED_TABLE,
                 format!("relation \"{table}\" does not exist"),
             ));
+        }
+        // ALTER TABLE reads committed rows: earlier statements of the same
+        // query string are committed first; a transaction block that has
+        // written rows cannot run it.
+        if let Some(t) = &self.txn {
+            if !t.writes.lock().is_empty() {
+                if t.explicit {
+                    return Err(Error::unsupported(
+                        "ALTER TABLE cannot run in a transaction block that has changed rows",
+                    ));
+                }
+                self.commit_txn().await?;
+            }
         }
         let implicit = self.txn.is_none();
         if implicit {
