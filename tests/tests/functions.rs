@@ -206,3 +206,46 @@ async fn array_columns_aggregates_and_binary_format() {
         Some("{7,NULL}".into())
     );
 }
+
+#[tokio::test]
+async fn set_returning_functions() {
+    let server = TestServer::start_default();
+    let c = server.connect().await;
+    let cases: &[(&str, &[&str])] = &[
+        ("SELECT * FROM generate_series(1,5)", &["1", "2", "3", "4", "5"]),
+        ("SELECT g FROM generate_series(1,10,3) g", &["1", "4", "7", "10"]),
+        ("SELECT x FROM generate_series(5,1,-2) AS t(x)", &["5", "3", "1"]),
+        ("SELECT * FROM generate_series(0.5, 2.0, 0.5)", &["0.5", "1.0", "1.5", "2.0"]),
+        (
+            "SELECT * FROM generate_series('2024-01-30'::timestamp, '2024-04-01', '1 month')",
+            &["2024-01-30 00:00:00", "2024-02-29 00:00:00", "2024-03-29 00:00:00"],
+        ),
+        ("SELECT * FROM unnest(ARRAY['a','b'])", &["a", "b"]),
+        ("SELECT u FROM unnest('{3,4}'::int[]) u", &["3", "4"]),
+        ("SELECT generate_series(1,3)", &["1", "2", "3"]),
+        ("SELECT unnest(ARRAY[2,1]) AS v ORDER BY v", &["1", "2"]),
+        ("SELECT * FROM generate_series(NULL::int, 3)", &[]),
+    ];
+    for (sql, want) in cases {
+        let got = texts(&c, sql).await;
+        let want: Vec<Option<String>> = want.iter().map(|s| Some(s.to_string())).collect();
+        assert_eq!(got, want, "{sql}");
+    }
+    assert_eq!(
+        text(&c, "SELECT sum(g) FROM generate_series(1, 100000) g").await,
+        Some("5000050000".into())
+    );
+    let row = c
+        .query_one("SELECT count(*) FROM generate_series(1::bigint, $1) g", &[&10i64])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 10);
+    assert_sqlstate(
+        c.simple_query("SELECT * FROM generate_series(1, 3, 0)").await,
+        &SqlState::INVALID_PARAMETER_VALUE,
+    );
+    assert_sqlstate(
+        c.simple_query("SELECT * FROM nosuchfunc(1)").await,
+        &SqlState::UNDEFINED_FUNCTION,
+    );
+}

@@ -210,6 +210,7 @@ pub fn run_subquery(
 pub fn is_heavy(plan: &Plan) -> bool {
     match plan {
         Plan::Values { .. } => false,
+        Plan::FunctionScan { .. } => true,
         Plan::Scan { access, .. } => matches!(
             access,
             Access::Full | Access::PkRange { .. } | Access::IndexRange { .. }
@@ -284,6 +285,7 @@ impl Cursor {
 enum Node {
     Values(usize),
     Scan(Box<ScanState>),
+    FunctionScan(Option<super::srf::SetIter>),
     Filter(Box<Node>),
     Project(Box<Node>),
     Join {
@@ -312,6 +314,7 @@ impl Node {
     fn new(plan: &Plan) -> Node {
         match plan {
             Plan::Values { .. } => Node::Values(0),
+            Plan::FunctionScan { .. } => Node::FunctionScan(None),
             Plan::Scan { .. } => Node::Scan(Box::default()),
             Plan::Filter { input, .. } => Node::Filter(Box::new(Node::new(input))),
             Plan::Project { input, .. } => Node::Project(Box::new(Node::new(input))),
@@ -335,6 +338,20 @@ impl Node {
 
     fn next(&mut self, plan: &Plan, env: &Env) -> Result<Option<Row>> {
         match (self, plan) {
+            (Node::FunctionScan(state), Plan::FunctionScan { func, args }) => {
+                if state.is_none() {
+                    let values = args
+                        .iter()
+                        .map(|e| e.eval(&[], env))
+                        .collect::<Result<Vec<_>>>()?;
+                    *state = Some(super::srf::SetIter::start(*func, values)?);
+                }
+                let Some(it) = state.as_mut() else {
+                    return Ok(None);
+                };
+                env.ctx.tick()?;
+                Ok(it.next_value()?.map(|v| vec![v]))
+            }
             (Node::Values(i), Plan::Values { rows }) => {
                 if *i >= rows.len() {
                     return Ok(None);

@@ -64,6 +64,11 @@ pub enum Plan {
         access: Access,
         filter: Option<Expr>,
     },
+    /// A set-returning function in FROM: one column, one row per value.
+    FunctionScan {
+        func: super::srf::SetFunc,
+        args: Vec<Expr>,
+    },
     Filter {
         input: Box<Plan>,
         predicate: Expr,

@@ -1150,6 +1150,11 @@ impl Binder<'_> {
                 other => (other, t),
             });
         }
+        if crate::sql::srf::SetFunc::by_name(&name).is_some() {
+            return Err(Error::unsupported(format!(
+                "{name}() in this position is not supported; use it in FROM (SELECT ... FROM {name}(...))"
+            )));
+        }
         if !order_by.is_empty() {
             return Err(Error::syntax(format!(
                 "ORDER BY specified, but {name} is not an aggregate function"
@@ -1464,6 +1469,7 @@ pub(super) fn plan_refers_outer(plan: &Plan) -> bool {
     }
     match plan {
         Plan::Values { rows } => rows.iter().any(|r| exprs_outer(r)),
+        Plan::FunctionScan { args, .. } => exprs_outer(args),
         Plan::Scan { access, filter, .. } => {
             opt(filter)
                 || match access {
