@@ -853,6 +853,23 @@ impl Session {
                     .create_index(name.clone(), table, columns, *unique, *if_not_exists)?;
                 Ok(command("CREATE INDEX"))
             }
+            Command::CreateSequence(plan) => {
+                if self.engine.create_sequence(plan)? {
+                    Ok(command("CREATE SEQUENCE"))
+                } else {
+                    Ok(command_with_notice(
+                        "CREATE SEQUENCE",
+                        Notice::info(
+                            SqlState::DUPLICATE_TABLE,
+                            format!("relation \"{}\" already exists, skipping", plan.name),
+                        ),
+                    ))
+                }
+            }
+            Command::DropSequence { names, if_exists } => {
+                let missing = self.engine.drop_sequences(names, *if_exists)?;
+                Ok(dropped("DROP SEQUENCE", "sequence", missing))
+            }
             Command::AlterTable {
                 table,
                 if_exists,

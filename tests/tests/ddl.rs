@@ -270,3 +270,91 @@ async fn add_primary_key_after_load_survives_restart() {
         &SqlState::UNIQUE_VIOLATION,
     );
 }
+
+#[tokio::test]
+async fn sequences() {
+    let mut server = TestServer::start_default();
+    let c = server.connect().await;
+    c.batch_execute("CREATE SEQUENCE s").await.unwrap();
+    assert_eq!(
+        rows(&c, "SELECT nextval('s'), nextval('s'), currval('s')").await,
+        vec![r(&[Some("1"), Some("2"), Some("2")])]
+    );
+    assert_sqlstate(c.batch_execute("CREATE SEQUENCE s").await, &SqlState::DUPLICATE_TABLE);
+    c.batch_execute("CREATE SEQUENCE IF NOT EXISTS s").await.unwrap();
+    c.batch_execute("CREATE SEQUENCE down INCREMENT BY -2 START WITH 10 MINVALUE 1 MAXVALUE 10")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&c, "SELECT nextval('down'), nextval('down'), nextval('down'), nextval('down'), nextval('down')").await,
+        vec![r(&[Some("10"), Some("8"), Some("6"), Some("4"), Some("2")])]
+    );
+    let e = c.simple_query("SELECT nextval('down')").await.unwrap_err();
+    assert_eq!(e.code().map(|c| c.code()), Some("2200H"));
+    assert_eq!(message(e), "nextval: reached minimum value of sequence \"down\" (1)");
+    c.batch_execute("CREATE SEQUENCE cyc MAXVALUE 2 CYCLE").await.unwrap();
+    assert_eq!(
+        rows(&c, "SELECT nextval('cyc'), nextval('cyc'), nextval('cyc')").await,
+        vec![r(&[Some("1"), Some("2"), Some("1")])]
+    );
+    for (sql, msg) in [
+        ("CREATE SEQUENCE bad INCREMENT 0", "INCREMENT must not be zero"),
+        (
+            "CREATE SEQUENCE bad MINVALUE 5 MAXVALUE 1",
+            "MINVALUE (5) must be less than MAXVALUE (1)",
+        ),
+        (
+            "CREATE SEQUENCE bad START 0",
+            "START value (0) cannot be less than MINVALUE (1)",
+        ),
+        (
+            "CREATE SEQUENCE bad AS smallint MAXVALUE 100000",
+            "MAXVALUE (100000) is out of range for sequence data type smallint",
+        ),
+    ] {
+        let e = c.batch_execute(sql).await.unwrap_err();
+        assert_eq!(e.code(), Some(&SqlState::INVALID_PARAMETER_VALUE), "{sql}");
+        assert_eq!(message(e), msg, "{sql}");
+    }
+    c.batch_execute("CREATE SEQUENCE fresh").await.unwrap();
+    let e = c.simple_query("SELECT currval('fresh')").await.unwrap_err();
+    assert_eq!(e.code(), Some(&SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE));
+    assert_eq!(
+        message(e),
+        "currval of sequence \"fresh\" is not yet defined in this session"
+    );
+    assert_eq!(
+        rows(&c, "SELECT setval('fresh', 42), nextval('fresh')").await,
+        vec![r(&[Some("42"), Some("43")])]
+    );
+    c.batch_execute("CREATE TABLE ser (id serial)").await.unwrap();
+    assert_sqlstate(
+        c.batch_execute("DROP SEQUENCE ser_id_seq").await,
+        &SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
+    );
+    c.batch_execute("DROP SEQUENCE fresh; DROP SEQUENCE IF EXISTS fresh")
+        .await
+        .unwrap();
+    assert_sqlstate(
+        c.batch_execute("DROP SEQUENCE fresh").await,
+        &SqlState::UNDEFINED_TABLE,
+    );
+
+    // After a crash a sequence never hands out a value twice.
+    drop(c);
+    server.kill9();
+    server.restart();
+    let c = server.connect().await;
+    let next: i64 = c
+        .query_one("SELECT nextval('s')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(next > 2, "nextval after restart: {next}");
+    let next: i64 = c
+        .query_one("SELECT nextval('down')", &[])
+        .await
+        .map(|r| r.get(0))
+        .unwrap_or(0);
+    assert_eq!(next, 0, "a finished descending sequence stays finished");
+}

@@ -180,6 +180,18 @@ pub struct CreateTablePlan {
     pub partition_by: Option<Vec<usize>>,
 }
 
+/// CREATE SEQUENCE; `None` options take PostgreSQL's defaults.
+pub struct NewSequence {
+    pub name: String,
+    pub if_not_exists: bool,
+    pub data_type: DataType,
+    pub increment: Option<i64>,
+    pub min_value: Option<i64>,
+    pub max_value: Option<i64>,
+    pub start: Option<i64>,
+    pub cycle: bool,
+}
+
 /// One action of ALTER TABLE.
 pub enum AlterAction {
     AddColumn {
@@ -245,6 +257,11 @@ pub enum Command {
         if_not_exists: bool,
     },
     DropIndex {
+        names: Vec<String>,
+        if_exists: bool,
+    },
+    CreateSequence(NewSequence),
+    DropSequence {
         names: Vec<String>,
         if_exists: bool,
     },

@@ -14,7 +14,66 @@ fn key_columns(cols: &[ast::IndexColumn]) -> Result<Vec<String>> {
         .collect()
 }
 
+/// A constant integer option of CREATE SEQUENCE.
+fn sequence_int(e: &ast::Expr) -> Result<i64> {
+    let (text, negative) = match e {
+        ast::Expr::UnaryOp {
+            op: ast::UnaryOperator::Minus,
+            expr,
+        } => (expr.to_string(), true),
+        other => (other.to_string(), false),
+    };
+    let v: i64 = text
+        .parse()
+        .map_err(|_| Error::syntax(format!("invalid sequence option value {e}")))?;
+    Ok(if negative { -v } else { v })
+}
+
 impl Binder<'_> {
+    pub(super) fn bind_create_sequence(
+        &mut self,
+        name: String,
+        if_not_exists: bool,
+        options: &[ast::SequenceOptions],
+    ) -> Result<NewSequence> {
+        let mut seq = NewSequence {
+            name,
+            if_not_exists,
+            data_type: DataType::Int8,
+            increment: None,
+            min_value: None,
+            max_value: None,
+            start: None,
+            cycle: false,
+        };
+        for opt in options {
+            use ast::SequenceOptions as O;
+            match opt {
+                O::DataType(t) => {
+                    seq.data_type = convert_type(t)?;
+                    if !seq.data_type.is_integer() {
+                        return Err(Error::new(
+                            SqlState::INVALID_PARAMETER_VALUE,
+                            "sequence type must be smallint, integer, or bigint",
+                        ));
+                    }
+                }
+                O::IncrementBy(e, _) => seq.increment = Some(sequence_int(e)?),
+                O::MinValue(e) => seq.min_value = e.as_ref().map(sequence_int).transpose()?,
+                O::MaxValue(e) => seq.max_value = e.as_ref().map(sequence_int).transpose()?,
+                O::StartWith(e, _) => seq.start = Some(sequence_int(e)?),
+                O::Cache(e) => {
+                    sequence_int(e)?;
+                }
+                O::Cycle(no) => seq.cycle = !*no,
+                O::OwnedBy(_) => {
+                    return Err(Error::unsupported("CREATE SEQUENCE ... OWNED BY is not supported"))
+                }
+            }
+        }
+        Ok(seq)
+    }
+
     pub(super) fn bind_alter_table(&mut self, at: &ast::AlterTable) -> Result<Command> {
         let table = object_name(&at.name)?;
         let def = match self.catalog.tables.get(&table) {

@@ -281,6 +281,13 @@ impl<'a> Binder<'a> {
                         },
                         vec![],
                     ),
+                    ast::ObjectType::Sequence => (
+                        Command::DropSequence {
+                            names,
+                            if_exists: *if_exists,
+                        },
+                        vec![],
+                    ),
                     ast::ObjectType::Index => (
                         Command::DropIndex {
                             names,
@@ -319,6 +326,25 @@ impl<'a> Binder<'a> {
                 )
             }
             S::AlterTable(at) => (self.bind_alter_table(at)?, vec![]),
+            S::CreateSequence {
+                temporary,
+                if_not_exists,
+                name,
+                sequence_options,
+                ..
+            } => {
+                if *temporary {
+                    return Err(Error::unsupported("temporary sequences are not supported"));
+                }
+                (
+                    Command::CreateSequence(self.bind_create_sequence(
+                        object_name(name)?,
+                        *if_not_exists,
+                        sequence_options,
+                    )?),
+                    vec![],
+                )
+            }
             S::Truncate(t) => {
                 let mut tables = Vec::new();
                 for target in &t.table_names {
