@@ -25,7 +25,9 @@ fn r(values: &[Option<&str>]) -> Vec<Option<String>> {
 }
 
 fn message(err: tokio_postgres::Error) -> String {
-    err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default()
+    err.as_db_error()
+        .map(|e| e.message().to_string())
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -48,25 +50,40 @@ async fn alter_table_columns_and_constraints() {
             r(&[Some("3"), None, Some("7"), Some("t")]),
         ]
     );
-    let e = c.batch_execute("ALTER TABLE t ADD COLUMN score int").await.unwrap_err();
+    let e = c
+        .batch_execute("ALTER TABLE t ADD COLUMN score int")
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some(&SqlState::DUPLICATE_COLUMN));
-    assert_eq!(message(e), "column \"score\" of relation \"t\" already exists");
+    assert_eq!(
+        message(e),
+        "column \"score\" of relation \"t\" already exists"
+    );
     c.batch_execute("ALTER TABLE t ADD COLUMN IF NOT EXISTS score int")
         .await
         .unwrap();
     assert_sqlstate(
-        c.batch_execute("ALTER TABLE t ADD COLUMN req int NOT NULL").await,
+        c.batch_execute("ALTER TABLE t ADD COLUMN req int NOT NULL")
+            .await,
         &SqlState::NOT_NULL_VIOLATION,
     );
 
-    c.batch_execute("ALTER TABLE t DROP COLUMN name").await.unwrap();
+    c.batch_execute("ALTER TABLE t DROP COLUMN name")
+        .await
+        .unwrap();
     assert_eq!(
         rows(&c, "SELECT * FROM t WHERE id = 3").await,
         vec![r(&[Some("3"), Some("7"), Some("t")])]
     );
-    let e = c.batch_execute("ALTER TABLE t DROP COLUMN nosuch").await.unwrap_err();
+    let e = c
+        .batch_execute("ALTER TABLE t DROP COLUMN nosuch")
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some(&SqlState::UNDEFINED_COLUMN));
-    assert_eq!(message(e), "column \"nosuch\" of relation \"t\" does not exist");
+    assert_eq!(
+        message(e),
+        "column \"nosuch\" of relation \"t\" does not exist"
+    );
     c.batch_execute("ALTER TABLE t DROP COLUMN IF EXISTS nosuch")
         .await
         .unwrap();
@@ -77,42 +94,64 @@ async fn alter_table_columns_and_constraints() {
     )
     .await
     .unwrap();
-    assert_sqlstate(c.simple_query("SELECT * FROM t").await, &SqlState::UNDEFINED_TABLE);
+    assert_sqlstate(
+        c.simple_query("SELECT * FROM t").await,
+        &SqlState::UNDEFINED_TABLE,
+    );
     assert_eq!(
         rows(&c, "SELECT points FROM t2 WHERE id = 1").await,
         vec![r(&[Some("7")])]
     );
 
     // ADD PRIMARY KEY rekeys the rows; duplicates and NULLs are refused.
-    c.batch_execute("ALTER TABLE t2 ADD PRIMARY KEY (id)").await.unwrap();
+    c.batch_execute("ALTER TABLE t2 ADD PRIMARY KEY (id)")
+        .await
+        .unwrap();
     assert_sqlstate(
         c.batch_execute("INSERT INTO t2 VALUES (1, 1, true)").await,
         &SqlState::UNIQUE_VIOLATION,
     );
-    let e = c.batch_execute("ALTER TABLE t2 ADD PRIMARY KEY (id)").await.unwrap_err();
+    let e = c
+        .batch_execute("ALTER TABLE t2 ADD PRIMARY KEY (id)")
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some(&SqlState::INVALID_TABLE_DEFINITION));
-    assert_eq!(message(e), "multiple primary keys for table \"t2\" are not allowed");
+    assert_eq!(
+        message(e),
+        "multiple primary keys for table \"t2\" are not allowed"
+    );
     c.batch_execute(
         "CREATE TABLE d (a int); INSERT INTO d VALUES (1), (1);
          CREATE TABLE n (a int); INSERT INTO n VALUES (NULL);",
     )
     .await
     .unwrap();
-    let e = c.batch_execute("ALTER TABLE d ADD PRIMARY KEY (a)").await.unwrap_err();
+    let e = c
+        .batch_execute("ALTER TABLE d ADD PRIMARY KEY (a)")
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some(&SqlState::UNIQUE_VIOLATION));
     assert_eq!(
         e.as_db_error().and_then(|d| d.detail()),
         Some("Key (a)=(1) is duplicated.")
     );
-    let e = c.batch_execute("ALTER TABLE n ADD PRIMARY KEY (a)").await.unwrap_err();
+    let e = c
+        .batch_execute("ALTER TABLE n ADD PRIMARY KEY (a)")
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some(&SqlState::NOT_NULL_VIOLATION));
-    assert_eq!(message(e), "column \"a\" of relation \"n\" contains null values");
+    assert_eq!(
+        message(e),
+        "column \"a\" of relation \"n\" contains null values"
+    );
     assert_sqlstate(
-        c.batch_execute("ALTER TABLE n ALTER COLUMN a SET NOT NULL").await,
+        c.batch_execute("ALTER TABLE n ALTER COLUMN a SET NOT NULL")
+            .await,
         &SqlState::NOT_NULL_VIOLATION,
     );
     assert_sqlstate(
-        c.batch_execute("ALTER TABLE t2 ALTER COLUMN id DROP NOT NULL").await,
+        c.batch_execute("ALTER TABLE t2 ALTER COLUMN id DROP NOT NULL")
+            .await,
         &SqlState::INVALID_TABLE_DEFINITION,
     );
 
@@ -124,7 +163,8 @@ async fn alter_table_columns_and_constraints() {
     .await
     .unwrap();
     assert_sqlstate(
-        c.batch_execute("INSERT INTO t2 (id, flag) VALUES (9, false)").await,
+        c.batch_execute("INSERT INTO t2 (id, flag) VALUES (9, false)")
+            .await,
         &SqlState::NOT_NULL_VIOLATION,
     );
     c.batch_execute(
@@ -152,7 +192,9 @@ async fn alter_table_columns_and_constraints() {
             .await,
         &SqlState::CHECK_VIOLATION,
     );
-    c.batch_execute("ALTER TABLE t2 DROP CONSTRAINT pos").await.unwrap();
+    c.batch_execute("ALTER TABLE t2 DROP CONSTRAINT pos")
+        .await
+        .unwrap();
     assert_sqlstate(
         c.batch_execute("ALTER TABLE t2 DROP CONSTRAINT pos").await,
         &SqlState::UNDEFINED_OBJECT,
@@ -213,7 +255,8 @@ async fn alter_table_columns_and_constraints() {
         &SqlState::UNIQUE_VIOLATION,
     );
     assert_sqlstate(
-        c.batch_execute("INSERT INTO t2 (id, flag) VALUES (11, NULL)").await,
+        c.batch_execute("INSERT INTO t2 (id, flag) VALUES (11, NULL)")
+            .await,
         &SqlState::NOT_NULL_VIOLATION,
     );
     c.batch_execute("INSERT INTO t2 (id, flag) VALUES (11, true)")
@@ -266,7 +309,8 @@ async fn add_primary_key_after_load_survives_restart() {
         vec![r(&[Some("5")])]
     );
     assert_sqlstate(
-        c.batch_execute("INSERT INTO accounts VALUES (42, 1, 0, '')").await,
+        c.batch_execute("INSERT INTO accounts VALUES (42, 1, 0, '')")
+            .await,
         &SqlState::UNIQUE_VIOLATION,
     );
 }
@@ -280,8 +324,13 @@ async fn sequences() {
         rows(&c, "SELECT nextval('s'), nextval('s'), currval('s')").await,
         vec![r(&[Some("1"), Some("2"), Some("2")])]
     );
-    assert_sqlstate(c.batch_execute("CREATE SEQUENCE s").await, &SqlState::DUPLICATE_TABLE);
-    c.batch_execute("CREATE SEQUENCE IF NOT EXISTS s").await.unwrap();
+    assert_sqlstate(
+        c.batch_execute("CREATE SEQUENCE s").await,
+        &SqlState::DUPLICATE_TABLE,
+    );
+    c.batch_execute("CREATE SEQUENCE IF NOT EXISTS s")
+        .await
+        .unwrap();
     c.batch_execute("CREATE SEQUENCE down INCREMENT BY -2 START WITH 10 MINVALUE 1 MAXVALUE 10")
         .await
         .unwrap();
@@ -291,14 +340,22 @@ async fn sequences() {
     );
     let e = c.simple_query("SELECT nextval('down')").await.unwrap_err();
     assert_eq!(e.code().map(|c| c.code()), Some("2200H"));
-    assert_eq!(message(e), "nextval: reached minimum value of sequence \"down\" (1)");
-    c.batch_execute("CREATE SEQUENCE cyc MAXVALUE 2 CYCLE").await.unwrap();
+    assert_eq!(
+        message(e),
+        "nextval: reached minimum value of sequence \"down\" (1)"
+    );
+    c.batch_execute("CREATE SEQUENCE cyc MAXVALUE 2 CYCLE")
+        .await
+        .unwrap();
     assert_eq!(
         rows(&c, "SELECT nextval('cyc'), nextval('cyc'), nextval('cyc')").await,
         vec![r(&[Some("1"), Some("2"), Some("1")])]
     );
     for (sql, msg) in [
-        ("CREATE SEQUENCE bad INCREMENT 0", "INCREMENT must not be zero"),
+        (
+            "CREATE SEQUENCE bad INCREMENT 0",
+            "INCREMENT must not be zero",
+        ),
         (
             "CREATE SEQUENCE bad MINVALUE 5 MAXVALUE 1",
             "MINVALUE (5) must be less than MAXVALUE (1)",
@@ -327,7 +384,9 @@ async fn sequences() {
         rows(&c, "SELECT setval('fresh', 42), nextval('fresh')").await,
         vec![r(&[Some("42"), Some("43")])]
     );
-    c.batch_execute("CREATE TABLE ser (id serial)").await.unwrap();
+    c.batch_execute("CREATE TABLE ser (id serial)")
+        .await
+        .unwrap();
     assert_sqlstate(
         c.batch_execute("DROP SEQUENCE ser_id_seq").await,
         &SqlState::DEPENDENT_OBJECTS_STILL_EXIST,

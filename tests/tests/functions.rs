@@ -61,9 +61,18 @@ async fn array_literals_operators_and_functions() {
         ("SELECT array_remove(ARRAY[1,2,1], 1)", Some("{2}")),
         ("SELECT array_replace(ARRAY[1,2,1], 1, 9)", Some("{9,2,9}")),
         ("SELECT array_to_string(ARRAY[1,NULL,3], ',')", Some("1,3")),
-        ("SELECT array_to_string(ARRAY[1,NULL,3], ',', '*')", Some("1,*,3")),
-        ("SELECT string_to_array('a,b,,c', ',')", Some(r#"{a,b,"",c}"#)),
-        ("SELECT string_to_array('a|b|x', '|', 'x')", Some("{a,b,NULL}")),
+        (
+            "SELECT array_to_string(ARRAY[1,NULL,3], ',', '*')",
+            Some("1,*,3"),
+        ),
+        (
+            "SELECT string_to_array('a,b,,c', ',')",
+            Some(r#"{a,b,"",c}"#),
+        ),
+        (
+            "SELECT string_to_array('a|b|x', '|', 'x')",
+            Some("{a,b,NULL}"),
+        ),
         ("SELECT string_to_array('abc', NULL)", Some("{a,b,c}")),
         ("SELECT ARRAY[1,2] @> ARRAY[1]", Some("t")),
         ("SELECT ARRAY[1] <@ ARRAY[1,2]", Some("t")),
@@ -73,7 +82,10 @@ async fn array_literals_operators_and_functions() {
         ("SELECT 0 || ARRAY[1]", Some("{0,1}")),
         ("SELECT ARRAY[1,2] < ARRAY[1,3]", Some("t")),
         ("SELECT ARRAY[1] < ARRAY[1,0]", Some("t")),
-        ("SELECT ARRAY(SELECT 1 UNION SELECT 2 ORDER BY 1)", Some("{1,2}")),
+        (
+            "SELECT ARRAY(SELECT 1 UNION SELECT 2 ORDER BY 1)",
+            Some("{1,2}"),
+        ),
         ("SELECT ARRAY[1.5, 2]", Some("{1.5,2}")),
         ("SELECT '{1,2}'::int[]::text", Some("{1,2}")),
         ("SELECT pg_typeof(ARRAY[1])::text", Some("integer[]")),
@@ -86,7 +98,10 @@ async fn array_literals_operators_and_functions() {
         c.simple_query("SELECT ARRAY[]").await,
         &SqlState::INDETERMINATE_DATATYPE,
     );
-    assert_eq!(text(&c, "SELECT ARRAY[]::int[]").await.as_deref(), Some("{}"));
+    assert_eq!(
+        text(&c, "SELECT ARRAY[]::int[]").await.as_deref(),
+        Some("{}")
+    );
     assert_sqlstate(
         c.simple_query("SELECT '{1,2'::int[]").await,
         &SqlState::INVALID_TEXT_REPRESENTATION,
@@ -145,16 +160,15 @@ async fn array_columns_aggregates_and_binary_format() {
         Some("1,2,3".into())
     );
     assert_eq!(
-        text(
-            &c,
-            "SELECT array_agg(x) FROM (VALUES (1),(NULL),(2)) t(x)"
-        )
-        .await,
+        text(&c, "SELECT array_agg(x) FROM (VALUES (1),(NULL),(2)) t(x)").await,
         Some("{1,NULL,2}".into())
     );
 
     // Binary results and parameters with the array type OIDs.
-    let stmt = c.prepare("SELECT nums, tags FROM arr WHERE id = $1").await.unwrap();
+    let stmt = c
+        .prepare("SELECT nums, tags FROM arr WHERE id = $1")
+        .await
+        .unwrap();
     assert_eq!(stmt.columns()[0].type_(), &Type::INT4_ARRAY);
     assert_eq!(stmt.columns()[1].type_(), &Type::TEXT_ARRAY);
     let row = c.query_one(&stmt, &[&3i32]).await.unwrap();
@@ -174,11 +188,18 @@ async fn array_columns_aggregates_and_binary_format() {
     .await
     .unwrap();
     assert_eq!(
-        text(&c, "SELECT nums::text || ' ' || tags::text FROM arr WHERE id = 4").await,
+        text(
+            &c,
+            "SELECT nums::text || ' ' || tags::text FROM arr WHERE id = 4"
+        )
+        .await,
         Some(r#"{7,NULL} {p,"q r"}"#.into())
     );
     let ids: Vec<i32> = c
-        .query("SELECT id FROM arr WHERE id = ANY($1) ORDER BY id", &[&vec![1i32, 4, 9]])
+        .query(
+            "SELECT id FROM arr WHERE id = ANY($1) ORDER BY id",
+            &[&vec![1i32, 4, 9]],
+        )
         .await
         .unwrap()
         .iter()
@@ -212,13 +233,29 @@ async fn set_returning_functions() {
     let server = TestServer::start_default();
     let c = server.connect().await;
     let cases: &[(&str, &[&str])] = &[
-        ("SELECT * FROM generate_series(1,5)", &["1", "2", "3", "4", "5"]),
-        ("SELECT g FROM generate_series(1,10,3) g", &["1", "4", "7", "10"]),
-        ("SELECT x FROM generate_series(5,1,-2) AS t(x)", &["5", "3", "1"]),
-        ("SELECT * FROM generate_series(0.5, 2.0, 0.5)", &["0.5", "1.0", "1.5", "2.0"]),
+        (
+            "SELECT * FROM generate_series(1,5)",
+            &["1", "2", "3", "4", "5"],
+        ),
+        (
+            "SELECT g FROM generate_series(1,10,3) g",
+            &["1", "4", "7", "10"],
+        ),
+        (
+            "SELECT x FROM generate_series(5,1,-2) AS t(x)",
+            &["5", "3", "1"],
+        ),
+        (
+            "SELECT * FROM generate_series(0.5, 2.0, 0.5)",
+            &["0.5", "1.0", "1.5", "2.0"],
+        ),
         (
             "SELECT * FROM generate_series('2024-01-30'::timestamp, '2024-04-01', '1 month')",
-            &["2024-01-30 00:00:00", "2024-02-29 00:00:00", "2024-03-29 00:00:00"],
+            &[
+                "2024-01-30 00:00:00",
+                "2024-02-29 00:00:00",
+                "2024-03-29 00:00:00",
+            ],
         ),
         ("SELECT * FROM unnest(ARRAY['a','b'])", &["a", "b"]),
         ("SELECT u FROM unnest('{3,4}'::int[]) u", &["3", "4"]),
@@ -236,12 +273,16 @@ async fn set_returning_functions() {
         Some("5000050000".into())
     );
     let row = c
-        .query_one("SELECT count(*) FROM generate_series(1::bigint, $1) g", &[&10i64])
+        .query_one(
+            "SELECT count(*) FROM generate_series(1::bigint, $1) g",
+            &[&10i64],
+        )
         .await
         .unwrap();
     assert_eq!(row.get::<_, i64>(0), 10);
     assert_sqlstate(
-        c.simple_query("SELECT * FROM generate_series(1, 3, 0)").await,
+        c.simple_query("SELECT * FROM generate_series(1, 3, 0)")
+            .await,
         &SqlState::INVALID_PARAMETER_VALUE,
     );
     assert_sqlstate(

@@ -69,9 +69,7 @@ fn rename_in(expr: &str, from: &str, to: &str) -> String {
     tokens(expr)
         .into_iter()
         .map(|t| match t {
-            Token::Word(w) if word_is(&w, from) => {
-                crate::types::functions::quote_ident(to)
-            }
+            Token::Word(w) if word_is(&w, from) => crate::types::functions::quote_ident(to),
             other => other.to_string(),
         })
         .collect()
@@ -235,7 +233,10 @@ impl EngineInner {
                         column.name
                     );
                     if *if_not_exists {
-                        return Ok(Some((SqlState::DUPLICATE_COLUMN, format!("{msg}, skipping"))));
+                        return Ok(Some((
+                            SqlState::DUPLICATE_COLUMN,
+                            format!("{msg}, skipping"),
+                        )));
                     }
                     return Err(Error::new(SqlState::DUPLICATE_COLUMN, msg));
                 }
@@ -417,7 +418,13 @@ impl EngineInner {
                     snapshot,
                     snapshot_isolation: false,
                 };
-                match store.write(partition, &key, Some(Arc::new(row.clone())), WriteKind::Insert, ctx)? {
+                match store.write(
+                    partition,
+                    &key,
+                    Some(Arc::new(row.clone())),
+                    WriteKind::Insert,
+                    ctx,
+                )? {
                     WriteOutcome::Duplicate => {
                         let pk_name = new_def.pk_name.clone().unwrap_or_default();
                         let names: Vec<&str> = new_def
@@ -490,13 +497,8 @@ impl EngineInner {
     }
 
     fn commit_rewrite_batch(&self, txn: u64, writes: &mut Vec<WriteEntry>) -> Result<()> {
-        let res = futures::executor::block_on(commit_writes(
-            &self.txns,
-            &self.logs,
-            txn,
-            writes,
-            true,
-        ));
+        let res =
+            futures::executor::block_on(commit_writes(&self.txns, &self.logs, txn, writes, true));
         if res.is_err() {
             rollback_writes(txn, writes, 0);
         }
@@ -512,8 +514,14 @@ mod tests {
 
     #[test]
     fn renames_identifiers_in_check_text() {
-        assert_eq!(rename_in("(a > 0) AND (ab < a)", "a", "b"), "(b > 0) AND (ab < b)");
-        assert_eq!(rename_in("\"A\" > 0 AND a < 1", "a", "New"), "\"A\" > 0 AND \"New\" < 1");
+        assert_eq!(
+            rename_in("(a > 0) AND (ab < a)", "a", "b"),
+            "(b > 0) AND (ab < b)"
+        );
+        assert_eq!(
+            rename_in("\"A\" > 0 AND a < 1", "a", "New"),
+            "\"A\" > 0 AND \"New\" < 1"
+        );
         assert!(mentions("x + y > 0", "y"));
         assert!(!mentions("xy > 0", "y"));
     }

@@ -583,13 +583,15 @@ impl Expr {
                     .map(|e| e.eval(row, env))
                     .collect::<Result<_>>()?,
             ),
-            Expr::Subscript { array, index } => match (array.eval(row, env)?, index.eval(row, env)?) {
-                (Value::Array(items), i) => match i.as_i64() {
-                    Some(i) => crate::types::array::subscript(&items, i),
-                    None => Value::Null,
-                },
-                _ => Value::Null,
-            },
+            Expr::Subscript { array, index } => {
+                match (array.eval(row, env)?, index.eval(row, env)?) {
+                    (Value::Array(items), i) => match i.as_i64() {
+                        Some(i) => crate::types::array::subscript(&items, i),
+                        None => Value::Null,
+                    },
+                    _ => Value::Null,
+                }
+            }
             Expr::Slice {
                 array,
                 lower,

@@ -50,7 +50,11 @@ impl SetFunc {
                     T::Numeric(_) => Some(2),
                     _ => None,
                 };
-                if let Some(r) = args.iter().map(rank).try_fold(0, |m, r| r.map(|r| m.max(r))) {
+                if let Some(r) = args
+                    .iter()
+                    .map(rank)
+                    .try_fold(0, |m, r| r.map(|r| m.max(r)))
+                {
                     let t = [T::Int4, T::Int8, T::Numeric(None)][r];
                     return Some((vec![t; args.len()], t));
                 }
@@ -60,7 +64,10 @@ impl SetFunc {
                     | (T::Date, T::Date) => T::Timestamp,
                     (a, b)
                         if matches!(a, T::TimestampTz | T::Timestamp | T::Date | T::Unknown)
-                            && matches!(b, T::TimestampTz | T::Timestamp | T::Date | T::Unknown) =>
+                            && matches!(
+                                b,
+                                T::TimestampTz | T::Timestamp | T::Date | T::Unknown
+                            ) =>
                     {
                         T::TimestampTz
                     }

@@ -127,7 +127,11 @@ pub fn parse_array(elem: DataType, input: &str, ctx: &IoContext) -> Result<Value
                             trailing_ws = 0;
                         } else {
                             text.push(c);
-                            trailing_ws = if c.is_whitespace() { trailing_ws + 1 } else { 0 };
+                            trailing_ws = if c.is_whitespace() {
+                                trailing_ws + 1
+                            } else {
+                                0
+                            };
                         }
                     }
                     let keep = text.chars().count() - trailing_ws;
@@ -150,10 +154,7 @@ pub fn parse_array(elem: DataType, input: &str, ctx: &IoContext) -> Result<Value
         }
     }
     if chars.any(|c| !c.is_whitespace()) {
-        return Err(malformed(
-            input,
-            "Junk after closing right brace.",
-        ));
+        return Err(malformed(input, "Junk after closing right brace."));
     }
     Ok(Value::Array(items))
 }
@@ -173,8 +174,7 @@ pub fn format_array(items: &[Value], ctx: &IoContext, out: &mut String) {
         format_text(v, ctx, &mut s);
         let needs_quotes = s.is_empty()
             || s.eq_ignore_ascii_case("null")
-            || s
-                .chars()
+            || s.chars()
                 .any(|c| matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_ascii_whitespace());
         if needs_quotes {
             out.push('"');
@@ -231,7 +231,9 @@ pub fn decode_array(elem: DataType, bytes: &[u8]) -> Result<Value> {
     let next_i32 = |pos: &mut usize| -> Result<i32> {
         let b = bytes.get(*pos..*pos + 4).ok_or_else(binary_format_err)?;
         *pos += 4;
-        Ok(i32::from_be_bytes(b.try_into().map_err(|_| binary_format_err())?))
+        Ok(i32::from_be_bytes(
+            b.try_into().map_err(|_| binary_format_err())?,
+        ))
     };
     let ndim = next_i32(&mut pos)?;
     let _flags = next_i32(&mut pos)?;
@@ -264,7 +266,9 @@ pub fn decode_array(elem: DataType, bytes: &[u8]) -> Result<Value> {
         }
         let len = usize::try_from(len).map_err(|_| binary_format_err())?;
         let start = pos;
-        let data = bytes.get(start..start + len).ok_or_else(binary_format_err)?;
+        let data = bytes
+            .get(start..start + len)
+            .ok_or_else(binary_format_err)?;
         pos += len;
         items.push(decode_binary(elem, data)?);
     }
@@ -288,9 +292,12 @@ pub fn cmp_arrays(a: &[Value], b: &[Value]) -> Ordering {
 
 fn contains_all(haystack: &[Value], needles: &[Value]) -> bool {
     // PostgreSQL: a NULL element never matches anything.
-    needles
-        .iter()
-        .all(|n| !n.is_null() && haystack.iter().any(|h| h.sql_cmp(n) == Some(Ordering::Equal)))
+    needles.iter().all(|n| {
+        !n.is_null()
+            && haystack
+                .iter()
+                .any(|h| h.sql_cmp(n) == Some(Ordering::Equal))
+    })
 }
 
 /// `a @> b`: every element of b occurs in a.
@@ -571,7 +578,9 @@ pub fn resolve(name: &str, arg_types: &[DataType]) -> Option<Result<ScalarFuncti
     let text_array = DataType::Text.array_of()?;
     let r = match (name, arg_types.len()) {
         ("array_length" | "array_upper" | "array_lower", 2) => {
-            let Some(at) = first_array() else { return fail() };
+            let Some(at) = first_array() else {
+                return fail();
+            };
             let eval: Eval = if name == "array_lower" {
                 f_array_lower
             } else {
@@ -585,7 +594,9 @@ pub fn resolve(name: &str, arg_types: &[DataType]) -> Option<Result<ScalarFuncti
             make(vec![at, i4], i4, true, eval, n)
         }
         ("array_ndims" | "array_dims" | "cardinality", 1) => {
-            let Some(at) = first_array() else { return fail() };
+            let Some(at) = first_array() else {
+                return fail();
+            };
             match name {
                 "array_ndims" => make(vec![at], i4, true, f_array_ndims, "array_ndims"),
                 "array_dims" => make(vec![at], text, true, f_array_dims, "array_dims"),
@@ -593,7 +604,9 @@ pub fn resolve(name: &str, arg_types: &[DataType]) -> Option<Result<ScalarFuncti
             }
         }
         ("array_position" | "array_positions", 2 | 3) => {
-            let Some(at) = first_array() else { return fail() };
+            let Some(at) = first_array() else {
+                return fail();
+            };
             let elem = at.elem()?;
             let mut args = vec![at, elem];
             if arg_types.len() == 3 {
@@ -605,7 +618,13 @@ pub fn resolve(name: &str, arg_types: &[DataType]) -> Option<Result<ScalarFuncti
             if name == "array_position" {
                 make(args, i4, false, f_array_position, "array_position")
             } else {
-                make(args, i4.array_of()?, false, f_array_positions, "array_positions")
+                make(
+                    args,
+                    i4.array_of()?,
+                    false,
+                    f_array_positions,
+                    "array_positions",
+                )
             }
         }
         ("array_append" | "array_remove", 2) => {
@@ -648,7 +667,9 @@ pub fn resolve(name: &str, arg_types: &[DataType]) -> Option<Result<ScalarFuncti
             make(vec![at, at], at, false, f_array_cat, "array_cat")
         }
         ("array_to_string", 2 | 3) => {
-            let Some(at) = first_array() else { return fail() };
+            let Some(at) = first_array() else {
+                return fail();
+            };
             let mut args = vec![at, text];
             if arg_types.len() == 3 {
                 args.push(text);
@@ -656,7 +677,10 @@ pub fn resolve(name: &str, arg_types: &[DataType]) -> Option<Result<ScalarFuncti
             make(args, text, false, f_array_to_string, "array_to_string")
         }
         ("string_to_array", 2 | 3) => {
-            if !arg_types.iter().all(|t| t.is_string() || *t == DataType::Unknown) {
+            if !arg_types
+                .iter()
+                .all(|t| t.is_string() || *t == DataType::Unknown)
+            {
                 return fail();
             }
             make(
@@ -668,7 +692,9 @@ pub fn resolve(name: &str, arg_types: &[DataType]) -> Option<Result<ScalarFuncti
             )
         }
         ("trim_array", 2) => {
-            let Some(at) = first_array() else { return fail() };
+            let Some(at) = first_array() else {
+                return fail();
+            };
             make(vec![at, i4], at, true, f_trim_array, "trim_array")
         }
         _ => return None,
@@ -681,7 +707,10 @@ pub fn subscript(items: &[Value], index: i64) -> Value {
     if index < 1 {
         return Value::Null;
     }
-    items.get(index as usize - 1).cloned().unwrap_or(Value::Null)
+    items
+        .get(index as usize - 1)
+        .cloned()
+        .unwrap_or(Value::Null)
 }
 
 /// The slice `[lower:upper]` (1-based, inclusive, clamped).

@@ -389,7 +389,8 @@ pub fn can_assign_cast(from: DataType, to: DataType) -> bool {
         || (datetime_rank(from).is_some() && datetime_rank(to).is_some())
         || matches!(
             (from, to),
-            (DataType::Interval, DataType::Time) | (DataType::Timestamp | DataType::TimestampTz, DataType::Time)
+            (DataType::Interval, DataType::Time)
+                | (DataType::Timestamp | DataType::TimestampTz, DataType::Time)
         )
 }
 

@@ -115,7 +115,11 @@ impl DataType {
             26 => DataType::Oid,
             19 => DataType::Name,
             705 | 0 => DataType::Unknown,
-            _ => return array::elem_oid(oid).and_then(DataType::from_oid)?.array_of(),
+            _ => {
+                return array::elem_oid(oid)
+                    .and_then(DataType::from_oid)?
+                    .array_of()
+            }
         })
     }
 

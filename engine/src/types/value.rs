@@ -982,16 +982,14 @@ pub fn eval_binary(op: BinaryOp, left: &Value, right: &Value) -> Result<Value> {
             }
             _ => Err(no_operator(op.symbol(), lt, rt)),
         },
-        BinaryOp::Contains | BinaryOp::ContainedBy | BinaryOp::Overlap => {
-            match (left, right) {
-                (Value::Array(a), Value::Array(b)) => Ok(Value::Bool(match op {
-                    BinaryOp::Contains => super::array::array_contains(a, b),
-                    BinaryOp::ContainedBy => super::array::array_contains(b, a),
-                    _ => super::array::array_overlaps(a, b),
-                })),
-                _ => Err(no_operator(op.symbol(), lt, rt)),
-            }
-        }
+        BinaryOp::Contains | BinaryOp::ContainedBy | BinaryOp::Overlap => match (left, right) {
+            (Value::Array(a), Value::Array(b)) => Ok(Value::Bool(match op {
+                BinaryOp::Contains => super::array::array_contains(a, b),
+                BinaryOp::ContainedBy => super::array::array_contains(b, a),
+                _ => super::array::array_overlaps(a, b),
+            })),
+            _ => Err(no_operator(op.symbol(), lt, rt)),
+        },
         BinaryOp::Concat => match (left, right) {
             (Value::Array(a), Value::Array(b)) => {
                 let mut v = a.clone();

@@ -67,7 +67,9 @@ impl Binder<'_> {
                 }
                 O::Cycle(no) => seq.cycle = !*no,
                 O::OwnedBy(_) => {
-                    return Err(Error::unsupported("CREATE SEQUENCE ... OWNED BY is not supported"))
+                    return Err(Error::unsupported(
+                        "CREATE SEQUENCE ... OWNED BY is not supported",
+                    ))
                 }
             }
         }
@@ -155,9 +157,7 @@ impl Binder<'_> {
                 ..
             } => {
                 let [name] = column_names.as_slice() else {
-                    return Err(Error::unsupported(
-                        "drop one column per DROP COLUMN clause",
-                    ));
+                    return Err(Error::unsupported("drop one column per DROP COLUMN clause"));
                 };
                 AlterAction::DropColumn {
                     name: ident(name),

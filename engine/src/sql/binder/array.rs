@@ -8,9 +8,7 @@ fn empty_array_type() -> Error {
         SqlState::INDETERMINATE_DATATYPE,
         "cannot determine type of empty array",
     )
-    .with_hint(
-        "Explicitly cast to the desired type, for example ARRAY[]::integer[].",
-    )
+    .with_hint("Explicitly cast to the desired type, for example ARRAY[]::integer[].")
 }
 
 fn no_array_type(t: DataType) -> Error {

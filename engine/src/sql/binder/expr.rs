@@ -921,22 +921,28 @@ impl Binder<'_> {
         let elem_of = |t: DataType| t.elem().unwrap_or(t);
         let elem = match (lt, rt) {
             (DataType::Unknown, t) | (t, DataType::Unknown) => elem_of(t),
-            (a, b) => common_type(elem_of(a), elem_of(b))
-                .ok_or_else(|| no_operator(op.symbol(), a, b))?,
+            (a, b) => {
+                common_type(elem_of(a), elem_of(b)).ok_or_else(|| no_operator(op.symbol(), a, b))?
+            }
         };
         let elem = elem.without_modifier();
-        let at = elem.array_of().ok_or_else(|| no_operator(op.symbol(), lt, rt))?;
-        let side = |b: &mut Self, e: Expr, t: DataType, other: DataType| -> Result<(Expr, DataType)> {
-            let target = if t.is_array() || (t == DataType::Unknown && (op != BinaryOp::Concat || other.is_array())) {
-                at
-            } else {
-                elem
+        let at = elem
+            .array_of()
+            .ok_or_else(|| no_operator(op.symbol(), lt, rt))?;
+        let side =
+            |b: &mut Self, e: Expr, t: DataType, other: DataType| -> Result<(Expr, DataType)> {
+                let target = if t.is_array()
+                    || (t == DataType::Unknown && (op != BinaryOp::Concat || other.is_array()))
+                {
+                    at
+                } else {
+                    elem
+                };
+                if t.without_modifier() == target {
+                    return Ok((e, target));
+                }
+                Ok((b.coerce(e, t, target)?, target))
             };
-            if t.without_modifier() == target {
-                return Ok((e, target));
-            }
-            Ok((b.coerce(e, t, target)?, target))
-        };
         let (l, lt2) = side(self, l, lt, rt)?;
         let (r, rt2) = side(self, r, rt, lt)?;
         Ok((l, lt2, r, rt2))

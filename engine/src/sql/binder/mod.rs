@@ -149,7 +149,8 @@ pub fn convert_type(t: &ast::DataType) -> Result<DataType> {
         T::Uuid => DataType::Uuid,
         T::Regclass => DataType::Oid,
         T::Array(
-            ast::ArrayElemTypeDef::SquareBracket(inner, _) | ast::ArrayElemTypeDef::Qualified(inner, _),
+            ast::ArrayElemTypeDef::SquareBracket(inner, _)
+            | ast::ArrayElemTypeDef::Qualified(inner, _),
         ) => {
             let elem = convert_type(inner)?;
             elem.array_of().ok_or_else(|| {

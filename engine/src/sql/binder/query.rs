@@ -343,7 +343,9 @@ impl Binder<'_> {
         for ((e, t), target) in bound.into_iter().zip(arg_types) {
             exprs.push(self.coerce(e, t, target)?);
         }
-        let tname = alias.map(|a| ident(&a.name)).unwrap_or_else(|| fname.clone());
+        let tname = alias
+            .map(|a| ident(&a.name))
+            .unwrap_or_else(|| fname.clone());
         let mut scope = Scope {
             cols: vec![ScopeCol {
                 table: Some(tname.clone()),
