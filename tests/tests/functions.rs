@@ -290,3 +290,40 @@ async fn set_returning_functions() {
         &SqlState::UNDEFINED_FUNCTION,
     );
 }
+
+#[tokio::test]
+async fn format_and_regexp_match() {
+    let server = TestServer::start_default();
+    let c = server.connect().await;
+    let cases: &[(&str, Option<&str>)] = &[
+        ("SELECT format('%s-%s', 'a', 1)", Some("a-1")),
+        (
+            "SELECT format('%I.%L', 'My Tab', 'it''s')",
+            Some(r#""My Tab".'it''s'"#),
+        ),
+        ("SELECT format('%L', NULL)", Some("NULL")),
+        ("SELECT format('%2$s %1$s', 'a', 'b')", Some("b a")),
+        ("SELECT format('100%%')", Some("100%")),
+        ("SELECT format('%s', true)", Some("t")),
+        ("SELECT regexp_match('abc', '(b)(c)')", Some("{b,c}")),
+        ("SELECT regexp_match('abc', 'b')", Some("{b}")),
+        ("SELECT regexp_match('abc', 'z')", None),
+        ("SELECT regexp_match('ABC', 'b', 'i')", Some("{B}")),
+        ("SELECT regexp_match('abc', '(x)?b')", Some("{NULL}")),
+        (
+            "SELECT (regexp_match('key=val', '(\\w+)=(\\w+)'))[2]",
+            Some("val"),
+        ),
+    ];
+    for (sql, want) in cases {
+        assert_eq!(text(&c, sql).await.as_deref(), *want, "{sql}");
+    }
+    assert_sqlstate(
+        c.simple_query("SELECT format('%x', 1)").await,
+        &SqlState::INVALID_PARAMETER_VALUE,
+    );
+    assert_sqlstate(
+        c.simple_query("SELECT format('%s %s', 1)").await,
+        &SqlState::INVALID_PARAMETER_VALUE,
+    );
+}
