@@ -292,7 +292,7 @@ async fn set_returning_functions() {
 }
 
 #[tokio::test]
-async fn format_and_regexp_match() {
+async fn format_regexp_match_and_to_char() {
     let server = TestServer::start_default();
     let c = server.connect().await;
     let cases: &[(&str, Option<&str>)] = &[

@@ -482,6 +482,10 @@ fn candidates(name: &str) -> Vec<Cand> {
             c!("age", [TZ, TZ], IV, f_age);
         }
         "to_timestamp" => c!("to_timestamp", [F8], TZ, f_to_timestamp),
+        "to_char" => {
+            c!("to_char", [TS, T], T, super::to_char::f_to_char);
+            c!("to_char", [TZ, T], T, super::to_char::f_to_char);
+        }
         "justify_days" => c!("justify_days", [IV], IV, f_justify_days),
         "justify_hours" => c!("justify_hours", [IV], IV, f_justify_hours),
         "justify_interval" => c!("justify_interval", [IV], IV, f_justify_interval),

@@ -9,12 +9,14 @@
 //! - `keys`: memcomparable key encoding for indexes and partition hashing
 //! - `functions`: the built-in scalar function library
 //! - `array`: one-dimensional arrays (literals, wire formats, functions)
+//! - `to_char`: date/time formatting with PostgreSQL's patterns
 
 pub mod array;
 pub mod cast;
 pub mod functions;
 pub mod io;
 pub mod keys;
+pub mod to_char;
 pub mod value;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
