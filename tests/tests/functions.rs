@@ -314,6 +314,22 @@ async fn format_regexp_match_and_to_char() {
             "SELECT (regexp_match('key=val', '(\\w+)=(\\w+)'))[2]",
             Some("val"),
         ),
+        (
+            "SELECT to_char(timestamp '2024-03-05 14:07:09.123456', 'YYYY-MM-DD HH24:MI:SS.MS')",
+            Some("2024-03-05 14:07:09.123"),
+        ),
+        (
+            "SELECT to_char(timestamp '2024-03-05 14:07:09', 'Month|Day|')",
+            Some("March    |Tuesday  |"),
+        ),
+        (
+            "SELECT to_char(timestamp '2024-03-05 14:07:09', 'FMMonth FMDD, FMHH12:MI pm')",
+            Some("March 5, 2:07 pm"),
+        ),
+        (
+            "SELECT to_char(date '2024-12-25', 'Dy, DD Mon YYYY \"Q\"Q')",
+            Some("Wed, 25 Dec 2024 Q4"),
+        ),
     ];
     for (sql, want) in cases {
         assert_eq!(text(&c, sql).await.as_deref(), *want, "{sql}");
