@@ -77,6 +77,9 @@ pub struct SequenceDef {
     pub max_value: i64,
     pub start: i64,
     pub data_type: DataType,
+    /// CYCLE: wrap around at the end instead of failing.
+    #[serde(default)]
+    pub cycle: bool,
     /// Values up to this one may have been handed out before a crash; after
     /// a restart the sequence continues above it.
     pub reserved_until: Option<i64>,

@@ -22,6 +22,10 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod alter;
+mod sequence;
+pub use alter::Evaluator;
+
 pub const SERVER_VERSION: &str = "15.0";
 pub const SERVER_VERSION_NUM: &str = "150000";
 
@@ -284,6 +288,7 @@ impl EngineInner {
                     max_value: max,
                     start: 1,
                     data_type: c.data_type,
+                    cycle: false,
                     reserved_until: None,
                 };
                 new_data.next_oid += 1;
@@ -538,16 +543,33 @@ impl EngineInner {
                 .get(rk)
                 .and_then(|s| s.versions.last())
                 .and_then(|v| v.row.as_ref())
-                .is_some_and(|r| &index.key_of(r) == k && !index.key_has_null(r));
-            if !live {
+                .filter(|r| &index.key_of(r) == k && !index.key_has_null(r));
+            let Some(row) = live else {
                 continue;
-            }
+            };
             if last == Some(&**k) {
+                let io = crate::types::io::IoContext::default();
+                let names: Vec<&str> = index
+                    .def
+                    .columns
+                    .iter()
+                    .map(|&c| table.def.columns[c].name.as_str())
+                    .collect();
+                let vals: Vec<String> = index
+                    .def
+                    .columns
+                    .iter()
+                    .map(|&c| crate::types::io::to_text(&row[c], &io))
+                    .collect();
                 return Err(Error::new(
                     SqlState::UNIQUE_VIOLATION,
                     format!("could not create unique index \"{}\"", index.def.name),
                 )
-                .with_detail("Key is duplicated."));
+                .with_detail(format!(
+                    "Key ({})=({}) is duplicated.",
+                    names.join(", "),
+                    vals.join(", ")
+                )));
             }
             last = Some(k);
         }
@@ -641,25 +663,45 @@ impl EngineInner {
 
     pub fn nextval(&self, name: &str) -> Result<i64> {
         let seq = self.sequence(name)?;
+        let def = &seq.def;
         let mut st = seq.state.lock();
-        let next = if st.called {
-            st.last
-                .checked_add(seq.def.increment)
-                .filter(|v| *v <= seq.def.max_value)
-                .ok_or_else(|| {
-                    Error::new(
+        let ascending = def.increment > 0;
+        let (next, wrapped) = if st.called {
+            match st
+                .last
+                .checked_add(def.increment)
+                .filter(|v| (def.min_value..=def.max_value).contains(v))
+            {
+                Some(v) => (v, false),
+                None if def.cycle => {
+                    if ascending {
+                        (def.min_value, true)
+                    } else {
+                        (def.max_value, true)
+                    }
+                }
+                None => {
+                    let (what, bound) = if ascending {
+                        ("maximum", def.max_value)
+                    } else {
+                        ("minimum", def.min_value)
+                    };
+                    return Err(Error::new(
                         SqlState("2200H"),
-                        format!(
-                            "nextval: reached maximum value of sequence \"{name}\" ({})",
-                            seq.def.max_value
-                        ),
-                    )
-                })?
+                        format!("nextval: reached {what} value of sequence \"{name}\" ({bound})"),
+                    ));
+                }
+            }
         } else {
-            st.last
+            (st.last, false)
         };
-        if st.reserved_until.is_none_or(|r| next > r) {
-            let until = next.saturating_add(SEQUENCE_RESERVE);
+        // Values up to the reservation are never handed out again after a
+        // crash.
+        let beyond = |r: i64| if ascending { next > r } else { next < r };
+        if wrapped || st.reserved_until.is_none_or(beyond) {
+            let until = next
+                .saturating_add(SEQUENCE_RESERVE.saturating_mul(def.increment))
+                .clamp(def.min_value, def.max_value);
             self.reserve(name, until)?;
             st.reserved_until = Some(until);
         }

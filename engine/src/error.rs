@@ -23,6 +23,7 @@ impl SqlState {
     pub const CHARACTER_NOT_IN_REPERTOIRE: SqlState = SqlState("22021");
     pub const INVALID_ESCAPE_SEQUENCE: SqlState = SqlState("22025");
     pub const NULL_VALUE_NOT_ALLOWED: SqlState = SqlState("22004");
+    pub const ARRAY_SUBSCRIPT_ERROR: SqlState = SqlState("2202E");
     pub const CARDINALITY_VIOLATION: SqlState = SqlState("21000");
     pub const NOT_NULL_VIOLATION: SqlState = SqlState("23502");
     pub const FOREIGN_KEY_VIOLATION: SqlState = SqlState("23503");
@@ -52,6 +53,7 @@ impl SqlState {
     pub const DUPLICATE_COLUMN: SqlState = SqlState("42701");
     pub const AMBIGUOUS_COLUMN: SqlState = SqlState("42702");
     pub const DATATYPE_MISMATCH: SqlState = SqlState("42804");
+    pub const INDETERMINATE_DATATYPE: SqlState = SqlState("42P18");
     pub const CANNOT_COERCE: SqlState = SqlState("42846");
     pub const GROUPING_ERROR: SqlState = SqlState("42803");
     pub const UNDEFINED_OBJECT_SAVEPOINT: SqlState = SqlState("3B001");

@@ -933,6 +933,28 @@ impl Session {
                     .create_index(name.clone(), table, columns, *unique, *if_not_exists)?;
                 Ok(command("CREATE INDEX"))
             }
+            Command::CreateSequence(plan) => {
+                if self.engine.create_sequence(plan)? {
+                    Ok(command("CREATE SEQUENCE"))
+                } else {
+                    Ok(command_with_notice(
+                        "CREATE SEQUENCE",
+                        Notice::info(
+                            SqlState::DUPLICATE_TABLE,
+                            format!("relation \"{}\" already exists, skipping", plan.name),
+                        ),
+                    ))
+                }
+            }
+            Command::DropSequence { names, if_exists } => {
+                let missing = self.engine.drop_sequences(names, *if_exists)?;
+                Ok(dropped("DROP SEQUENCE", "sequence", missing))
+            }
+            Command::AlterTable {
+                table,
+                if_exists,
+                actions,
+            } => self.run_alter_table(table, *if_exists, actions).await,
             Command::DropIndex { names, if_exists } => {
                 let missing = self.engine.drop_indexes(names, *if_exists)?;
                 Ok(dropped("DROP INDEX", "index", missing))
@@ -956,6 +978,78 @@ impl Session {
                 format!("{what} can only be used in transaction blocks"),
             )),
         }
+    }
+
+    /// ALTER TABLE: each action in turn; defaults and checks over existing
+    /// rows are evaluated in this statement's context.
+    async fn run_alter_table(
+        &mut self,
+        table: &str,
+        if_exists: bool,
+        actions: &[crate::sql::plan::AlterAction],
+    ) -> Result<Output> {
+        if !self.engine.catalog().tables.contains_key(table) {
+            if if_exists {
+                return Ok(command_with_notice(
+                    "ALTER TABLE",
+                    Notice::info(
+                        SqlState::SUCCESSFUL_COMPLETION,
+                        format!("relation \"{table}\" does not exist, skipping"),
+                    ),
+                ));
+            }
+            return Err(Error::new(
+                SqlState::UNDEFINED_TABLE,
+                format!("relation \"{table}\" does not exist"),
+            ));
+        }
+        // ALTER TABLE reads committed rows: earlier statements of the same
+        // query string are committed first; a transaction block that has
+        // written rows cannot run it.
+        if let Some(t) = &self.txn {
+            if !t.writes.lock().is_empty() {
+                if t.explicit {
+                    return Err(Error::unsupported(
+                        "ALTER TABLE cannot run in a transaction block that has changed rows",
+                    ));
+                }
+                self.commit_txn().await?;
+            }
+        }
+        let implicit = self.txn.is_none();
+        if implicit {
+            self.begin_txn(false, None);
+        }
+        let snap = self.statement_snapshot();
+        let ctx = self.stmt_ctx(vec![], snap.ts);
+        let env = crate::sql::expr::Env {
+            ctx: &ctx,
+            outer: &[],
+        };
+        let eval = |e: &crate::sql::expr::Expr, row: &[Value]| e.eval(row, &env);
+        let mut notices = Vec::new();
+        let mut result = Ok(());
+        for action in actions {
+            match self.engine.alter_table(table, action, &eval) {
+                Ok(Some((state, n))) => notices.push(Notice::info(state, n)),
+                Ok(None) => {}
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        if implicit && !self.batch {
+            if let Some(t) = self.txn.take() {
+                self.engine.txns.finish(t.id);
+            }
+        }
+        result?;
+        Ok(Output::Command(CommandComplete {
+            tag: "ALTER TABLE".into(),
+            notices,
+            ..Default::default()
+        }))
     }
 
     fn run_query(&mut self, bound: &Arc<BoundStatement>, params: Vec<Value>) -> Result<Output> {

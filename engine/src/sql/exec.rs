@@ -214,6 +214,7 @@ pub fn run_subquery(
 pub fn is_heavy(plan: &Plan) -> bool {
     match plan {
         Plan::Values { .. } => false,
+        Plan::FunctionScan { .. } => true,
         Plan::Scan { access, .. } => matches!(
             access,
             Access::Full | Access::PkRange { .. } | Access::IndexRange { .. }
@@ -291,6 +292,7 @@ impl Cursor {
 enum Node {
     Values(usize),
     Scan(Box<ScanState>),
+    FunctionScan(Option<super::srf::SetIter>),
     Filter(Box<Node>),
     Project(Box<Node>),
     Join {
@@ -319,6 +321,7 @@ impl Node {
     fn new(plan: &Plan) -> Node {
         match plan {
             Plan::Values { .. } => Node::Values(0),
+            Plan::FunctionScan { .. } => Node::FunctionScan(None),
             Plan::Scan { .. } => Node::Scan(Box::default()),
             Plan::Filter { input, .. } => Node::Filter(Box::new(Node::new(input))),
             Plan::Project { input, .. } => Node::Project(Box::new(Node::new(input))),
@@ -345,6 +348,20 @@ impl Node {
 
     fn next(&mut self, plan: &Plan, env: &Env) -> Result<Option<Row>> {
         match (self, plan) {
+            (Node::FunctionScan(state), Plan::FunctionScan { func, args }) => {
+                if state.is_none() {
+                    let values = args
+                        .iter()
+                        .map(|e| e.eval(&[], env))
+                        .collect::<Result<Vec<_>>>()?;
+                    *state = Some(super::srf::SetIter::start(*func, values)?);
+                }
+                let Some(it) = state.as_mut() else {
+                    return Ok(None);
+                };
+                env.ctx.tick()?;
+                Ok(it.next_value()?.map(|v| vec![v]))
+            }
             (Node::Values(i), Plan::Values { rows }) => {
                 if *i >= rows.len() {
                     return Ok(None);
@@ -775,6 +792,7 @@ enum AggState {
     MinMax(Option<Value>),
     Bool(Option<bool>),
     StringAgg(Option<String>),
+    ArrayAgg(Option<Vec<Value>>),
 }
 
 fn agg_init(call: &AggCall) -> AggState {
@@ -785,6 +803,7 @@ fn agg_init(call: &AggCall) -> AggState {
         AggFunc::Min | AggFunc::Max => AggState::MinMax(None),
         AggFunc::BoolAnd | AggFunc::BoolOr => AggState::Bool(None),
         AggFunc::StringAgg => AggState::StringAgg(None),
+        AggFunc::ArrayAgg => AggState::ArrayAgg(None),
     }
 }
 
@@ -809,6 +828,11 @@ fn agg_update(state: &mut AggState, call: &AggCall, args: &[Value]) -> Result<()
         return Ok(());
     }
     let v = &args[0];
+    if let AggState::ArrayAgg(acc) = state {
+        // array_agg keeps NULL inputs.
+        acc.get_or_insert_with(Vec::new).push(v.clone());
+        return Ok(());
+    }
     if v.is_null() {
         return Ok(());
     }
@@ -865,6 +889,7 @@ fn agg_update(state: &mut AggState, call: &AggCall, args: &[Value]) -> Result<()
                 }
             }
         }
+        AggState::ArrayAgg(_) => {}
     }
     Ok(())
 }
@@ -884,12 +909,22 @@ fn agg_final(state: AggState, call: &AggCall) -> Result<Value> {
         AggState::MinMax(v) => v.unwrap_or(Value::Null),
         AggState::Bool(b) => b.map(Value::Bool).unwrap_or(Value::Null),
         AggState::StringAgg(s) => s.map(Value::Text).unwrap_or(Value::Null),
+        AggState::ArrayAgg(items) => items.map(Value::Array).unwrap_or(Value::Null),
     })
 }
 
-/// One group: its key, aggregate states, and the argument values seen by
-/// each DISTINCT aggregate.
-type Group = (Vec<Value>, Vec<AggState>, Vec<HashSet<Vec<Value>>>);
+/// Inputs of an ordered aggregate (`agg(x ORDER BY y)`) held until the
+/// group is complete: (sort key values, argument values).
+type OrderedInputs = Vec<(Vec<Value>, Vec<Value>)>;
+
+/// One group: its key, aggregate states, the argument values seen by each
+/// DISTINCT aggregate, and the held inputs of each ordered aggregate.
+type Group = (
+    Vec<Value>,
+    Vec<AggState>,
+    Vec<HashSet<Vec<Value>>>,
+    Vec<OrderedInputs>,
+);
 
 fn aggregate(input: &Plan, group: &[Expr], aggs: &[AggCall], env: &Env) -> Result<Vec<Row>> {
     let mut index: HashMap<Vec<Value>, usize> = HashMap::new();
@@ -912,6 +947,7 @@ fn aggregate(input: &Plan, group: &[Expr], aggs: &[AggCall], env: &Env) -> Resul
                     key.clone(),
                     aggs.iter().map(agg_init).collect(),
                     aggs.iter().map(|_| HashSet::new()).collect(),
+                    aggs.iter().map(|_| Vec::new()).collect(),
                 ));
                 index.insert(key, groups.len() - 1);
                 groups.len() - 1
@@ -927,16 +963,34 @@ fn aggregate(input: &Plan, group: &[Expr], aggs: &[AggCall], env: &Env) -> Resul
             if call.distinct && !g.2[ai].insert(args.clone()) {
                 continue;
             }
+            if !call.order_by.is_empty() {
+                let keys = call
+                    .order_by
+                    .iter()
+                    .map(|k| k.expr.eval(&row, env))
+                    .collect::<Result<Vec<_>>>()?;
+                g.3[ai].push((keys, args));
+                continue;
+            }
             agg_update(&mut g.1[ai], call, &args)?;
         }
     }
     if groups.is_empty() && group.is_empty() {
-        groups.push((vec![], aggs.iter().map(agg_init).collect(), vec![]));
+        groups.push((
+            vec![],
+            aggs.iter().map(agg_init).collect(),
+            vec![],
+            aggs.iter().map(|_| Vec::new()).collect(),
+        ));
     }
     let mut out = Vec::with_capacity(groups.len());
-    for (key, states, _) in groups {
+    for (key, states, _, held) in groups {
         let mut row = key;
-        for (s, call) in states.into_iter().zip(aggs) {
+        for ((mut s, call), mut inputs) in states.into_iter().zip(aggs).zip(held) {
+            inputs.sort_by(|a, b| compare_keys(&a.0, &b.0, &call.order_by));
+            for (_, args) in &inputs {
+                agg_update(&mut s, call, args)?;
+            }
             row.push(agg_final(s, call)?);
         }
         out.push(row);

@@ -20,6 +20,7 @@ pub enum AggFunc {
     BoolAnd,
     BoolOr,
     StringAgg,
+    ArrayAgg,
 }
 
 #[derive(Clone, Debug)]
@@ -27,6 +28,8 @@ pub struct AggCall {
     pub func: AggFunc,
     pub args: Vec<Expr>,
     pub distinct: bool,
+    /// `agg(x ORDER BY ...)`: the order the inputs are fed in.
+    pub order_by: Vec<super::plan::SortKey>,
     pub result_type: DataType,
 }
 
@@ -55,6 +58,8 @@ pub enum SubqueryKind {
     Exists,
     /// `expr IN (subquery)`; the comparison is `expr = column 0`.
     In(Box<Expr>),
+    /// `ARRAY(subquery)`: column 0 of every row as an array.
+    Array,
 }
 
 #[derive(Clone)]
@@ -134,6 +139,26 @@ pub enum Expr {
         negated: bool,
     },
     Subquery(Box<Subquery>),
+    /// `ARRAY[...]` with non-constant elements.
+    Array(Vec<Expr>),
+    /// `array[index]` (1-based; NULL when out of range).
+    Subscript {
+        array: Box<Expr>,
+        index: Box<Expr>,
+    },
+    /// `array[lower:upper]`
+    Slice {
+        array: Box<Expr>,
+        lower: Option<Box<Expr>>,
+        upper: Option<Box<Expr>>,
+    },
+    /// `left op ANY (array)`, or `ALL` when `all`.
+    AnyAll {
+        op: BinaryOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+        all: bool,
+    },
     /// An aggregate call; replaced by a column reference once the aggregate
     /// node is planned.
     Agg(Box<AggCall>),
@@ -200,8 +225,25 @@ impl Expr {
             | Expr::IsNull { expr, .. }
             | Expr::IsBool { expr, .. }
             | Expr::Cast { expr, .. } => expr.walk(f),
-            Expr::Func { args, .. } | Expr::Special { args, .. } | Expr::Coalesce(args) => {
-                args.iter().for_each(|a| a.walk(f))
+            Expr::Func { args, .. }
+            | Expr::Special { args, .. }
+            | Expr::Coalesce(args)
+            | Expr::Array(args) => args.iter().for_each(|a| a.walk(f)),
+            Expr::Subscript { array, index } => {
+                array.walk(f);
+                index.walk(f);
+            }
+            Expr::Slice {
+                array,
+                lower,
+                upper,
+            } => {
+                array.walk(f);
+                lower.iter().chain(upper.iter()).for_each(|a| a.walk(f));
+            }
+            Expr::AnyAll { left, right, .. } => {
+                left.walk(f);
+                right.walk(f);
             }
             Expr::Case {
                 operand,
@@ -228,7 +270,10 @@ impl Expr {
                     e.walk(f);
                 }
             }
-            Expr::Agg(call) => call.args.iter().for_each(|a| a.walk(f)),
+            Expr::Agg(call) => {
+                call.args.iter().for_each(|a| a.walk(f));
+                call.order_by.iter().for_each(|k| k.expr.walk(f));
+            }
         }
     }
 
@@ -299,6 +344,35 @@ impl Expr {
                     .collect::<Result<_>>()?,
             ),
             Expr::NullIf(l, r) => Expr::NullIf(b(l, f)?, b(r, f)?),
+            Expr::Array(args) => Expr::Array(
+                args.into_iter()
+                    .map(|a| a.transform(f))
+                    .collect::<Result<_>>()?,
+            ),
+            Expr::Subscript { array, index } => Expr::Subscript {
+                array: b(array, f)?,
+                index: b(index, f)?,
+            },
+            Expr::Slice {
+                array,
+                lower,
+                upper,
+            } => Expr::Slice {
+                array: b(array, f)?,
+                lower: lower.map(|e| b(e, f)).transpose()?,
+                upper: upper.map(|e| b(e, f)).transpose()?,
+            },
+            Expr::AnyAll {
+                op,
+                left,
+                right,
+                all,
+            } => Expr::AnyAll {
+                op,
+                left: b(left, f)?,
+                right: b(right, f)?,
+                all,
+            },
             Expr::Case {
                 operand,
                 whens,
@@ -335,6 +409,10 @@ impl Expr {
                     .into_iter()
                     .map(|a| a.transform(f))
                     .collect::<Result<_>>()?;
+                for key in &mut call.order_by {
+                    key.expr = std::mem::replace(&mut key.expr, Expr::Literal(Value::Null))
+                        .transform(f)?;
+                }
                 Expr::Agg(call)
             }
             other => other,
@@ -506,6 +584,70 @@ impl Expr {
                 }
             }
             Expr::Subquery(sq) => eval_subquery(sq, row, env)?,
+            Expr::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|e| e.eval(row, env))
+                    .collect::<Result<_>>()?,
+            ),
+            Expr::Subscript { array, index } => {
+                match (array.eval(row, env)?, index.eval(row, env)?) {
+                    (Value::Array(items), i) => match i.as_i64() {
+                        Some(i) => crate::types::array::subscript(&items, i),
+                        None => Value::Null,
+                    },
+                    _ => Value::Null,
+                }
+            }
+            Expr::Slice {
+                array,
+                lower,
+                upper,
+            } => {
+                let Value::Array(items) = array.eval(row, env)? else {
+                    return Ok(Value::Null);
+                };
+                let bound = |e: &Option<Box<Expr>>| -> Result<Option<Option<i64>>> {
+                    Ok(match e {
+                        None => Some(None),
+                        Some(e) => e.eval(row, env)?.as_i64().map(Some),
+                    })
+                };
+                match (bound(lower)?, bound(upper)?) {
+                    (Some(lo), Some(hi)) => crate::types::array::slice(&items, lo, hi),
+                    _ => Value::Null,
+                }
+            }
+            Expr::AnyAll {
+                op,
+                left,
+                right,
+                all,
+            } => {
+                let Value::Array(items) = right.eval(row, env)? else {
+                    return Ok(Value::Null);
+                };
+                if items.is_empty() {
+                    return Ok(Value::Bool(*all));
+                }
+                let l = left.eval(row, env)?;
+                if l.is_null() {
+                    return Ok(Value::Null);
+                }
+                let mut saw_null = false;
+                for item in &items {
+                    match eval_binary(*op, &l, item)? {
+                        Value::Bool(b) if b != *all => return Ok(Value::Bool(b)),
+                        Value::Null => saw_null = true,
+                        _ => {}
+                    }
+                }
+                if saw_null {
+                    Value::Null
+                } else {
+                    Value::Bool(*all)
+                }
+            }
             Expr::Agg(_) => return Err(Error::internal("aggregate evaluated outside aggregation")),
             Expr::Window(_) => {
                 return Err(Error::internal(
@@ -525,7 +667,7 @@ fn eval_subquery(sq: &Subquery, row: &[Value], env: &Env) -> Result<Value> {
     let limit = match sq.kind {
         SubqueryKind::Exists => Some(1),
         SubqueryKind::Scalar => Some(2),
-        SubqueryKind::In(_) => None,
+        SubqueryKind::In(_) | SubqueryKind::Array => None,
     };
     let rows = exec::run_subquery(sq, row, env, limit)?;
     Ok(match &sq.kind {
@@ -539,6 +681,7 @@ fn eval_subquery(sq: &Subquery, row: &[Value], env: &Env) -> Result<Value> {
             }
             rows.first().map(|r| r[0].clone()).unwrap_or(Value::Null)
         }
+        SubqueryKind::Array => Value::Array(rows.iter().map(|r| r[0].clone()).collect()),
         SubqueryKind::In(e) => {
             let v = e.eval(row, env)?;
             if v.is_null() {

@@ -8,3 +8,4 @@ pub mod exec;
 pub mod expr;
 pub mod parser;
 pub mod plan;
+pub mod srf;

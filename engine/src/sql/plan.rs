@@ -105,6 +105,11 @@ pub enum Plan {
         access: Access,
         filter: Option<Expr>,
     },
+    /// A set-returning function in FROM: one column, one row per value.
+    FunctionScan {
+        func: super::srf::SetFunc,
+        args: Vec<Expr>,
+    },
     Filter {
         input: Box<Plan>,
         predicate: Expr,
@@ -245,6 +250,65 @@ pub struct CopyFromPlan {
     pub options: super::copy::CopyOptions,
 }
 
+/// CREATE SEQUENCE; `None` options take PostgreSQL's defaults.
+pub struct NewSequence {
+    pub name: String,
+    pub if_not_exists: bool,
+    pub data_type: DataType,
+    pub increment: Option<i64>,
+    pub min_value: Option<i64>,
+    pub max_value: Option<i64>,
+    pub start: Option<i64>,
+    pub cycle: bool,
+}
+
+/// One action of ALTER TABLE.
+pub enum AlterAction {
+    AddColumn {
+        column: NewColumn,
+        if_not_exists: bool,
+        /// The value existing rows get (the default, or NULL).
+        fill: Expr,
+    },
+    DropColumn {
+        name: String,
+        if_exists: bool,
+    },
+    RenameColumn {
+        from: String,
+        to: String,
+    },
+    RenameTable(String),
+    SetDefault {
+        column: String,
+        default: Option<String>,
+    },
+    SetNotNull {
+        column: String,
+        not_null: bool,
+    },
+    SetType {
+        column: String,
+        data_type: DataType,
+    },
+    AddPrimaryKey {
+        name: Option<String>,
+        columns: Vec<String>,
+    },
+    AddUnique {
+        name: Option<String>,
+        columns: Vec<String>,
+    },
+    AddCheck {
+        name: Option<String>,
+        expr: String,
+    },
+    DropConstraint {
+        name: String,
+        if_exists: bool,
+    },
+}
+
 pub enum Command {
     Query(Arc<Plan>),
     CopyFrom(CopyFromPlan),
@@ -272,6 +336,16 @@ pub enum Command {
     DropIndex {
         names: Vec<String>,
         if_exists: bool,
+    },
+    CreateSequence(NewSequence),
+    DropSequence {
+        names: Vec<String>,
+        if_exists: bool,
+    },
+    AlterTable {
+        table: String,
+        if_exists: bool,
+        actions: Vec<AlterAction>,
     },
     Truncate {
         tables: Vec<Arc<Table>>,

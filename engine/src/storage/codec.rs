@@ -96,6 +96,10 @@ fn encode_value(v: &Value, out: &mut Vec<u8>) {
             out.push(16);
             out.extend_from_slice(&o.to_le_bytes());
         }
+        Value::Array(items) => {
+            out.push(17);
+            encode_row(items, out);
+        }
     }
 }
 
@@ -191,6 +195,7 @@ impl<'a> Reader<'a> {
             }),
             15 => Value::Uuid(u128::from_le_bytes(self.array()?)),
             16 => Value::Oid(u32::from_le_bytes(self.array()?)),
+            17 => Value::Array(self.row()?),
             _ => return Err(corrupt()),
         })
     }
@@ -213,6 +218,7 @@ mod tests {
             Value::Bytea(vec![0, 1, 2]),
             Value::Date(NaiveDate::from_ymd_opt(2026, 1, 2).unwrap()),
             Value::Uuid(42),
+            Value::Array(vec![Value::Int4(1), Value::Null]),
             Value::Interval(Interval {
                 months: 1,
                 days: 2,

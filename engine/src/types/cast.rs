@@ -54,7 +54,19 @@ fn convert(value: Value, target: DataType, ctx: &IoContext, assignment: bool) ->
                 s
             }
         }),
+        (Value::Text(s), t @ DataType::Array(_)) => {
+            return convert(parse_text(t, &s, ctx)?, t, ctx, assignment)
+        }
         (Value::Text(s), t) => parse_text(t, &s, ctx)?,
+        (Value::Array(items), t @ DataType::Array(_)) => {
+            let elem = t.elem().ok_or_else(fail)?;
+            Value::Array(
+                items
+                    .into_iter()
+                    .map(|v| convert(v, elem, ctx, assignment))
+                    .collect::<Result<_>>()?,
+            )
+        }
         (v, DataType::Bool) => match v {
             Value::Bool(b) => Value::Bool(b),
             Value::Int2(i) => Value::Bool(i != 0),
@@ -342,6 +354,9 @@ pub fn can_implicit_cast(from: DataType, to: DataType) -> bool {
     if from == DataType::Unknown || from.without_modifier() == to.without_modifier() {
         return true;
     }
+    if let (Some(a), Some(b)) = (from.elem(), to.elem()) {
+        return can_implicit_cast(a, b);
+    }
     if from.is_string() && to.is_string() {
         return true;
     }
@@ -361,6 +376,24 @@ pub fn can_implicit_cast(from: DataType, to: DataType) -> bool {
     )
 }
 
+/// Whether a value of `from` may be stored into a column of type `to`
+/// without an explicit cast (PostgreSQL's implicit and assignment casts).
+pub fn can_assign_cast(from: DataType, to: DataType) -> bool {
+    if can_implicit_cast(from, to) || to.is_string() {
+        return true;
+    }
+    if let (Some(a), Some(b)) = (from.elem(), to.elem()) {
+        return can_assign_cast(a, b);
+    }
+    (from.is_numeric() && to.is_numeric())
+        || (datetime_rank(from).is_some() && datetime_rank(to).is_some())
+        || matches!(
+            (from, to),
+            (DataType::Interval, DataType::Time)
+                | (DataType::Timestamp | DataType::TimestampTz, DataType::Time)
+        )
+}
+
 /// The common type two expressions are coerced to (CASE, COALESCE, UNION,
 /// IN lists, comparisons); `None` when they cannot be matched. Unknown
 /// (untyped literals, NULL) yields to the other side; callers folding over
@@ -372,6 +405,7 @@ pub fn common_type(a: DataType, b: DataType) -> Option<DataType> {
         _ if a == b => Some(a),
         _ if a.without_modifier() == b.without_modifier() => Some(a.without_modifier()),
         _ if a.is_string() && b.is_string() => Some(T::Text),
+        (T::Array(_), T::Array(_)) => common_type(a.elem()?, b.elem()?)?.array_of(),
         (T::Oid, t) | (t, T::Oid) if t.is_integer() => Some(T::Int8),
         (T::Time, T::Interval) | (T::Interval, T::Time) => Some(T::Interval),
         _ => {

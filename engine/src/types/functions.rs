@@ -69,10 +69,17 @@ const TS: DataType = DataType::Timestamp;
 const TZ: DataType = DataType::TimestampTz;
 const IV: DataType = DataType::Interval;
 const U: DataType = DataType::Uuid;
+const TA: DataType = DataType::Array(super::ElemType {
+    oid: 25,
+    typmod: -1,
+});
 
 /// Looks up function `name` (lower case, without schema) for arguments of
 /// the given types. Errors: 42883 "function f(integer) does not exist".
 pub fn resolve(name: &str, arg_types: &[DataType]) -> Result<ScalarFunction> {
+    if let Some(f) = super::array::resolve(name, arg_types) {
+        return f;
+    }
     if let Some(f) = resolve_variadic(name, arg_types)? {
         return Ok(f);
     }
@@ -234,6 +241,11 @@ fn resolve_variadic(name: &str, arg_types: &[DataType]) -> Result<Option<ScalarF
                 };
                 (n, vec![t; arg_types.len()], t, false, f)
             }
+            "format" if !arg_types.is_empty() && implicit(arg_types[0], T) => {
+                let mut args = vec![T];
+                args.extend(arg_types[1..].iter().map(any));
+                ("format", args, T, false, f_format)
+            }
             "quote_literal" if arg_types.len() == 1 => (
                 "quote_literal",
                 vec![any(&arg_types[0])],
@@ -341,6 +353,10 @@ fn candidates(name: &str) -> Vec<Cand> {
             c!("regexp_like", [T, T, T], B, f_regexp_like);
         }
         "regexp_count" => c!("regexp_count", [T, T], I4, f_regexp_count),
+        "regexp_match" => {
+            c!("regexp_match", [T, T], TA, f_regexp_match);
+            c!("regexp_match", [T, T, T], TA, f_regexp_match);
+        }
         "regexp_substr" => c!("regexp_substr", [T, T], T, f_regexp_substr),
         // ---- math ----
         "abs" => {
@@ -466,6 +482,10 @@ fn candidates(name: &str) -> Vec<Cand> {
             c!("age", [TZ, TZ], IV, f_age);
         }
         "to_timestamp" => c!("to_timestamp", [F8], TZ, f_to_timestamp),
+        "to_char" => {
+            c!("to_char", [TS, T], T, super::to_char::f_to_char);
+            c!("to_char", [TZ, T], T, super::to_char::f_to_char);
+        }
         "justify_days" => c!("justify_days", [IV], IV, f_justify_days),
         "justify_hours" => c!("justify_hours", [IV], IV, f_justify_hours),
         "justify_interval" => c!("justify_interval", [IV], IV, f_justify_interval),
@@ -1200,6 +1220,116 @@ fn f_regexp_like(a: &[Value]) -> Result<Value> {
 fn f_regexp_count(a: &[Value]) -> Result<Value> {
     let re = compile_regex(text(&a[1])?, &regex_flags(None)?)?;
     Ok(Value::Int4(re.find_iter(text(&a[0])?).count() as i32))
+}
+
+/// The first match: its capture groups (or the whole match when the
+/// pattern has none) as a text array; NULL when nothing matches.
+fn f_regexp_match(a: &[Value]) -> Result<Value> {
+    let flags = regex_flags(a.get(2).map(text).transpose()?)?;
+    if flags.global {
+        return Err(err(
+            "22023",
+            "regexp_match() does not support the \"global\" option",
+        )
+        .with_hint("Use the regexp_matches function instead."));
+    }
+    let re = compile_regex(text(&a[1])?, &flags)?;
+    let Some(caps) = re.captures(text(&a[0])?) else {
+        return Ok(Value::Null);
+    };
+    let groups: Vec<Value> = if caps.len() == 1 {
+        vec![Value::Text(caps[0].to_string())]
+    } else {
+        (1..caps.len())
+            .map(|i| {
+                caps.get(i)
+                    .map(|m| Value::Text(m.as_str().to_string()))
+                    .unwrap_or(Value::Null)
+            })
+            .collect()
+    };
+    Ok(Value::Array(groups))
+}
+
+/// format(): `%s` (text, NULL as empty), `%I` (identifier), `%L`
+/// (literal, NULL as NULL), `%%`; `%n$` picks an argument by position.
+fn f_format(a: &[Value]) -> Result<Value> {
+    let Value::Text(fmt) = &a[0] else {
+        return Ok(Value::Null);
+    };
+    let args = &a[1..];
+    let io = super::io::IoContext::default();
+    let mut out = String::new();
+    let mut next = 0usize;
+    let mut chars = fmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+            digits.push(*d);
+            chars.next();
+        }
+        let index = if !digits.is_empty() && chars.peek() == Some(&'$') {
+            chars.next();
+            let n: usize = digits.parse().unwrap_or(0);
+            if n == 0 {
+                return Err(err(
+                    "22023",
+                    "format specifies argument 0, but arguments are numbered from 1",
+                ));
+            }
+            n - 1
+        } else if !digits.is_empty() {
+            return Err(err("0A000", "width in format() is not supported"));
+        } else {
+            let i = next;
+            next += 1;
+            i
+        };
+        let conv = chars
+            .next()
+            .ok_or_else(|| err("22023", "unterminated format() type specifier"))?;
+        if conv == '%' {
+            out.push('%');
+            next -= 1;
+            continue;
+        }
+        let arg = args
+            .get(index)
+            .ok_or_else(|| err("22023", "too few arguments for format()"))?;
+        next = index + 1;
+        let as_text = |v: &Value| match v {
+            Value::Null => None,
+            v => Some(super::io::to_text(v, &io)),
+        };
+        match conv {
+            's' => out.push_str(&as_text(arg).unwrap_or_default()),
+            'I' => match as_text(arg) {
+                Some(t) => out.push_str(&quote_ident(&t)),
+                None => {
+                    return Err(err(
+                        "22004",
+                        "null values cannot be formatted as an SQL identifier",
+                    ))
+                }
+            },
+            'L' => match as_text(arg) {
+                Some(t) => out.push_str(&quote_literal(&t)),
+                None => out.push_str("NULL"),
+            },
+            other => {
+                return Err(err(
+                    "22023",
+                    format!("unrecognized format() type specifier \"{other}\""),
+                )
+                .with_hint("For a single \"%\" use \"%%\"."))
+            }
+        }
+    }
+    Ok(Value::Text(out))
 }
 
 fn f_regexp_substr(a: &[Value]) -> Result<Value> {

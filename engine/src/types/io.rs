@@ -135,6 +135,9 @@ pub fn parse_text(ty: DataType, input: &str, ctx: &IoContext) -> Result<Value> {
         DataType::Interval => parse_interval(input).map(Value::Interval),
         DataType::Uuid => parse_uuid(input).map(Value::Uuid),
         DataType::Oid => parse_oid(input).map(Value::Oid),
+        DataType::Array(_) => {
+            super::array::parse_array(ty.elem().unwrap_or(DataType::Text), input, ctx)
+        }
     }
 }
 
@@ -890,6 +893,7 @@ pub fn format_text(value: &Value, ctx: &IoContext, out: &mut String) {
         Value::Oid(v) => {
             let _ = write!(out, "{v}");
         }
+        Value::Array(items) => super::array::format_array(items, ctx, out),
     }
 }
 
@@ -1117,6 +1121,9 @@ pub fn encode_binary(value: &Value, ty: DataType, out: &mut Vec<u8>) -> Result<(
             out.extend_from_slice(&u.to_be_bytes());
             Ok(())
         }
+        (DataType::Array(_), Value::Array(items)) => {
+            super::array::encode_array(items, ty.elem().unwrap_or(DataType::Text), out)
+        }
         (DataType::Oid, v) if v.as_i64().is_some() => {
             let i = v.as_i64().unwrap_or_default();
             let o = u32::try_from(i)
@@ -1317,6 +1324,9 @@ pub fn decode_binary(ty: DataType, bytes: &[u8]) -> Result<Value> {
         }
         DataType::Uuid => Value::Uuid(u128::from_be_bytes(fixed(bytes)?)),
         DataType::Oid => Value::Oid(u32::from_be_bytes(fixed(bytes)?)),
+        DataType::Array(_) => {
+            return super::array::decode_array(ty.elem().unwrap_or(DataType::Text), bytes)
+        }
     })
 }
 

@@ -23,6 +23,7 @@ const TAG_TIMESTAMPTZ: u8 = 0x81;
 const TAG_TIME: u8 = 0x90;
 const TAG_INTERVAL: u8 = 0xA0;
 const TAG_UUID: u8 = 0xB0;
+const TAG_ARRAY: u8 = 0xC0;
 const TAG_NULL: u8 = 0xFF;
 
 const MICROS_PER_DAY: i128 = 86_400_000_000;
@@ -84,6 +85,16 @@ fn encode_value(v: &Value, out: &mut Vec<u8>) {
         Value::Uuid(u) => {
             out.push(TAG_UUID);
             out.extend_from_slice(&u.to_be_bytes());
+        }
+        Value::Array(items) => {
+            // Each element is preceded by 0x01 and the list ends with 0x00,
+            // so a shorter array sorts before its extensions.
+            out.push(TAG_ARRAY);
+            for item in items {
+                out.push(0x01);
+                encode_value(item, out);
+            }
+            out.push(0x00);
         }
     }
 }

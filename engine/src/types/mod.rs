@@ -8,11 +8,15 @@
 //! - `io`: text and binary input/output in PostgreSQL's formats
 //! - `keys`: memcomparable key encoding for indexes and partition hashing
 //! - `functions`: the built-in scalar function library
+//! - `array`: one-dimensional arrays (literals, wire formats, functions)
+//! - `to_char`: date/time formatting with PostgreSQL's patterns
 
+pub mod array;
 pub mod cast;
 pub mod functions;
 pub mod io;
 pub mod keys;
+pub mod to_char;
 pub mod value;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
@@ -49,6 +53,16 @@ pub enum DataType {
     /// The type of an untyped literal or of a NULL whose type is not yet
     /// known; resolved by context.
     Unknown,
+    /// A one-dimensional array of the element type.
+    Array(ElemType),
+}
+
+/// The element type of an array type, kept as the element's type OID and
+/// type modifier so that [`DataType`] stays `Copy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ElemType {
+    oid: u32,
+    typmod: i32,
 }
 
 impl DataType {
@@ -76,6 +90,7 @@ impl DataType {
             DataType::Oid => 26,
             DataType::Name => 19,
             DataType::Unknown => 705,
+            DataType::Array(e) => array::array_oid(e.oid).unwrap_or(0),
         }
     }
 
@@ -102,7 +117,11 @@ impl DataType {
             26 => DataType::Oid,
             19 => DataType::Name,
             705 | 0 => DataType::Unknown,
-            _ => return None,
+            _ => {
+                return array::elem_oid(oid)
+                    .and_then(DataType::from_oid)?
+                    .array_of()
+            }
         })
     }
 
@@ -112,6 +131,7 @@ impl DataType {
         match self {
             DataType::Varchar(Some(n)) | DataType::Char(Some(n)) => *n as i32 + 4,
             DataType::Numeric(Some((p, s))) => (((*p as i32) << 16) | *s as i32) + 4,
+            DataType::Array(e) => e.typmod,
             _ => -1,
         }
     }
@@ -160,6 +180,7 @@ impl DataType {
             DataType::Oid => "oid".into(),
             DataType::Name => "name".into(),
             DataType::Unknown => "unknown".into(),
+            DataType::Array(_) => format!("{}[]", self.elem().unwrap_or(DataType::Text).sql_name()),
         }
     }
 
@@ -187,6 +208,7 @@ impl DataType {
             DataType::Oid => "oid",
             DataType::Name => "name",
             DataType::Unknown => "unknown",
+            DataType::Array(e) => array::array_base_name(e.oid),
         }
     }
 
@@ -220,8 +242,49 @@ impl DataType {
             DataType::Numeric(_) => DataType::Numeric(None),
             DataType::Varchar(_) => DataType::Varchar(None),
             DataType::Char(_) => DataType::Char(None),
+            DataType::Array(e) => DataType::Array(ElemType {
+                oid: e.oid,
+                typmod: -1,
+            }),
             other => *other,
         }
+    }
+
+    /// The array type whose elements are of this type; `None` for types
+    /// without one (arrays of arrays are multidimensional arrays, and
+    /// `unknown` has no array type).
+    pub fn array_of(self) -> Option<DataType> {
+        if matches!(self, DataType::Array(_) | DataType::Unknown) {
+            return None;
+        }
+        let oid = self.oid();
+        array::array_oid(oid)?;
+        Some(DataType::Array(ElemType {
+            oid,
+            typmod: self.typmod(),
+        }))
+    }
+
+    /// The element type of an array type.
+    pub fn elem(&self) -> Option<DataType> {
+        let DataType::Array(e) = self else {
+            return None;
+        };
+        let base = DataType::from_oid(e.oid)?;
+        Some(match (base, e.typmod) {
+            (_, m) if m < 4 => base,
+            (DataType::Varchar(_), m) => DataType::Varchar(Some((m - 4) as u32)),
+            (DataType::Char(_), m) => DataType::Char(Some((m - 4) as u32)),
+            (DataType::Numeric(_), m) => {
+                let m = (m - 4) as u32;
+                DataType::Numeric(Some((m >> 16, m & 0xffff)))
+            }
+            _ => base,
+        })
+    }
+
+    pub fn is_array(&self) -> bool {
+        matches!(self, DataType::Array(_))
     }
 }
 
@@ -257,6 +320,8 @@ pub enum Value {
     Interval(Interval),
     Uuid(u128),
     Oid(u32),
+    /// A one-dimensional array; elements may be NULL.
+    Array(Vec<Value>),
 }
 
 impl Value {
@@ -285,6 +350,14 @@ impl Value {
             Value::Interval(_) => DataType::Interval,
             Value::Uuid(_) => DataType::Uuid,
             Value::Oid(_) => DataType::Oid,
+            Value::Array(items) => items
+                .iter()
+                .find(|v| !v.is_null())
+                .and_then(|v| v.data_type().array_of())
+                .unwrap_or(DataType::Array(ElemType {
+                    oid: 25,
+                    typmod: -1,
+                })),
         }
     }
 

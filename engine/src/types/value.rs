@@ -42,6 +42,12 @@ pub enum BinaryOp {
     BitXor,
     ShiftLeft,
     ShiftRight,
+    /// `@>` (array containment)
+    Contains,
+    /// `<@`
+    ContainedBy,
+    /// `&&` (arrays share an element)
+    Overlap,
 }
 
 impl BinaryOp {
@@ -79,6 +85,9 @@ impl BinaryOp {
             BinaryOp::BitXor => "#",
             BinaryOp::ShiftLeft => "<<",
             BinaryOp::ShiftRight => ">>",
+            BinaryOp::Contains => "@>",
+            BinaryOp::ContainedBy => "<@",
+            BinaryOp::Overlap => "&&",
         }
     }
 
@@ -125,6 +134,7 @@ enum Class {
     Time,
     Interval,
     Uuid,
+    Array,
 }
 
 fn class_of(v: &Value) -> Option<Class> {
@@ -144,6 +154,7 @@ fn class_of(v: &Value) -> Option<Class> {
         Value::Time(_) => Class::Time,
         Value::Interval(_) => Class::Interval,
         Value::Uuid(_) => Class::Uuid,
+        Value::Array(_) => Class::Array,
     })
 }
 
@@ -218,6 +229,7 @@ impl Value {
                 interval_total_micros(a).cmp(&interval_total_micros(b))
             }
             (Value::Uuid(a), Value::Uuid(b)) => a.cmp(b),
+            (Value::Array(a), Value::Array(b)) => super::array::cmp_arrays(a, b),
             _ if ca == Class::Number => number_cmp(self, other),
             _ if ca == Class::DateTime => datetime_micros(self).cmp(&datetime_micros(other)),
             _ => return None,
@@ -262,6 +274,7 @@ impl Hash for Value {
             Value::Time(t) => t.hash(state),
             Value::Interval(iv) => interval_total_micros(iv).hash(state),
             Value::Uuid(u) => u.hash(state),
+            Value::Array(items) => items.hash(state),
             Value::Date(_) | Value::Timestamp(_) | Value::TimestampTz(_) => {
                 datetime_micros(self).hash(state)
             }
@@ -361,6 +374,9 @@ fn comparable(l: DataType, r: DataType) -> bool {
     if l == T::Unknown || r == T::Unknown {
         return true;
     }
+    if let (Some(a), Some(b)) = (l.elem(), r.elem()) {
+        return comparable(a, b);
+    }
     let class = |t: DataType| -> Option<u8> {
         Some(match t {
             T::Bool => 0,
@@ -405,7 +421,30 @@ pub fn binary_op_type(op: BinaryOp, left: DataType, right: DataType) -> Result<D
                 Err(fail())
             }
         }
+        BinaryOp::Contains | BinaryOp::ContainedBy | BinaryOp::Overlap => {
+            match (l.elem(), r.elem()) {
+                (Some(a), Some(b)) if comparable(a, b) => Ok(T::Bool),
+                (Some(_), None) | (None, Some(_)) if l == T::Unknown || r == T::Unknown => {
+                    Ok(T::Bool)
+                }
+                _ => Err(fail()),
+            }
+        }
         BinaryOp::Concat => match (l, r) {
+            (T::Array(_), T::Array(_) | T::Unknown) | (T::Unknown, T::Array(_)) => {
+                if l == T::Unknown || r == T::Unknown || comparable(l, r) {
+                    Ok(if l == T::Unknown { r } else { l })
+                } else {
+                    Err(fail())
+                }
+            }
+            (T::Array(_), e) | (e, T::Array(_))
+                if (if l.is_array() { l } else { r })
+                    .elem()
+                    .is_some_and(|x| super::cast::can_implicit_cast(e, x)) =>
+            {
+                Ok(if l.is_array() { l } else { r })
+            }
             (T::Bytea, T::Bytea) | (T::Bytea, T::Unknown) | (T::Unknown, T::Bytea) => Ok(T::Bytea),
             _ if is_text_like(l) || is_text_like(r) => Ok(T::Text),
             _ => Err(fail()),
@@ -943,7 +982,30 @@ pub fn eval_binary(op: BinaryOp, left: &Value, right: &Value) -> Result<Value> {
             }
             _ => Err(no_operator(op.symbol(), lt, rt)),
         },
+        BinaryOp::Contains | BinaryOp::ContainedBy | BinaryOp::Overlap => match (left, right) {
+            (Value::Array(a), Value::Array(b)) => Ok(Value::Bool(match op {
+                BinaryOp::Contains => super::array::array_contains(a, b),
+                BinaryOp::ContainedBy => super::array::array_contains(b, a),
+                _ => super::array::array_overlaps(a, b),
+            })),
+            _ => Err(no_operator(op.symbol(), lt, rt)),
+        },
         BinaryOp::Concat => match (left, right) {
+            (Value::Array(a), Value::Array(b)) => {
+                let mut v = a.clone();
+                v.extend_from_slice(b);
+                Ok(Value::Array(v))
+            }
+            (Value::Array(a), e) => {
+                let mut v = a.clone();
+                v.push(e.clone());
+                Ok(Value::Array(v))
+            }
+            (e, Value::Array(b)) => {
+                let mut v = vec![e.clone()];
+                v.extend_from_slice(b);
+                Ok(Value::Array(v))
+            }
             (Value::Bytea(a), Value::Bytea(b)) => {
                 let mut v = a.clone();
                 v.extend_from_slice(b);

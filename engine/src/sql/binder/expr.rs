@@ -48,8 +48,16 @@ fn op_of(op: &ast::BinaryOperator) -> Option<BinaryOp> {
         B::PGILikeMatch => BinaryOp::ILike,
         B::PGNotLikeMatch => BinaryOp::NotLike,
         B::PGNotILikeMatch => BinaryOp::NotILike,
+        B::AtArrow => BinaryOp::Contains,
+        B::ArrowAt => BinaryOp::ContainedBy,
+        B::PGOverlap => BinaryOp::Overlap,
         _ => return None,
     })
+}
+
+/// The comparison operator for `op`, if it is one.
+pub(super) fn comparison_op(op: &ast::BinaryOperator) -> Option<BinaryOp> {
+    op_of(op).filter(BinaryOp::is_comparison)
 }
 
 pub(super) fn agg_func(name: &str) -> Option<AggFunc> {
@@ -62,6 +70,7 @@ pub(super) fn agg_func(name: &str) -> Option<AggFunc> {
         "bool_and" | "every" => AggFunc::BoolAnd,
         "bool_or" => AggFunc::BoolOr,
         "string_agg" => AggFunc::StringAgg,
+        "array_agg" => AggFunc::ArrayAgg,
         _ => return None,
     })
 }
@@ -295,7 +304,7 @@ impl Binder<'_> {
         Err(undefined_column(name))
     }
 
-    fn bind_subquery(
+    pub(super) fn bind_subquery(
         &mut self,
         q: &ast::Query,
         scopes: &[Scope],
@@ -305,7 +314,7 @@ impl Binder<'_> {
         Ok((Arc::new(plan), cols, correlated))
     }
 
-    fn subquery(
+    pub(super) fn subquery(
         &mut self,
         plan: Arc<Plan>,
         kind: SubqueryKind,
@@ -691,8 +700,20 @@ impl Binder<'_> {
             E::AtTimeZone { .. } => {
                 return Err(Error::unsupported("AT TIME ZONE is not supported yet"))
             }
-            E::Array(_) | E::AnyOp { .. } | E::AllOp { .. } => {
-                return Err(Error::unsupported("arrays are not supported yet"))
+            E::Array(a) => self.bind_array_ctor(&a.elem, scopes, hint)?,
+            E::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            } => self.bind_any_all(left, compare_op, right, false, scopes)?,
+            E::AllOp {
+                left,
+                compare_op,
+                right,
+            } => self.bind_any_all(left, compare_op, right, true, scopes)?,
+            E::CompoundFieldAccess { root, access_chain } => {
+                self.bind_subscript(root, access_chain, scopes)?
             }
             E::Tuple(_) => {
                 return Err(Error::unsupported("row constructors are not supported yet"))
@@ -819,6 +840,11 @@ impl Binder<'_> {
             return Ok((fold_strict_null(e), DataType::Bool));
         }
         let (l, lt, r, rt) = match bop {
+            BinaryOp::Concat | BinaryOp::Contains | BinaryOp::ContainedBy | BinaryOp::Overlap
+                if lt.is_array() || rt.is_array() =>
+            {
+                self.array_operands(bop, l, lt, r, rt)?
+            }
             BinaryOp::Concat => {
                 let (l, lt) = if lt == DataType::Unknown || is_bpchar(lt) {
                     (self.coerce(l, lt, DataType::Text)?, DataType::Text)
@@ -879,6 +905,47 @@ impl Binder<'_> {
             right: Box::new(r),
         };
         Ok((fold_strict_null(e), ty))
+    }
+
+    /// Operands of an array operator: an untyped side takes the array
+    /// type; arrays (and an appended element) are brought to one element
+    /// type.
+    fn array_operands(
+        &mut self,
+        op: BinaryOp,
+        l: Expr,
+        lt: DataType,
+        r: Expr,
+        rt: DataType,
+    ) -> Result<(Expr, DataType, Expr, DataType)> {
+        let elem_of = |t: DataType| t.elem().unwrap_or(t);
+        let elem = match (lt, rt) {
+            (DataType::Unknown, t) | (t, DataType::Unknown) => elem_of(t),
+            (a, b) => {
+                common_type(elem_of(a), elem_of(b)).ok_or_else(|| no_operator(op.symbol(), a, b))?
+            }
+        };
+        let elem = elem.without_modifier();
+        let at = elem
+            .array_of()
+            .ok_or_else(|| no_operator(op.symbol(), lt, rt))?;
+        let side =
+            |b: &mut Self, e: Expr, t: DataType, other: DataType| -> Result<(Expr, DataType)> {
+                let target = if t.is_array()
+                    || (t == DataType::Unknown && (op != BinaryOp::Concat || other.is_array()))
+                {
+                    at
+                } else {
+                    elem
+                };
+                if t.without_modifier() == target {
+                    return Ok((e, target));
+                }
+                Ok((b.coerce(e, t, target)?, target))
+            };
+        let (l, lt2) = side(self, l, lt, rt)?;
+        let (r, rt2) = side(self, r, rt, lt)?;
+        Ok((l, lt2, r, rt2))
     }
 
     fn bind_predicate_part(&mut self, e: &ast::Expr, scopes: &[Scope]) -> Result<Expr> {
@@ -1041,8 +1108,40 @@ impl Binder<'_> {
         Ok((out, star, distinct))
     }
 
+    /// The `ORDER BY` inside an aggregate call's parentheses.
+    fn aggregate_order_by(&mut self, f: &ast::Function, scopes: &[Scope]) -> Result<Vec<SortKey>> {
+        let ast::FunctionArguments::List(list) = &f.args else {
+            return Ok(Vec::new());
+        };
+        let mut keys = Vec::new();
+        for clause in &list.clauses {
+            match clause {
+                ast::FunctionArgumentClause::OrderBy(items) => {
+                    for item in items {
+                        let desc = matches!(item.options.sort, Some(ast::OrderBySort::Desc));
+                        let (expr, _) = self.bind_expr(&item.expr, scopes)?;
+                        keys.push(SortKey {
+                            expr,
+                            desc,
+                            nulls_first: item.options.nulls_first.unwrap_or(desc),
+                        });
+                    }
+                }
+                other => {
+                    return Err(Error::unsupported(format!(
+                        "unsupported function argument clause {other}"
+                    )))
+                }
+            }
+        }
+        Ok(keys)
+    }
+
     fn bind_function(&mut self, f: &ast::Function, scopes: &[Scope]) -> Result<(Expr, DataType)> {
         let name = object_name(&f.name)?;
+        if let (true, ast::FunctionArguments::Subquery(q)) = (name == "array", &f.args) {
+            return self.bind_array_subquery(q, scopes);
+        }
         if f.over.is_some() {
             return self.bind_window_call(f, &name, scopes);
         }
@@ -1050,8 +1149,26 @@ impl Binder<'_> {
             return Err(Error::unsupported("aggregate FILTER is not supported yet"));
         }
         let (args, star, distinct) = self.function_args(f, scopes)?;
+        let order_by = self.aggregate_order_by(f, scopes)?;
         if let Some(agg) = agg_func(&name) {
-            return self.bind_aggregate(agg, &name, args, star, distinct);
+            let (e, t) = self.bind_aggregate(agg, &name, args, star, distinct)?;
+            return Ok(match e {
+                Expr::Agg(mut call) => {
+                    call.order_by = order_by;
+                    (Expr::Agg(call), t)
+                }
+                other => (other, t),
+            });
+        }
+        if crate::sql::srf::SetFunc::by_name(&name).is_some() {
+            return Err(Error::unsupported(format!(
+                "{name}() in this position is not supported; use it in FROM (SELECT ... FROM {name}(...))"
+            )));
+        }
+        if !order_by.is_empty() {
+            return Err(Error::syntax(format!(
+                "ORDER BY specified, but {name} is not an aggregate function"
+            )));
         }
         if star {
             return Err(Error::syntax(format!(
@@ -1215,6 +1332,22 @@ impl Binder<'_> {
                 let e = self.coerce(e, t, DataType::Bool)?;
                 (agg, DataType::Bool, vec![(e, DataType::Bool)])
             }
+            (AggFunc::ArrayAgg, false, 1) => {
+                let (e, t) = args.into_iter().next().unwrap();
+                let t = if t == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    t
+                };
+                let at = t.array_of().ok_or_else(|| {
+                    Error::new(
+                        SqlState::UNDEFINED_OBJECT,
+                        format!("could not find array type for data type {}", t.sql_name()),
+                    )
+                })?;
+                let e = self.coerce(e, DataType::Unknown, t)?;
+                (agg, at, vec![(e, t)])
+            }
             (AggFunc::StringAgg, false, 2) => {
                 let mut out = Vec::new();
                 for (e, t) in args {
@@ -1229,6 +1362,7 @@ impl Binder<'_> {
                 func,
                 args: args.into_iter().map(|(e, _)| e).collect(),
                 distinct,
+                order_by: Vec::new(),
                 result_type,
             })),
             result_type,
@@ -1345,6 +1479,7 @@ pub(super) fn plan_refers_outer(plan: &Plan) -> bool {
     }
     match plan {
         Plan::Values { rows } => rows.iter().any(|r| exprs_outer(r)),
+        Plan::FunctionScan { args, .. } => exprs_outer(args),
         Plan::Scan { access, filter, .. } => {
             opt(filter)
                 || match access {
@@ -1376,7 +1511,9 @@ pub(super) fn plan_refers_outer(plan: &Plan) -> bool {
         }
         Plan::Aggregate { input, group, aggs } => {
             exprs_outer(group)
-                || aggs.iter().any(|a| exprs_outer(&a.args))
+                || aggs.iter().any(|a| {
+                    exprs_outer(&a.args) || a.order_by.iter().any(|k| k.expr.refers_outer(1))
+                })
                 || plan_refers_outer(input)
         }
         Plan::Sort { input, keys } => {

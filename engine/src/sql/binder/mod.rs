@@ -152,6 +152,18 @@ pub fn convert_type(t: &ast::DataType) -> Result<DataType> {
         T::Interval { .. } => DataType::Interval,
         T::Uuid => DataType::Uuid,
         T::Regclass => DataType::Oid,
+        T::Array(
+            ast::ArrayElemTypeDef::SquareBracket(inner, _)
+            | ast::ArrayElemTypeDef::Qualified(inner, _),
+        ) => {
+            let elem = convert_type(inner)?;
+            elem.array_of().ok_or_else(|| {
+                Error::new(
+                    SqlState::FEATURE_NOT_SUPPORTED,
+                    format!("arrays of {} are not supported", elem.sql_name()),
+                )
+            })?
+        }
         T::Custom(name, mods) => {
             let n = object_name(name)?;
             match n.as_str() {
@@ -278,6 +290,13 @@ impl<'a> Binder<'a> {
                         },
                         vec![],
                     ),
+                    ast::ObjectType::Sequence => (
+                        Command::DropSequence {
+                            names,
+                            if_exists: *if_exists,
+                        },
+                        vec![],
+                    ),
                     ast::ObjectType::Index => (
                         Command::DropIndex {
                             names,
@@ -312,6 +331,26 @@ impl<'a> Binder<'a> {
                         unique: ci.unique,
                         if_not_exists: ci.if_not_exists,
                     },
+                    vec![],
+                )
+            }
+            S::AlterTable(at) => (self.bind_alter_table(at)?, vec![]),
+            S::CreateSequence {
+                temporary,
+                if_not_exists,
+                name,
+                sequence_options,
+                ..
+            } => {
+                if *temporary {
+                    return Err(Error::unsupported("temporary sequences are not supported"));
+                }
+                (
+                    Command::CreateSequence(self.bind_create_sequence(
+                        object_name(name)?,
+                        *if_not_exists,
+                        sequence_options,
+                    )?),
                     vec![],
                 )
             }
@@ -506,6 +545,8 @@ pub fn bind_table_check(def: &crate::catalog::TableDef, text: &str) -> Result<Ex
 
 mod copy;
 mod cte;
+mod alter;
+mod array;
 mod ddl;
 mod dml;
 mod expr;

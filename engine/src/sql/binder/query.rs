@@ -228,8 +228,8 @@ impl Binder<'_> {
             ast::TableFactor::Table {
                 name, alias, args, ..
             } => {
-                if args.is_some() {
-                    return Err(Error::unsupported("table functions are not supported yet"));
+                if let Some(args) = args {
+                    return self.bind_set_function(name, &args.args, alias.as_ref(), outer);
                 }
                 if let Some(cte) = self.cte_reference(name, alias.as_ref())? {
                     return Ok(cte);
@@ -280,6 +280,20 @@ impl Binder<'_> {
                 }
                 Ok((plan, scope))
             }
+            ast::TableFactor::UNNEST {
+                alias,
+                array_exprs,
+                with_offset: false,
+                with_ordinality: false,
+                ..
+            } => {
+                let args: Vec<ast::FunctionArg> = array_exprs
+                    .iter()
+                    .map(|e| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e.clone())))
+                    .collect();
+                let name = ast::ObjectName::from(vec![ast::Ident::new("unnest")]);
+                self.bind_set_function(&name, &args, alias.as_ref(), outer)
+            }
             ast::TableFactor::NestedJoin {
                 table_with_joins,
                 alias,
@@ -297,6 +311,64 @@ impl Binder<'_> {
                 "unsupported FROM item: {other}"
             ))),
         }
+    }
+
+    /// A set-returning function in FROM (`generate_series`, `unnest`).
+    fn bind_set_function(
+        &mut self,
+        name: &ast::ObjectName,
+        args: &[ast::FunctionArg],
+        alias: Option<&ast::TableAlias>,
+        outer: &[Scope],
+    ) -> Result<(Plan, Scope)> {
+        let fname = object_name(name)?;
+        let func = crate::sql::srf::SetFunc::by_name(&fname);
+        let mut bound = Vec::new();
+        for a in args {
+            match a {
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
+                    bound.push(self.bind_expr(e, outer)?)
+                }
+                other => {
+                    return Err(Error::unsupported(format!(
+                        "unsupported function argument {other}"
+                    )))
+                }
+            }
+        }
+        let types: Vec<DataType> = bound.iter().map(|(_, t)| *t).collect();
+        let Some((func, (arg_types, out_type))) =
+            func.and_then(|f| Some((f, f.signature(&types)?)))
+        else {
+            let names: Vec<&str> = types.iter().map(|t| t.base_name()).collect();
+            return Err(Error::new(
+                SqlState::UNDEFINED_FUNCTION,
+                format!("function {fname}({}) does not exist", names.join(", ")),
+            )
+            .with_hint("No function matches the given name and argument types. You might need to add explicit type casts."));
+        };
+        let mut exprs = Vec::new();
+        for ((e, t), target) in bound.into_iter().zip(arg_types) {
+            exprs.push(self.coerce(e, t, target)?);
+        }
+        let tname = alias
+            .map(|a| ident(&a.name))
+            .unwrap_or_else(|| fname.clone());
+        let mut scope = Scope {
+            cols: vec![ScopeCol {
+                table: Some(tname.clone()),
+                hidden: false,
+                merged: false,
+                name: tname,
+                ty: out_type,
+                table_oid: 0,
+                col_id: 0,
+            }],
+        };
+        if let Some(a) = alias {
+            rename_columns(&mut scope, &a.columns)?;
+        }
+        Ok((Plan::FunctionScan { func, args: exprs }, scope))
     }
 
     fn bind_from_item(
@@ -489,7 +561,26 @@ impl Binder<'_> {
         order_by: Option<&ast::OrderBy>,
         outer: &[Scope],
     ) -> Result<(Plan, Vec<OutCol>)> {
-        let (mut plan, scope) = self.bind_from(&sel.from, outer)?;
+        // `SELECT srf(...)` without FROM reads as `SELECT x FROM srf(...) x`.
+        let rewritten;
+        let (sel, (mut plan, scope)) = match set_function_item(sel) {
+            Some((f, args, col)) => {
+                let alias = ast::TableAlias {
+                    explicit: true,
+                    name: ast::Ident::with_quote('"', col.clone()),
+                    columns: vec![],
+                    at: None,
+                };
+                let bound = self.bind_set_function(&f.name, args, Some(&alias), outer)?;
+                let mut s = sel.clone();
+                s.projection = vec![ast::SelectItem::UnnamedExpr(ast::Expr::Identifier(
+                    ast::Ident::with_quote('"', col),
+                ))];
+                rewritten = s;
+                (&rewritten, bound)
+            }
+            None => (sel, self.bind_from(&sel.from, outer)?),
+        };
         let mut scopes = outer.to_vec();
         scopes.push(scope.clone());
         let window_mark = self.windows.len();
@@ -741,6 +832,31 @@ fn find_unique(scope: &Scope, name: &str) -> Result<usize> {
     }
 }
 
+/// A select without FROM whose only item is a set-returning function call:
+/// the call, its arguments and the output column name.
+fn set_function_item(sel: &ast::Select) -> Option<(&ast::Function, &[ast::FunctionArg], String)> {
+    if !sel.from.is_empty() || sel.projection.len() != 1 {
+        return None;
+    }
+    let (expr, alias) = match &sel.projection[0] {
+        ast::SelectItem::UnnamedExpr(e) => (e, None),
+        ast::SelectItem::ExprWithAlias { expr, alias } => (expr, Some(ident(alias))),
+        _ => return None,
+    };
+    let ast::Expr::Function(f) = expr else {
+        return None;
+    };
+    let name = object_name(&f.name).ok()?;
+    crate::sql::srf::SetFunc::by_name(&name)?;
+    let ast::FunctionArguments::List(list) = &f.args else {
+        return None;
+    };
+    if !list.clauses.is_empty() || list.duplicate_treatment.is_some() || f.over.is_some() {
+        return None;
+    }
+    Some((f, &list.args, alias.unwrap_or(name)))
+}
+
 /// The name PostgreSQL gives an unaliased select item.
 fn column_name(e: &ast::Expr) -> String {
     match e {
@@ -758,7 +874,8 @@ fn column_name(e: &ast::Expr) -> String {
         } => match &**expr {
             ast::Expr::Identifier(_)
             | ast::Expr::CompoundIdentifier(_)
-            | ast::Expr::Function(_) => column_name(expr),
+            | ast::Expr::Function(_)
+            | ast::Expr::Array(_) => column_name(expr),
             _ => match convert_type(data_type) {
                 Ok(t) => type_column_name(t),
                 Err(_) => "?column?".into(),
@@ -789,6 +906,11 @@ fn column_name(e: &ast::Expr) -> String {
             Err(_) => "?column?".into(),
         },
         ast::Expr::Interval(_) => "interval".into(),
+        ast::Expr::Array(_) => "array".into(),
+        ast::Expr::CompoundFieldAccess { root, .. } => match column_name(root) {
+            n if n == "?column?" => "array".into(),
+            n => n,
+        },
         _ => "?column?".into(),
     }
 }
@@ -807,6 +929,7 @@ fn type_column_name(t: DataType) -> String {
         DataType::Timestamp => "timestamp",
         DataType::TimestampTz => "timestamptz",
         DataType::Time => "time",
+        DataType::Array(_) => return t.elem().map(type_column_name).unwrap_or_default(),
         other => return other.base_name().to_string(),
     }
     .to_string()

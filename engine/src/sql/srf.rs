@@ -1,0 +1,239 @@
+//! Set-returning functions in FROM: `generate_series` (integer, bigint,
+//! numeric, timestamp and timestamptz with an interval step) and `unnest`.
+//! Rows are produced one at a time, so a long series is never held in
+//! memory.
+
+use crate::error::{Error, Result, SqlState};
+use crate::types::value::add_interval;
+use crate::types::{DataType, Interval, Value};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use rust_decimal::Decimal;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetFunc {
+    GenerateSeries,
+    Unnest,
+}
+
+impl SetFunc {
+    pub fn by_name(name: &str) -> Option<SetFunc> {
+        match name {
+            "generate_series" => Some(SetFunc::GenerateSeries),
+            "unnest" => Some(SetFunc::Unnest),
+            _ => None,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            SetFunc::GenerateSeries => "generate_series",
+            SetFunc::Unnest => "unnest",
+        }
+    }
+
+    /// The argument types the call's arguments are cast to and the type of
+    /// the produced column, or `None` when no variant fits.
+    pub fn signature(&self, args: &[DataType]) -> Option<(Vec<DataType>, DataType)> {
+        use DataType as T;
+        match self {
+            SetFunc::Unnest => match args {
+                [a] if a.is_array() => Some((vec![*a], a.elem()?)),
+                _ => None,
+            },
+            SetFunc::GenerateSeries => {
+                if !(2..=3).contains(&args.len()) {
+                    return None;
+                }
+                let rank = |t: &T| match t {
+                    T::Int2 | T::Int4 | T::Unknown => Some(0),
+                    T::Int8 => Some(1),
+                    T::Numeric(_) => Some(2),
+                    _ => None,
+                };
+                if let Some(r) = args
+                    .iter()
+                    .map(rank)
+                    .try_fold(0, |m, r| r.map(|r| m.max(r)))
+                {
+                    let t = [T::Int4, T::Int8, T::Numeric(None)][r];
+                    return Some((vec![t; args.len()], t));
+                }
+                let ts = match (args[0], args[1]) {
+                    (T::Timestamp, T::Timestamp | T::Unknown)
+                    | (T::Unknown, T::Timestamp)
+                    | (T::Date, T::Date) => T::Timestamp,
+                    (a, b)
+                        if matches!(a, T::TimestampTz | T::Timestamp | T::Date | T::Unknown)
+                            && matches!(
+                                b,
+                                T::TimestampTz | T::Timestamp | T::Date | T::Unknown
+                            ) =>
+                    {
+                        T::TimestampTz
+                    }
+                    _ => return None,
+                };
+                match args.get(2) {
+                    Some(T::Interval | T::Unknown) => Some((vec![ts, ts, T::Interval], ts)),
+                    _ => None,
+                }
+            }
+        }
+    }
+}
+
+/// The running state of one call.
+pub enum SetIter {
+    Int {
+        next: i128,
+        stop: i128,
+        step: i128,
+        int8: bool,
+    },
+    Numeric {
+        next: Decimal,
+        stop: Decimal,
+        step: Decimal,
+    },
+    Timestamp {
+        next: NaiveDateTime,
+        stop: NaiveDateTime,
+        step: Interval,
+        forward: bool,
+        tz: bool,
+    },
+    Values(std::vec::IntoIter<Value>),
+    Done,
+}
+
+fn zero_step() -> Error {
+    Error::new(
+        SqlState::INVALID_PARAMETER_VALUE,
+        "step size cannot equal zero",
+    )
+}
+
+impl SetIter {
+    /// Starts a call with its (already cast) arguments.
+    pub fn start(func: SetFunc, args: Vec<Value>) -> Result<SetIter> {
+        if args.iter().any(Value::is_null) {
+            return Ok(SetIter::Done);
+        }
+        Ok(match func {
+            SetFunc::Unnest => match args.into_iter().next() {
+                Some(Value::Array(items)) => SetIter::Values(items.into_iter()),
+                _ => SetIter::Done,
+            },
+            SetFunc::GenerateSeries => match (&args[0], &args[1]) {
+                (Value::Numeric(a), Value::Numeric(b)) => {
+                    let step = match args.get(2) {
+                        Some(Value::Numeric(s)) => *s,
+                        _ => Decimal::ONE,
+                    };
+                    if step.is_zero() {
+                        return Err(zero_step());
+                    }
+                    SetIter::Numeric {
+                        next: *a,
+                        stop: *b,
+                        step,
+                    }
+                }
+                (Value::Timestamp(_) | Value::TimestampTz(_), _) => {
+                    let naive = |v: &Value| match v {
+                        Value::Timestamp(t) => *t,
+                        Value::TimestampTz(t) => t.naive_utc(),
+                        _ => NaiveDateTime::MIN,
+                    };
+                    let step = match args.get(2) {
+                        Some(Value::Interval(iv)) => *iv,
+                        _ => return Ok(SetIter::Done),
+                    };
+                    let total = crate::types::io::interval_total_micros(&step);
+                    if total == 0 {
+                        return Err(zero_step());
+                    }
+                    SetIter::Timestamp {
+                        next: naive(&args[0]),
+                        stop: naive(&args[1]),
+                        step,
+                        forward: total > 0,
+                        tz: matches!(args[0], Value::TimestampTz(_)),
+                    }
+                }
+                (a, b) => {
+                    let step = args.get(2).and_then(Value::as_i64).unwrap_or(1);
+                    if step == 0 {
+                        return Err(zero_step());
+                    }
+                    SetIter::Int {
+                        next: a.as_i64().unwrap_or_default() as i128,
+                        stop: b.as_i64().unwrap_or_default() as i128,
+                        step: step as i128,
+                        int8: matches!(a, Value::Int8(_)),
+                    }
+                }
+            },
+        })
+    }
+
+    /// The next value, `None` when the call is exhausted.
+    pub fn next_value(&mut self) -> Result<Option<Value>> {
+        Ok(match self {
+            SetIter::Done => None,
+            SetIter::Values(it) => it.next(),
+            SetIter::Int {
+                next,
+                stop,
+                step,
+                int8,
+            } => {
+                if (*step > 0 && *next > *stop) || (*step < 0 && *next < *stop) {
+                    return Ok(None);
+                }
+                let v = *next;
+                *next += *step;
+                Some(if *int8 {
+                    Value::Int8(v as i64)
+                } else {
+                    Value::Int4(v as i32)
+                })
+            }
+            SetIter::Numeric { next, stop, step } => {
+                if (step.is_sign_positive() && *next > *stop)
+                    || (step.is_sign_negative() && *next < *stop)
+                {
+                    return Ok(None);
+                }
+                let v = *next;
+                *next = next.checked_add(*step).ok_or_else(|| {
+                    Error::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range")
+                })?;
+                Some(Value::Numeric(v))
+            }
+            SetIter::Timestamp {
+                next,
+                stop,
+                step,
+                forward,
+                tz,
+            } => {
+                if (*forward && *next > *stop) || (!*forward && *next < *stop) {
+                    return Ok(None);
+                }
+                let v = *next;
+                // Past the representable range the series ends.
+                *next = add_interval(v, step, 1).unwrap_or(if *forward {
+                    NaiveDateTime::MAX
+                } else {
+                    NaiveDateTime::MIN
+                });
+                Some(if *tz {
+                    Value::TimestampTz(DateTime::from_naive_utc_and_offset(v, Utc))
+                } else {
+                    Value::Timestamp(v)
+                })
+            }
+        })
+    }
+}
