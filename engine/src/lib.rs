@@ -5,6 +5,7 @@
 
 #![allow(clippy::result_large_err)]
 
+pub mod acl;
 pub mod catalog;
 pub mod engine;
 pub mod error;

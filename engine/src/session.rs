@@ -20,6 +20,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod authz;
+
 /// How to open a data directory.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -47,6 +49,12 @@ impl Engine {
         Ok(Engine { inner })
     }
 
+    /// The roles of this data directory (also what authentication checks
+    /// passwords against).
+    pub fn roles(&self) -> &joltdb_auth::RoleStore {
+        &self.inner.roles
+    }
+
     /// The partition count of the open data directory.
     pub fn partitions(&self) -> usize {
         self.inner.partitions
@@ -72,7 +80,9 @@ impl Engine {
             cancel: CancelToken::default(),
             currvals: Arc::new(Mutex::new(HashMap::new())),
             batch: false,
+            auth: authz::SessionAuth::new(user),
         };
+        s.apply_role_settings();
         for (k, v) in params {
             let name = k.to_lowercase();
             if matches!(
@@ -292,6 +302,8 @@ pub struct Session {
     /// Inside a multi-statement query string: statements share one
     /// implicit transaction, committed at the end of the string.
     batch: bool,
+    /// Session user, current role (SET ROLE) and what they may do.
+    auth: authz::SessionAuth,
 }
 
 /// Settings reported to the client with ParameterStatus when they change.
@@ -511,7 +523,10 @@ impl Session {
         if self.txn.as_ref().is_some_and(|t| t.failed) && !is_txn_end(&prepared.statement.parsed) {
             return Err(aborted());
         }
-        let bound = match self.current_bound(prepared) {
+        let bound = match self
+            .current_bound(prepared)
+            .and_then(|b| self.check_access(&b).map(|_| b))
+        {
             Ok(b) => b,
             Err(e) => {
                 self.on_error();
@@ -639,7 +654,7 @@ impl Session {
             writes: t.writes.clone(),
             txn_start: t.start,
             stmt_start: Utc::now(),
-            user: self.user.clone(),
+            user: self.auth.current_user().to_string(),
             database: self.database.clone(),
             settings: self.settings_arc.clone(),
             currvals: self.currvals.clone(),
@@ -810,6 +825,7 @@ impl Session {
             Command::ResetAll => {
                 let before = self.settings.clone();
                 self.settings = default_settings(&self.user);
+                self.apply_role_settings();
                 self.io = IoContext::default();
                 self.refresh_settings();
                 let changed = REPORTED
@@ -825,8 +841,10 @@ impl Session {
             }
             Command::Show(name) => self.run_show(name, bound),
             Command::NoOp(tag) => Ok(command(*tag)),
+            Command::Role(cmd) => self.run_role_command(cmd),
             Command::CreateTable(plan) => {
-                if self.engine.create_table(plan)? {
+                let owner = self.auth.current_user().to_string();
+                if self.engine.create_table_owned(plan, &owner)? {
                     Ok(command("CREATE TABLE"))
                 } else {
                     Ok(command_with_notice(

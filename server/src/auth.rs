@@ -75,6 +75,17 @@ impl Startup {
                 format!("role \"{user}\" is not permitted to log in"),
             ));
         }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or(i64::MAX);
+        if role.as_ref().is_some_and(|r| r.password_expired(now)) {
+            tracing::info!(user, "password expired (VALID UNTIL)");
+            return Err(fatal(
+                "28P01",
+                format!("password authentication failed for user \"{user}\""),
+            ));
+        }
         let database = client
             .metadata()
             .get(METADATA_DATABASE)

@@ -10,7 +10,7 @@ use crate::error::ServerError;
 use crate::handler::QueryHandler;
 use crate::limit::MessageLimit;
 use futures::{SinkExt, StreamExt};
-use joltdb_auth::{Bootstrap, RoleStore};
+use joltdb_auth::Bootstrap;
 use joltdb_engine::{Engine, EngineConfig};
 use pgwire::api::{ClientInfo, NoopHandler, PgWireConnectionState};
 use pgwire::error::{ErrorInfo, PgWireError};
@@ -61,7 +61,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
         .await
         .map_err(|e| ServerError::Engine(joltdb_engine::Error::internal(e.to_string())))??;
 
-    let roles = Arc::new(RoleStore::open(&args.data_dir)?);
+    let roles = Arc::new(engine.roles().clone());
     let password = std::env::var("JOLTDB_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty());

@@ -224,6 +224,8 @@ pub enum Command {
     /// Statements accepted for compatibility that have nothing to do
     /// (VACUUM, ANALYZE, ...), with their command tag.
     NoOp(&'static str),
+    /// Role and privilege statements.
+    Role(super::roles::RoleCommand),
 }
 
 /// A statement bound to the catalog.
@@ -231,4 +233,6 @@ pub struct BoundStatement {
     pub command: Command,
     pub columns: Vec<Column>,
     pub param_types: Vec<DataType>,
+    /// Table privileges the statement needs; checked at every execution.
+    pub access: crate::acl::AccessNeeds,
 }

@@ -264,6 +264,7 @@ impl Binder<'_> {
             match hits.as_slice() {
                 [] => continue,
                 [i] => {
+                    self.note_column_read(&scope.cols[*i]);
                     let ty = scope.cols[*i].ty;
                     let e = if depth == 0 {
                         Expr::Column(*i)

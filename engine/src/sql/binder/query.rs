@@ -228,6 +228,9 @@ impl Binder<'_> {
                 }
                 let tname = object_name(name)?;
                 let table = self.catalog.table(&tname)?.clone();
+                self.needs
+                    .borrow_mut()
+                    .require(&table.def, crate::acl::Privilege::Select);
                 let mut scope =
                     self.scope_for_table(&table, alias.as_ref().map(|a| ident(&a.name)));
                 if let Some(a) = alias {
@@ -405,6 +408,7 @@ impl Binder<'_> {
                             if c.hidden || c.merged != merged {
                                 continue;
                             }
+                            self.note_column_read(c);
                             exprs.push(Expr::Column(i));
                             cols.push(out_col(c));
                         }
@@ -418,6 +422,7 @@ impl Binder<'_> {
                     let mut any = false;
                     for (i, c) in scope.cols.iter().enumerate() {
                         if c.table.as_deref() == Some(name.as_str()) {
+                            self.note_column_read(c);
                             exprs.push(Expr::Column(i));
                             cols.push(out_col(c));
                             any = true;
