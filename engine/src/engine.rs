@@ -46,6 +46,8 @@ pub struct EngineInner {
     pub logs: Vec<Arc<dyn PartitionLog>>,
     /// Roles, shared with the server's authentication.
     pub roles: joltdb_auth::RoleStore,
+    /// Per-statement memory limit in bytes (0 = unlimited).
+    pub query_memory_limit: std::sync::atomic::AtomicUsize,
     _lock: File,
 }
 
@@ -159,6 +161,9 @@ impl EngineInner {
         let roles = crate::acl::open_roles(dir)?;
         let engine = EngineInner {
             roles,
+            query_memory_limit: std::sync::atomic::AtomicUsize::new(
+                crate::sql::memory::DEFAULT_QUERY_MEMORY,
+            ),
             data_dir: dir.clone(),
             partitions,
             catalog: RwLock::new(Arc::new(snapshot)),

@@ -55,6 +55,13 @@ impl Engine {
         &self.inner.roles
     }
 
+    /// Sets how much memory one statement's sorts, hash joins, aggregates
+    /// and materialised results may hold (bytes; 0 = unlimited). A
+    /// statement that needs more fails with 53200.
+    pub fn set_query_memory_limit(&self, bytes: usize) {
+        self.inner.query_memory_limit.store(bytes, Ordering::Relaxed);
+    }
+
     /// The partition count of the open data directory.
     pub fn partitions(&self) -> usize {
         self.inner.partitions
@@ -662,6 +669,9 @@ impl Session {
             deadline: (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout)),
             subquery_cache: Mutex::new(HashMap::new()),
             ticks: Default::default(),
+            memory: crate::sql::memory::MemoryBudget::new(
+                self.engine.query_memory_limit.load(Ordering::Relaxed),
+            ),
         })
     }
 

@@ -83,6 +83,18 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u32).range(1..=1024)
     )]
     pub wal_segment_mb: u32,
+
+    /// Memory one query's sorts, hash joins, aggregates and materialised
+    /// results may hold, in MiB (0 = unlimited). A query that needs more
+    /// fails with SQLSTATE 53200; the server and other sessions go on.
+    #[arg(
+        long,
+        env = "JOLTDB_QUERY_MEMORY_MB",
+        default_value_t = 1024,
+        value_name = "MIB",
+        global = true
+    )]
+    pub query_memory_mb: u32,
 }
 
 impl ServeArgs {

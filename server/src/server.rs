@@ -61,6 +61,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
         .await
         .map_err(|e| ServerError::Engine(joltdb_engine::Error::internal(e.to_string())))??;
 
+    engine.set_query_memory_limit((args.query_memory_mb as usize) << 20);
     let roles = Arc::new(engine.roles().clone());
     let password = std::env::var("JOLTDB_PASSWORD")
         .ok()

@@ -439,6 +439,9 @@ impl Session {
                     "session user cannot be dropped",
                 ));
             }
+            if role.superuser && !who.superuser {
+                return Err(denied("must be superuser to drop superusers"));
+            }
             if name == SUPERUSER || BUILTIN_ROLES.contains(&name.as_str()) {
                 return Err(Error::new(
                     SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
@@ -446,9 +449,6 @@ impl Session {
                         "cannot drop role {name} because it is required by the database system"
                     ),
                 ));
-            }
-            if role.superuser && !who.superuser {
-                return Err(denied("must be superuser to drop superusers"));
             }
             let deps = acl::role_dependencies(name, catalog.tables.values().map(|t| &*t.def));
             if !deps.is_empty() {
@@ -913,5 +913,76 @@ impl Engine {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::EngineConfig;
+
+    async fn run(s: &mut Session, sql: &str) -> Result<()> {
+        for stmt in s.parse(sql)? {
+            let p = s.prepare(&stmt, &[])?;
+            if let Output::Rows(mut c) = s.execute(&p, vec![]).await? {
+                let mut rows = Vec::new();
+                s.fetch(&mut c, 0, &mut rows).await?;
+            }
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn privileges_answer_from_the_acl() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(EngineConfig {
+            data_dir: dir.path().to_path_buf(),
+            partitions: 1,
+            wal_segment_size: 1 << 20,
+        })
+        .unwrap();
+        engine.roles().bootstrap_superuser(SUPERUSER, Some("pw")).unwrap();
+        let mut admin = engine.new_session(SUPERUSER, "joltdb", &[]).unwrap();
+        run(
+            &mut admin,
+            "CREATE TABLE t (a int PRIMARY KEY, b text);
+             CREATE ROLE alice LOGIN;
+             GRANT SELECT (b) ON t TO alice;
+             GRANT INSERT ON t TO alice WITH GRANT OPTION;
+             GRANT DELETE ON t TO PUBLIC",
+        )
+        .await
+        .unwrap();
+        assert!(engine.has_table_privilege("alice", "t", "insert").unwrap());
+        assert!(engine
+            .has_table_privilege("alice", "t", "INSERT WITH GRANT OPTION")
+            .unwrap());
+        assert!(engine.has_table_privilege("alice", "t", "delete").unwrap());
+        assert!(!engine.has_table_privilege("alice", "t", "select, update").unwrap());
+        assert!(engine.has_table_privilege(SUPERUSER, "t", "truncate").unwrap());
+        assert_eq!(
+            engine.table_relacl("t").unwrap().unwrap(),
+            vec!["joltdb=arwdDxt/joltdb", "alice=a*/joltdb", "=d/joltdb"]
+        );
+
+        let mut alice = engine.new_session("alice", "joltdb", &[]).unwrap();
+        alice
+            .check_table_privilege("t", Privilege::Select, &["b"])
+            .unwrap();
+        let err = alice
+            .check_table_privilege("t", Privilege::Select, &["a", "b"])
+            .unwrap_err();
+        assert_eq!(err.state, SqlState::INSUFFICIENT_PRIVILEGE);
+        assert_eq!(
+            alice.require_role_membership(acl::BACKUP_ROLE).unwrap_err().state,
+            SqlState::INSUFFICIENT_PRIVILEGE
+        );
+        run(&mut admin, "GRANT joltdb_backup TO alice").await.unwrap();
+        alice.require_role_membership(acl::BACKUP_ROLE).unwrap();
+        assert_eq!(
+            alice.check_table_owner("t").unwrap_err().state,
+            SqlState::INSUFFICIENT_PRIVILEGE
+        );
+        admin.check_table_owner("t").unwrap();
     }
 }

@@ -40,6 +40,7 @@ pub enum SpecialFunc {
     LocalTimestamp,
     Version,
     CurrentUser,
+    SessionUser,
     CurrentDatabase,
     CurrentSchema,
     CurrentSetting,

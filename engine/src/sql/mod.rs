@@ -5,6 +5,8 @@
 pub mod binder;
 pub mod exec;
 pub mod expr;
+pub mod limits;
+pub mod memory;
 pub mod parser;
 pub mod plan;
 pub mod roles;

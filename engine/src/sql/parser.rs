@@ -151,6 +151,7 @@ pub fn parse_one(full: &str, offset: usize, text: &str) -> Result<Parsed> {
         }
         return Ok(parsed);
     }
+    super::limits::check_operator_chain(text)?;
     let dialect = PostgreSqlDialect {};
     let mut parser = Parser::new(&dialect)
         .with_recursion_limit(RECURSION_LIMIT)

@@ -74,7 +74,8 @@ fn special_func(name: &str) -> Option<SpecialFunc> {
         "current_date" => SpecialFunc::CurrentDate,
         "localtimestamp" => SpecialFunc::LocalTimestamp,
         "version" => SpecialFunc::Version,
-        "current_user" | "session_user" | "user" | "current_role" => SpecialFunc::CurrentUser,
+        "current_user" | "user" | "current_role" => SpecialFunc::CurrentUser,
+        "session_user" => SpecialFunc::SessionUser,
         "current_database" | "current_catalog" => SpecialFunc::CurrentDatabase,
         "current_schema" => SpecialFunc::CurrentSchema,
         "current_setting" => SpecialFunc::CurrentSetting,
@@ -94,7 +95,10 @@ fn special_type(f: SpecialFunc) -> DataType {
         SpecialFunc::LocalTimestamp => DataType::Timestamp,
         SpecialFunc::CurrentDate => DataType::Date,
         SpecialFunc::Version | SpecialFunc::CurrentSetting => DataType::Text,
-        SpecialFunc::CurrentUser | SpecialFunc::CurrentDatabase | SpecialFunc::CurrentSchema => {
+        SpecialFunc::CurrentUser
+        | SpecialFunc::SessionUser
+        | SpecialFunc::CurrentDatabase
+        | SpecialFunc::CurrentSchema => {
             DataType::Name
         }
         SpecialFunc::Nextval
@@ -326,6 +330,21 @@ impl Binder<'_> {
     /// Binds an expression; `hint` is the type the context expects (used to
     /// type parameters and untyped literals).
     pub(super) fn bind_expr_typed(
+        &mut self,
+        e: &ast::Expr,
+        scopes: &[Scope],
+        hint: Option<DataType>,
+    ) -> Result<(Expr, DataType)> {
+        if self.depth >= crate::sql::limits::MAX_EXPR_DEPTH {
+            return Err(crate::sql::limits::too_deep());
+        }
+        self.depth += 1;
+        let r = self.bind_expr_nested(e, scopes, hint);
+        self.depth -= 1;
+        r
+    }
+
+    fn bind_expr_nested(
         &mut self,
         e: &ast::Expr,
         scopes: &[Scope],

@@ -73,6 +73,9 @@ pub struct Binder<'a> {
     /// Privileges the statement needs, noted as tables and columns are
     /// resolved.
     needs: std::cell::RefCell<crate::acl::AccessNeeds>,
+    /// Current expression/query nesting, bounded by
+    /// [`super::limits::MAX_EXPR_DEPTH`].
+    depth: usize,
 }
 
 pub fn ident(i: &ast::Ident) -> String {
@@ -220,6 +223,7 @@ impl<'a> Binder<'a> {
             next_subquery: 0,
             io,
             needs: Default::default(),
+            depth: 0,
         }
     }
 

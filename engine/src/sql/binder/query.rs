@@ -84,6 +84,20 @@ impl Binder<'_> {
         body: &ast::SetExpr,
         outer: &[Scope],
     ) -> Result<(Plan, Vec<OutCol>)> {
+        if self.depth >= crate::sql::limits::MAX_EXPR_DEPTH {
+            return Err(crate::sql::limits::too_deep());
+        }
+        self.depth += 1;
+        let r = self.bind_set_expr_nested(body, outer);
+        self.depth -= 1;
+        r
+    }
+
+    fn bind_set_expr_nested(
+        &mut self,
+        body: &ast::SetExpr,
+        outer: &[Scope],
+    ) -> Result<(Plan, Vec<OutCol>)> {
         match body {
             ast::SetExpr::Select(sel) => self.bind_select(sel, None, outer),
             ast::SetExpr::Query(q) => self.bind_query(q, outer),
