@@ -465,7 +465,13 @@ pub fn table_grants(def: &TableDef) -> Vec<(String, String, &'static str, bool)>
 
 /// Adds `privileges` (and `grant_options`) for `grantee` granted by
 /// `grantor` to an ACL.
-pub fn acl_grant(acl: &mut Vec<AclItem>, grantee: &str, grantor: &str, privileges: u16, grant_options: u16) {
+pub fn acl_grant(
+    acl: &mut Vec<AclItem>,
+    grantee: &str,
+    grantor: &str,
+    privileges: u16,
+    grant_options: u16,
+) {
     match acl
         .iter_mut()
         .find(|i| i.grantee == grantee && i.grantor == grantor)
@@ -536,7 +542,10 @@ pub fn acl_revoke(
 
 /// Objects that depend on `role` (for DROP ROLE): lines like
 /// `owner of table t` and `privileges for table t`.
-pub fn role_dependencies<'a>(role: &str, tables: impl Iterator<Item = &'a TableDef>) -> Vec<String> {
+pub fn role_dependencies<'a>(
+    role: &str,
+    tables: impl Iterator<Item = &'a TableDef>,
+) -> Vec<String> {
     let mut out = Vec::new();
     for def in tables {
         if def.owner == role {
@@ -623,7 +632,10 @@ mod tests {
     #[test]
     fn privilege_list_parses() {
         let l = parse_privilege_list("select, INSERT with grant option").unwrap();
-        assert_eq!(l, vec![(Privilege::Select, false), (Privilege::Insert, true)]);
+        assert_eq!(
+            l,
+            vec![(Privilege::Select, false), (Privilege::Insert, true)]
+        );
         assert!(parse_privilege_list("fly").is_err());
     }
 }

@@ -59,7 +59,9 @@ impl Engine {
     /// and materialised results may hold (bytes; 0 = unlimited). A
     /// statement that needs more fails with 53200.
     pub fn set_query_memory_limit(&self, bytes: usize) {
-        self.inner.query_memory_limit.store(bytes, Ordering::Relaxed);
+        self.inner
+            .query_memory_limit
+            .store(bytes, Ordering::Relaxed);
     }
 
     /// The partition count of the open data directory.

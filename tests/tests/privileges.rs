@@ -53,10 +53,7 @@ async fn new_role_logs_in_with_its_password() {
     // Wrong password, and a role without LOGIN, are refused.
     let mut cfg = server.config();
     cfg.user("bob").password("wrong");
-    assert_sqlstate(
-        connect_with(cfg).await,
-        &SqlState::INVALID_PASSWORD,
-    );
+    assert_sqlstate(connect_with(cfg).await, &SqlState::INVALID_PASSWORD);
     let mut cfg = server.config();
     cfg.user("carol").password("carol-pw");
     assert_sqlstate(
@@ -130,7 +127,10 @@ async fn privilege_matrix() {
     );
 
     // INSERT alone: inserting works, RETURNING needs SELECT too.
-    admin.batch_execute("GRANT INSERT ON t TO alice").await.unwrap();
+    admin
+        .batch_execute("GRANT INSERT ON t TO alice")
+        .await
+        .unwrap();
     alice
         .batch_execute("INSERT INTO t VALUES (3, 's3', 'n3')")
         .await
@@ -145,8 +145,14 @@ async fn privilege_matrix() {
 
     // UPDATE without SELECT: a blind update works; one that reads columns
     // (WHERE, SET from a column, RETURNING) does not.
-    admin.batch_execute("GRANT UPDATE ON t TO alice").await.unwrap();
-    alice.batch_execute("UPDATE t SET note = 'blind'").await.unwrap();
+    admin
+        .batch_execute("GRANT UPDATE ON t TO alice")
+        .await
+        .unwrap();
+    alice
+        .batch_execute("UPDATE t SET note = 'blind'")
+        .await
+        .unwrap();
     for sql in [
         "UPDATE t SET note = 'x' WHERE id = 1",
         "UPDATE t SET note = secret",
@@ -156,8 +162,14 @@ async fn privilege_matrix() {
     }
 
     // DELETE with WHERE needs SELECT on the columns it reads.
-    admin.batch_execute("GRANT DELETE ON t TO alice").await.unwrap();
-    assert_sqlstate(alice.batch_execute("DELETE FROM t WHERE id = 3").await, DENIED);
+    admin
+        .batch_execute("GRANT DELETE ON t TO alice")
+        .await
+        .unwrap();
+    assert_sqlstate(
+        alice.batch_execute("DELETE FROM t WHERE id = 3").await,
+        DENIED,
+    );
 
     // Column-level SELECT: only the granted columns may be read.
     admin
@@ -173,23 +185,34 @@ async fn privilege_matrix() {
     assert_sqlstate(alice.query("SELECT secret FROM t", &[]).await, DENIED);
     assert_sqlstate(alice.query("SELECT * FROM t", &[]).await, DENIED);
     assert_sqlstate(
-        alice.query("SELECT id FROM t WHERE secret = 's1'", &[]).await,
+        alice
+            .query("SELECT id FROM t WHERE secret = 's1'", &[])
+            .await,
         DENIED,
     );
-    alice.batch_execute("DELETE FROM t WHERE id = 3").await.unwrap();
+    alice
+        .batch_execute("DELETE FROM t WHERE id = 3")
+        .await
+        .unwrap();
     alice
         .batch_execute("UPDATE t SET note = 'upd' WHERE id = 1")
         .await
         .unwrap();
     let r = alice
-        .query("INSERT INTO t VALUES (5, 's5', 'n5') RETURNING id, note", &[])
+        .query(
+            "INSERT INTO t VALUES (5, 's5', 'n5') RETURNING id, note",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(r[0].get::<_, i32>(0), 5);
     // A subquery reading a column without SELECT is refused too.
     assert_sqlstate(
         alice
-            .query("SELECT id FROM t WHERE id IN (SELECT id FROM t WHERE secret > '')", &[])
+            .query(
+                "SELECT id FROM t WHERE id IN (SELECT id FROM t WHERE secret > '')",
+                &[],
+            )
             .await,
         DENIED,
     );
@@ -204,7 +227,9 @@ async fn privilege_matrix() {
         .await
         .unwrap();
     assert_sqlstate(
-        alice.batch_execute("UPDATE t SET secret = 'n' WHERE id = 1").await,
+        alice
+            .batch_execute("UPDATE t SET secret = 'n' WHERE id = 1")
+            .await,
         DENIED,
     );
 
@@ -229,27 +254,45 @@ async fn revoke_takes_effect_at_next_statement() {
     let server = TestServer::start_default();
     let admin = server.connect().await;
     setup(&admin).await;
-    admin.batch_execute("GRANT SELECT ON t TO alice").await.unwrap();
+    admin
+        .batch_execute("GRANT SELECT ON t TO alice")
+        .await
+        .unwrap();
     let alice = connect_as(&server, "alice", "alice-pw").await;
-    let prepared = alice.prepare("SELECT secret FROM t WHERE id = $1").await.unwrap();
+    let prepared = alice
+        .prepare("SELECT secret FROM t WHERE id = $1")
+        .await
+        .unwrap();
     let row = alice.query_one(&prepared, &[&1i32]).await.unwrap();
     assert_eq!(row.get::<_, String>(0), "s1");
 
-    admin.batch_execute("REVOKE SELECT ON t FROM alice").await.unwrap();
+    admin
+        .batch_execute("REVOKE SELECT ON t FROM alice")
+        .await
+        .unwrap();
     // Same connection, same prepared statement: refused now.
     assert_sqlstate(alice.query_one(&prepared, &[&1i32]).await, DENIED);
     assert_sqlstate(alice.query("SELECT 1 FROM t", &[]).await, DENIED);
 
     // Inside an open transaction too.
-    admin.batch_execute("GRANT SELECT ON t TO alice").await.unwrap();
+    admin
+        .batch_execute("GRANT SELECT ON t TO alice")
+        .await
+        .unwrap();
     alice.batch_execute("BEGIN").await.unwrap();
     alice.query_one(&prepared, &[&2i32]).await.unwrap();
-    admin.batch_execute("REVOKE ALL ON t FROM alice").await.unwrap();
+    admin
+        .batch_execute("REVOKE ALL ON t FROM alice")
+        .await
+        .unwrap();
     assert_sqlstate(alice.query_one(&prepared, &[&2i32]).await, DENIED);
     alice.batch_execute("ROLLBACK").await.unwrap();
 
     // PUBLIC grants reach everyone.
-    admin.batch_execute("GRANT SELECT ON t TO PUBLIC").await.unwrap();
+    admin
+        .batch_execute("GRANT SELECT ON t TO PUBLIC")
+        .await
+        .unwrap();
     alice.query_one(&prepared, &[&2i32]).await.unwrap();
 }
 
@@ -306,7 +349,10 @@ async fn membership_inherit_and_set_role() {
         .unwrap();
 
     // Revoking the membership removes the inherited privilege.
-    admin.batch_execute("REVOKE readers FROM alice").await.unwrap();
+    admin
+        .batch_execute("REVOKE readers FROM alice")
+        .await
+        .unwrap();
     assert_sqlstate(alice.query("SELECT * FROM t", &[]).await, DENIED);
 
     // Membership cycles are refused.
@@ -359,13 +405,19 @@ async fn role_management_and_ownership() {
         .unwrap();
     // Granting on a table one does not own and holds no grant option for
     // is refused.
-    assert_sqlstate(alice.batch_execute("GRANT SELECT ON t TO helper").await, DENIED);
+    assert_sqlstate(
+        alice.batch_execute("GRANT SELECT ON t TO helper").await,
+        DENIED,
+    );
     // WITH GRANT OPTION lets alice pass the privilege on.
     admin
         .batch_execute("GRANT SELECT ON t TO alice WITH GRANT OPTION")
         .await
         .unwrap();
-    alice.batch_execute("GRANT SELECT ON t TO helper").await.unwrap();
+    alice
+        .batch_execute("GRANT SELECT ON t TO helper")
+        .await
+        .unwrap();
     // Revoking alice's grant option needs CASCADE because helper depends on it.
     assert_sqlstate(
         admin.batch_execute("REVOKE SELECT ON t FROM alice").await,
@@ -388,7 +440,9 @@ async fn role_management_and_ownership() {
         &SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
     );
     admin
-        .batch_execute("REVOKE ALL ON mine FROM helper; DROP ROLE helper; DROP ROLE IF EXISTS nobody")
+        .batch_execute(
+            "REVOKE ALL ON mine FROM helper; DROP ROLE helper; DROP ROLE IF EXISTS nobody",
+        )
         .await
         .unwrap();
     // The owner drops its own table; then the role can go.

@@ -10,8 +10,8 @@
 
 use super::{command, command_with_notice, Engine, Notice, Output, Session};
 use crate::acl::{
-    self, acl_grant, acl_revoke, auth_error, must_be_owner, permission_denied, AclItem,
-    Principal, Privilege, ALL_TABLE_PRIVILEGES, BUILTIN_ROLES, COLUMN_PRIVILEGES,
+    self, acl_grant, acl_revoke, auth_error, must_be_owner, permission_denied, AclItem, Principal,
+    Privilege, ALL_TABLE_PRIVILEGES, BUILTIN_ROLES, COLUMN_PRIVILEGES,
 };
 use crate::catalog::TableDef;
 use crate::error::{Error, Result, SqlState};
@@ -325,7 +325,9 @@ impl Session {
         for group in &options.in_role {
             let g = store.get(group).ok_or_else(|| undefined_role(group))?;
             if g.superuser && !who.superuser {
-                return Err(denied(format!("must have admin option on role \"{group}\"")));
+                return Err(denied(format!(
+                    "must have admin option on role \"{group}\""
+                )));
             }
             role.member_of.push(Membership {
                 role: group.clone(),
@@ -524,16 +526,22 @@ impl Session {
                 "grant options can only be granted to roles",
             ));
         }
-        self.change_table_acls(privileges, tables, grantees, "GRANT", |acl, grantee, grantor, bits| {
-            acl_grant(
-                acl,
-                grantee,
-                grantor,
-                bits,
-                if with_grant_option { bits } else { 0 },
-            );
-            Ok(())
-        })
+        self.change_table_acls(
+            privileges,
+            tables,
+            grantees,
+            "GRANT",
+            |acl, grantee, grantor, bits| {
+                acl_grant(
+                    acl,
+                    grantee,
+                    grantor,
+                    bits,
+                    if with_grant_option { bits } else { 0 },
+                );
+                Ok(())
+            },
+        )
     }
 
     fn revoke_table(
@@ -544,9 +552,15 @@ impl Session {
         grant_option_for: bool,
         cascade: bool,
     ) -> Result<Output> {
-        self.change_table_acls(privileges, tables, grantees, "REVOKE", |acl, grantee, grantor, bits| {
-            acl_revoke(acl, grantee, grantor, bits, grant_option_for, cascade)
-        })
+        self.change_table_acls(
+            privileges,
+            tables,
+            grantees,
+            "REVOKE",
+            |acl, grantee, grantor, bits| {
+                acl_revoke(acl, grantee, grantor, bits, grant_option_for, cascade)
+            },
+        )
     }
 
     /// The shared part of GRANT and REVOKE on tables: permission checks,
@@ -941,7 +955,10 @@ mod tests {
             wal_segment_size: 1 << 20,
         })
         .unwrap();
-        engine.roles().bootstrap_superuser(SUPERUSER, Some("pw")).unwrap();
+        engine
+            .roles()
+            .bootstrap_superuser(SUPERUSER, Some("pw"))
+            .unwrap();
         let mut admin = engine.new_session(SUPERUSER, "joltdb", &[]).unwrap();
         run(
             &mut admin,
@@ -958,8 +975,12 @@ mod tests {
             .has_table_privilege("alice", "t", "INSERT WITH GRANT OPTION")
             .unwrap());
         assert!(engine.has_table_privilege("alice", "t", "delete").unwrap());
-        assert!(!engine.has_table_privilege("alice", "t", "select, update").unwrap());
-        assert!(engine.has_table_privilege(SUPERUSER, "t", "truncate").unwrap());
+        assert!(!engine
+            .has_table_privilege("alice", "t", "select, update")
+            .unwrap());
+        assert!(engine
+            .has_table_privilege(SUPERUSER, "t", "truncate")
+            .unwrap());
         assert_eq!(
             engine.table_relacl("t").unwrap().unwrap(),
             vec!["joltdb=arwdDxt/joltdb", "alice=a*/joltdb", "=d/joltdb"]
@@ -974,10 +995,15 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.state, SqlState::INSUFFICIENT_PRIVILEGE);
         assert_eq!(
-            alice.require_role_membership(acl::BACKUP_ROLE).unwrap_err().state,
+            alice
+                .require_role_membership(acl::BACKUP_ROLE)
+                .unwrap_err()
+                .state,
             SqlState::INSUFFICIENT_PRIVILEGE
         );
-        run(&mut admin, "GRANT joltdb_backup TO alice").await.unwrap();
+        run(&mut admin, "GRANT joltdb_backup TO alice")
+            .await
+            .unwrap();
         alice.require_role_membership(acl::BACKUP_ROLE).unwrap();
         assert_eq!(
             alice.check_table_owner("t").unwrap_err().state,

@@ -3,6 +3,7 @@
 //! of the current transaction.
 
 use super::expr::{AggCall, AggFunc, Env, Expr, SpecialFunc, Subquery};
+use super::memory::row_bytes;
 use super::plan::*;
 use crate::catalog::Table;
 use crate::engine::EngineInner;
@@ -20,7 +21,6 @@ use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 use rust_decimal::Decimal;
 use std::cmp::Ordering;
-use super::memory::row_bytes;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;

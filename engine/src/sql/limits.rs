@@ -22,10 +22,20 @@ pub const MAX_EXPR_DEPTH: usize = 1000;
 /// hold a longer one, so only long statements are tokenized.
 pub const MAX_OPERATOR_CHAIN: usize = MAX_EXPR_DEPTH;
 
+/// Runs `f`, first moving to a fresh stack segment when little of the
+/// current one is left, so recursion bounded by [`MAX_EXPR_DEPTH`] never
+/// overflows whatever the thread's stack size and the build's frame sizes.
+pub fn with_stack<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(256 * 1024, 8 * 1024 * 1024, f)
+}
+
 /// `stack depth limit exceeded` (54001).
 pub fn too_deep() -> Error {
-    Error::new(SqlState::STATEMENT_TOO_COMPLEX, "stack depth limit exceeded")
-        .with_hint("The statement is nested too deeply; simplify it.")
+    Error::new(
+        SqlState::STATEMENT_TOO_COMPLEX,
+        "stack depth limit exceeded",
+    )
+    .with_hint("The statement is nested too deeply; simplify it.")
 }
 
 fn is_binary_operator(t: &Token) -> bool {
@@ -71,7 +81,12 @@ pub fn check_operator_chain(text: &str) -> Result<()> {
     let mut set_ops = 0usize;
     for t in &tokens {
         match t {
-            Token::Word(w) if matches!(w.keyword, Keyword::UNION | Keyword::INTERSECT | Keyword::EXCEPT) => {
+            Token::Word(w)
+                if matches!(
+                    w.keyword,
+                    Keyword::UNION | Keyword::INTERSECT | Keyword::EXCEPT
+                ) =>
+            {
                 set_ops += 1;
                 if set_ops > MAX_OPERATOR_CHAIN {
                     return Err(too_deep());

@@ -37,12 +37,12 @@ impl MemoryBudget {
     pub fn charge(&self, bytes: usize) -> Result<()> {
         let used = self.used.fetch_add(bytes, Ordering::Relaxed) + bytes;
         if self.limit != 0 && used > self.limit {
-            return Err(Error::new(SqlState::OUT_OF_MEMORY, "out of memory").with_detail(
-                format!(
+            return Err(
+                Error::new(SqlState::OUT_OF_MEMORY, "out of memory").with_detail(format!(
                     "The query needs more than the {} MB a query may use (--query-memory-mb).",
                     self.limit >> 20
-                ),
-            ));
+                )),
+            );
         }
         Ok(())
     }

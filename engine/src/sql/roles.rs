@@ -142,12 +142,7 @@ pub fn bind_create_role(cr: &ast::CreateRole) -> Result<RoleCommand> {
     if !cr.role.is_empty() || !cr.user.is_empty() || !cr.admin.is_empty() {
         return Err(unsupported_option("ROLE/USER/ADMIN"));
     }
-    let in_role = cr
-        .in_role
-        .iter()
-        .chain(&cr.in_group)
-        .map(ident)
-        .collect();
+    let in_role = cr.in_role.iter().chain(&cr.in_group).map(ident).collect();
     Ok(RoleCommand::CreateRole {
         name: object_name(&cr.names[0])?,
         if_not_exists: cr.if_not_exists,
@@ -318,9 +313,7 @@ pub fn bind_revoke_role(r: &ast::RevokeRole) -> Result<RoleCommand> {
     })
 }
 
-pub fn bind_set_session_authorization(
-    p: &ast::SetSessionAuthorizationParam,
-) -> RoleCommand {
+pub fn bind_set_session_authorization(p: &ast::SetSessionAuthorizationParam) -> RoleCommand {
     match &p.kind {
         ast::SetSessionAuthorizationParamKind::Default => {
             RoleCommand::SetSessionAuthorization(None, "SET")

@@ -98,9 +98,7 @@ fn special_type(f: SpecialFunc) -> DataType {
         SpecialFunc::CurrentUser
         | SpecialFunc::SessionUser
         | SpecialFunc::CurrentDatabase
-        | SpecialFunc::CurrentSchema => {
-            DataType::Name
-        }
+        | SpecialFunc::CurrentSchema => DataType::Name,
         SpecialFunc::Nextval
         | SpecialFunc::Currval
         | SpecialFunc::Setval
@@ -339,7 +337,7 @@ impl Binder<'_> {
             return Err(crate::sql::limits::too_deep());
         }
         self.depth += 1;
-        let r = self.bind_expr_nested(e, scopes, hint);
+        let r = crate::sql::limits::with_stack(|| self.bind_expr_nested(e, scopes, hint));
         self.depth -= 1;
         r
     }

@@ -391,10 +391,9 @@ impl<'a> Binder<'a> {
                     Command::Role(RoleCommand::SetSessionAuthorization(None, "RESET")),
                     vec![],
                 ),
-                ast::Reset::ConfigurationParameter(name) if object_name(name)? == "role" => (
-                    Command::Role(RoleCommand::SetRole(None, "RESET")),
-                    vec![],
-                ),
+                ast::Reset::ConfigurationParameter(name) if object_name(name)? == "role" => {
+                    (Command::Role(RoleCommand::SetRole(None, "RESET")), vec![])
+                }
                 ast::Reset::ConfigurationParameter(name) => (
                     Command::Set {
                         name: object_name(name)?,
@@ -458,9 +457,9 @@ impl<'a> Binder<'a> {
                 role_name.as_ref().map(ident),
                 "SET",
             ))),
-            ast::Set::SetSessionAuthorization(p) => Ok(Command::Role(
-                roles::bind_set_session_authorization(p),
-            )),
+            ast::Set::SetSessionAuthorization(p) => {
+                Ok(Command::Role(roles::bind_set_session_authorization(p)))
+            }
             ast::Set::SetTransaction { modes, .. } => match isolation_of(modes)? {
                 Some(iso) => Ok(Command::SetTransaction(iso)),
                 None => Ok(Command::NoOp("SET")),

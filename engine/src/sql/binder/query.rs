@@ -88,7 +88,7 @@ impl Binder<'_> {
             return Err(crate::sql::limits::too_deep());
         }
         self.depth += 1;
-        let r = self.bind_set_expr_nested(body, outer);
+        let r = crate::sql::limits::with_stack(|| self.bind_set_expr_nested(body, outer));
         self.depth -= 1;
         r
     }
