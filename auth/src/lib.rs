@@ -10,6 +10,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -101,6 +102,37 @@ pub struct Role {
     pub scram: Option<ScramVerifier>,
     /// argon2id hash in PHC string format.
     pub password_hash: Option<String>,
+    /// May create, alter and drop roles (CREATEROLE).
+    #[serde(default)]
+    pub createrole: bool,
+    /// May create databases (CREATEDB); recorded for compatibility.
+    #[serde(default)]
+    pub createdb: bool,
+    /// Uses the privileges of the roles it is a member of without SET ROLE.
+    #[serde(default = "default_true")]
+    pub inherit: bool,
+    /// The password stops working after this instant (microseconds since
+    /// the Unix epoch); `None` means forever.
+    #[serde(default)]
+    pub valid_until: Option<i64>,
+    /// Roles this role is a member of (GRANT role TO this role).
+    #[serde(default)]
+    pub member_of: Vec<Membership>,
+}
+
+/// Membership of a role in another role.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    /// The role whose privileges the member gets.
+    pub role: String,
+    /// WITH ADMIN OPTION: the member may grant this role to others.
+    pub admin_option: bool,
+    /// Who granted the membership.
+    pub grantor: String,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 impl Role {
@@ -122,7 +154,42 @@ impl Role {
             login,
             scram,
             password_hash,
+            createrole: false,
+            createdb: false,
+            inherit: true,
+            valid_until: None,
+            member_of: Vec::new(),
         })
+    }
+
+    /// Sets the password material: a cleartext password gets a fresh SCRAM
+    /// verifier and argon2id hash; a password given as a SCRAM-SHA-256
+    /// verifier string (`SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>`,
+    /// as PostgreSQL prints it) is stored as is, without an argon2id hash.
+    /// `None` removes the password.
+    pub fn set_password(&mut self, password: Option<&str>) {
+        match password {
+            None => {
+                self.scram = None;
+                self.password_hash = None;
+            }
+            Some(p) => match parse_scram_verifier(p) {
+                Some(v) => {
+                    self.scram = Some(v);
+                    self.password_hash = None;
+                }
+                None => {
+                    self.scram = Some(scram_verifier(p));
+                    self.password_hash = Some(hash_password(p));
+                }
+            },
+        }
+    }
+
+    /// True when VALID UNTIL lies before `now_micros` (microseconds since
+    /// the Unix epoch).
+    pub fn password_expired(&self, now_micros: i64) -> bool {
+        self.valid_until.is_some_and(|t| t < now_micros)
     }
 
     /// Checks a cleartext password against the stored argon2id hash.
@@ -154,6 +221,8 @@ struct RolesFile {
 struct Inner {
     dir: PathBuf,
     roles: RwLock<BTreeMap<String, Role>>,
+    /// Bumped by every change, so callers can cache what they derive.
+    version: AtomicU64,
     /// Serialises read-modify-write cycles so file writes happen in order.
     write: Mutex<()>,
 }
@@ -203,6 +272,7 @@ impl RoleStore {
             inner: Arc::new(Inner {
                 dir: data_dir.to_path_buf(),
                 roles: RwLock::new(roles),
+                version: AtomicU64::new(1),
                 write: Mutex::new(()),
             }),
         })
@@ -292,13 +362,75 @@ impl RoleStore {
         })
     }
 
-    /// Removes a role.
+    /// Removes a role and every membership in it.
     pub fn drop_role(&self, name: &str) -> Result<(), AuthError> {
         let _w = self.lock_write();
         self.commit(|roles| match roles.remove(name) {
-            Some(_) => Ok(()),
+            Some(_) => {
+                for r in roles.values_mut() {
+                    r.member_of.retain(|m| m.role != name);
+                }
+                Ok(())
+            }
             None => Err(AuthError::UnknownRole(name.to_string())),
         })
+    }
+
+    /// Renames a role; memberships follow it.
+    pub fn rename_role(&self, old: &str, new: &str) -> Result<(), AuthError> {
+        validate_name(new)?;
+        let _w = self.lock_write();
+        self.commit(|roles| {
+            if roles.contains_key(new) {
+                return Err(AuthError::RoleExists(new.to_string()));
+            }
+            let mut role = roles
+                .remove(old)
+                .ok_or_else(|| AuthError::UnknownRole(old.to_string()))?;
+            role.name = new.to_string();
+            roles.insert(new.to_string(), role);
+            for r in roles.values_mut() {
+                for m in &mut r.member_of {
+                    if m.role == old {
+                        m.role = new.to_string();
+                    }
+                    if m.grantor == old {
+                        m.grantor = new.to_string();
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Applies several changes at once, atomically and durably: `change`
+    /// edits a copy of all roles; nothing is kept if it fails.
+    pub fn modify(
+        &self,
+        change: impl FnOnce(&mut BTreeMap<String, Role>) -> Result<(), AuthError>,
+    ) -> Result<(), AuthError> {
+        let _w = self.lock_write();
+        self.commit(change)
+    }
+
+    /// Creates `name` as a NOLOGIN role without a password unless it exists
+    /// (built-in roles such as `joltdb_backup`).
+    pub fn ensure_role(&self, name: &str) -> Result<(), AuthError> {
+        validate_name(name)?;
+        let _w = self.lock_write();
+        if self.get(name).is_some() {
+            return Ok(());
+        }
+        let role = Role::new(name, false, false, None)?;
+        self.commit(|roles| {
+            roles.insert(name.to_string(), role);
+            Ok(())
+        })
+    }
+
+    /// A number that changes whenever any role changes.
+    pub fn version(&self) -> u64 {
+        self.inner.version.load(Ordering::Acquire)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Role>> {
@@ -329,6 +461,7 @@ impl RoleStore {
         })?;
         write_file_durably(&self.inner.dir.join(ROLES_FILE), &bytes)?;
         *self.inner.roles.write().unwrap_or_else(|e| e.into_inner()) = next;
+        self.inner.version.fetch_add(1, Ordering::Release);
         Ok(())
     }
 }
@@ -413,6 +546,27 @@ pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts keys of any length");
     mac.update(msg);
     mac.finalize().into_bytes().to_vec()
+}
+
+/// Parses a SCRAM-SHA-256 verifier in PostgreSQL's text form
+/// `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>` (base64).
+pub fn parse_scram_verifier(text: &str) -> Option<ScramVerifier> {
+    use base64::engine::general_purpose::STANDARD as B64;
+    use base64::Engine;
+    let rest = text.strip_prefix("SCRAM-SHA-256$")?;
+    let (params, keys) = rest.split_once('$')?;
+    let (iterations, salt) = params.split_once(':')?;
+    let (stored_key, server_key) = keys.split_once(':')?;
+    let iterations: u32 = iterations.parse().ok().filter(|i| *i > 0)?;
+    let salt = B64.decode(salt).ok().filter(|s| !s.is_empty())?;
+    let stored_key = B64.decode(stored_key).ok().filter(|k| k.len() == 32)?;
+    let server_key = B64.decode(server_key).ok().filter(|k| k.len() == 32)?;
+    Some(ScramVerifier {
+        iterations,
+        salt,
+        stored_key,
+        server_key,
+    })
 }
 
 /// Hashes `password` with argon2id (default parameters, random salt) and

@@ -60,6 +60,20 @@ pub struct TableDef {
     pub partition_key: Vec<usize>,
     /// Sequences owned by columns of this table (serial/identity).
     pub owned_sequences: Vec<String>,
+    /// The role that owns the table (its creator unless changed).
+    #[serde(default = "default_owner")]
+    pub owner: String,
+    /// Table privileges; `None` until the first GRANT or REVOKE (the owner
+    /// then holds every privilege).
+    #[serde(default)]
+    pub acl: Option<Vec<crate::acl::AclItem>>,
+    /// Column privileges by column name.
+    #[serde(default)]
+    pub column_acl: crate::acl::ColumnAcls,
+}
+
+fn default_owner() -> String {
+    joltdb_auth::SUPERUSER.to_string()
 }
 
 impl TableDef {

@@ -51,8 +51,10 @@ pub struct EngineInner {
     pub checkpointer: Checkpointer,
     /// Where backup names resolve.
     pub backup_dir: PathBuf,
-    /// The server's roles, included in database backups.
-    pub roles: std::sync::OnceLock<joltdb_auth::RoleStore>,
+    /// Roles, shared with the server's authentication.
+    pub roles: joltdb_auth::RoleStore,
+    /// Per-statement memory limit in bytes (0 = unlimited).
+    pub query_memory_limit: std::sync::atomic::AtomicUsize,
     _lock: File,
 }
 
@@ -163,7 +165,12 @@ impl EngineInner {
             tables,
             sequences,
         };
+        let roles = crate::acl::open_roles(dir)?;
         let engine = EngineInner {
+            roles,
+            query_memory_limit: std::sync::atomic::AtomicUsize::new(
+                crate::sql::memory::DEFAULT_QUERY_MEMORY,
+            ),
             data_dir: dir.clone(),
             partitions,
             catalog: RwLock::new(Arc::new(snapshot)),
@@ -175,7 +182,6 @@ impl EngineInner {
                 .backup_dir
                 .clone()
                 .unwrap_or_else(|| dir.join("backups")),
-            roles: std::sync::OnceLock::new(),
             _lock: lock,
         };
         engine.recover()?;
@@ -255,7 +261,13 @@ impl EngineInner {
     }
 
     /// Returns false when the table existed and IF NOT EXISTS was given.
+    /// The table is owned by the bootstrap superuser.
     pub fn create_table(&self, plan: &CreateTablePlan) -> Result<bool> {
+        self.create_table_owned(plan, joltdb_auth::SUPERUSER)
+    }
+
+    /// CREATE TABLE on behalf of `owner`, who will own the table.
+    pub fn create_table_owned(&self, plan: &CreateTablePlan, owner: &str) -> Result<bool> {
         let mut data = self.catalog_data.lock();
         if data.tables.contains_key(&plan.name) || Self::relation_exists(&data, &plan.name) {
             if plan.if_not_exists {
@@ -392,6 +404,9 @@ impl EngineInner {
             checks,
             partition_key,
             owned_sequences: sequences.iter().map(|s| s.name.clone()).collect(),
+            owner: owner.to_string(),
+            acl: None,
+            column_acl: Default::default(),
         };
         let table = build_table(def.clone(), None, self.partitions)?;
         new_data.tables.insert(plan.name.clone(), def);
@@ -638,6 +653,38 @@ impl EngineInner {
         }
         *data = new_data;
         Ok(missing)
+    }
+
+    /// Changes table definitions in place (owner, ACLs): `change` gets
+    /// every table definition and returns whether it changed it. The
+    /// changed definitions are persisted and published; rows stay.
+    pub fn alter_table_defs(
+        &self,
+        mut change: impl FnMut(&mut TableDef) -> Result<bool>,
+    ) -> Result<()> {
+        let mut data = self.catalog_data.lock();
+        let mut new_data = data.clone();
+        let snap = self.catalog();
+        let mut rebuilt = Vec::new();
+        for (name, def) in new_data.tables.iter_mut() {
+            if change(def)? {
+                let old = snap.table(name)?;
+                rebuilt.push((
+                    name.clone(),
+                    build_table(def.clone(), Some(old.store.clone()), self.partitions)?,
+                ));
+            }
+        }
+        if rebuilt.is_empty() {
+            return Ok(());
+        }
+        self.publish(&new_data, |s| {
+            for (t, table) in rebuilt {
+                s.tables.insert(t, table);
+            }
+        })?;
+        *data = new_data;
+        Ok(())
     }
 
     pub fn sequence(&self, name: &str) -> Result<Arc<Sequence>> {

@@ -42,6 +42,12 @@ impl SqlState {
     pub const DEADLOCK_DETECTED: SqlState = SqlState("40P01");
     pub const SYNTAX_ERROR: SqlState = SqlState("42601");
     pub const INSUFFICIENT_PRIVILEGE: SqlState = SqlState("42501");
+    pub const INVALID_GRANT_OPERATION: SqlState = SqlState("0LP01");
+    pub const INVALID_SCHEMA_NAME: SqlState = SqlState("3F000");
+    pub const RESERVED_NAME: SqlState = SqlState("42939");
+    pub const OBJECT_IN_USE: SqlState = SqlState("55006");
+    pub const WARNING_PRIVILEGE_NOT_GRANTED: SqlState = SqlState("01007");
+    pub const WARNING_PRIVILEGE_NOT_REVOKED: SqlState = SqlState("01006");
     pub const UNDEFINED_TABLE: SqlState = SqlState("42P01");
     pub const UNDEFINED_COLUMN: SqlState = SqlState("42703");
     pub const UNDEFINED_FUNCTION: SqlState = SqlState("42883");

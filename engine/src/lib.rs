@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod backup;
+pub mod acl;
 pub mod catalog;
 pub mod checkpoint;
 mod chunkfile;

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 mod copy;
 pub use copy::{CopyIn, CopyOut};
+mod authz;
 
 /// How to open a data directory.
 #[derive(Clone, Debug)]
@@ -73,12 +74,6 @@ impl Engine {
         self.inner.checkpointer.settings.archive_dir.as_deref()
     }
 
-    /// Gives the engine the server's roles: database backups include them
-    /// and a database restore adds the roles missing here.
-    pub fn set_role_store(&self, roles: joltdb_auth::RoleStore) {
-        let _ = self.inner.roles.set(roles);
-    }
-
     /// Backs up the whole database to `path` (any path: this is the
     /// operator's command line, not SQL).
     pub fn backup_database_to(
@@ -96,6 +91,21 @@ impl Engine {
         request: &crate::backup::RestoreRequest,
     ) -> Result<crate::backup::RestoreSummary> {
         crate::backup::restore_backup(&self.inner, path, request)
+    }
+
+    /// The roles of this data directory (also what authentication checks
+    /// passwords against).
+    pub fn roles(&self) -> &joltdb_auth::RoleStore {
+        &self.inner.roles
+    }
+
+    /// Sets how much memory one statement's sorts, hash joins, aggregates
+    /// and materialised results may hold (bytes; 0 = unlimited). A
+    /// statement that needs more fails with 53200.
+    pub fn set_query_memory_limit(&self, bytes: usize) {
+        self.inner
+            .query_memory_limit
+            .store(bytes, Ordering::Relaxed);
     }
 
     /// The partition count of the open data directory.
@@ -123,8 +133,9 @@ impl Engine {
             cancel: CancelToken::default(),
             currvals: Arc::new(Mutex::new(HashMap::new())),
             batch: false,
-            superuser: false,
+            auth: authz::SessionAuth::new(user),
         };
+        s.apply_role_settings();
         for (k, v) in params {
             let name = k.to_lowercase();
             if matches!(
@@ -360,8 +371,8 @@ pub struct Session {
     /// Inside a multi-statement query string: statements share one
     /// implicit transaction, committed at the end of the string.
     batch: bool,
-    /// Whether the session's role is a superuser (may BACKUP/RESTORE).
-    superuser: bool,
+    /// Session user, current role (SET ROLE) and what they may do.
+    auth: authz::SessionAuth,
 }
 
 /// Settings reported to the client with ParameterStatus when they change.
@@ -589,7 +600,10 @@ impl Session {
         if self.txn.as_ref().is_some_and(|t| t.failed) && !is_txn_end(&prepared.statement.parsed) {
             return Err(aborted());
         }
-        let bound = match self.current_bound(prepared) {
+        let bound = match self
+            .current_bound(prepared)
+            .and_then(|b| self.check_access(&b).map(|_| b))
+        {
             Ok(b) => b,
             Err(e) => {
                 self.on_error();
@@ -717,7 +731,7 @@ impl Session {
             writes: t.writes.clone(),
             txn_start: t.start,
             stmt_start: Utc::now(),
-            user: self.user.clone(),
+            user: self.auth.current_user().to_string(),
             database: self.database.clone(),
             settings: self.settings_arc.clone(),
             currvals: self.currvals.clone(),
@@ -726,6 +740,9 @@ impl Session {
             subquery_cache: Mutex::new(HashMap::new()),
             work_tables: Mutex::new(HashMap::new()),
             ticks: Default::default(),
+            memory: crate::sql::memory::MemoryBudget::new(
+                self.engine.query_memory_limit.load(Ordering::Relaxed),
+            ),
         })
     }
 
@@ -889,6 +906,7 @@ impl Session {
             Command::ResetAll => {
                 let before = self.settings.clone();
                 self.settings = default_settings(&self.user);
+                self.apply_role_settings();
                 self.io = IoContext::default();
                 self.refresh_settings();
                 let changed = REPORTED
@@ -905,8 +923,10 @@ impl Session {
             Command::Show(name) => self.run_show(name, bound),
             Command::NoOp("CHECKPOINT") => self.run_checkpoint().await,
             Command::NoOp(tag) => Ok(command(*tag)),
+            Command::Role(cmd) => self.run_role_command(cmd),
             Command::CreateTable(plan) => {
-                if self.engine.create_table(plan)? {
+                let owner = self.auth.current_user().to_string();
+                if self.engine.create_table_owned(plan, &owner)? {
                     Ok(command("CREATE TABLE"))
                 } else {
                     Ok(command_with_notice(
@@ -1430,12 +1450,6 @@ impl Session {
         Ok(command("CHECKPOINT"))
     }
 
-    /// Records whether the session's role is a superuser (the server knows
-    /// the roles; sessions start without the privilege).
-    pub fn set_superuser(&mut self, superuser: bool) {
-        self.superuser = superuser;
-    }
-
     async fn run_backup(
         &mut self,
         stmt: &crate::backup::BackupStatement,
@@ -1448,12 +1462,19 @@ impl Session {
             B::Show { .. } => "SHOW BACKUP",
             B::Verify { .. } => "VERIFY BACKUP",
         };
-        if !self.superuser {
-            return Err(Error::new(
-                SqlState::INSUFFICIENT_PRIVILEGE,
-                format!("permission denied to run {what}"),
-            )
-            .with_detail("Only superusers may run backup statements."));
+        // BACKUP needs joltdb_backup, RESTORE joltdb_restore; reading a
+        // backup's contents (SHOW, VERIFY) either one.
+        match stmt {
+            B::Backup { .. } => self.require_role_membership(crate::acl::BACKUP_ROLE)?,
+            B::Restore { .. } => self.require_role_membership(crate::acl::RESTORE_ROLE)?,
+            B::Show { .. } | B::Verify { .. } => {
+                if self
+                    .require_role_membership(crate::acl::RESTORE_ROLE)
+                    .is_err()
+                {
+                    self.require_role_membership(crate::acl::BACKUP_ROLE)?;
+                }
+            }
         }
         if self.txn.as_ref().is_some_and(|t| t.explicit) || self.batch {
             return Err(Error::new(

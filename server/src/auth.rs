@@ -75,6 +75,17 @@ impl Startup {
                 format!("role \"{user}\" is not permitted to log in"),
             ));
         }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or(i64::MAX);
+        if role.as_ref().is_some_and(|r| r.password_expired(now)) {
+            tracing::info!(user, "password expired (VALID UNTIL)");
+            return Err(fatal(
+                "28P01",
+                format!("password authentication failed for user \"{user}\""),
+            ));
+        }
         let database = client
             .metadata()
             .get(METADATA_DATABASE)
@@ -87,11 +98,10 @@ impl Startup {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
 
-        let mut session = self
+        let session = self
             .engine
             .new_session(&user, &database, &params)
             .map_err(|e| PgWireError::UserError(Box::new(error_info(&e, "FATAL"))))?;
-        session.set_superuser(role.as_ref().is_some_and(|r| r.superuser));
         let token = session.cancel_token();
         let mut reported = session.startup_parameters();
         add_default_parameters(&mut reported, &user, role.is_some_and(|r| r.superuser));

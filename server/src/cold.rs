@@ -5,7 +5,6 @@
 
 use crate::config::{ColdBackupArgs, ColdRestoreArgs, ServeArgs};
 use crate::error::ServerError;
-use joltdb_auth::RoleStore;
 use joltdb_engine::backup::{read_manifest, BackupOptions, RestoreRequest};
 use joltdb_engine::{Engine, EngineConfig, Error, SqlState};
 use std::path::Path;
@@ -36,7 +35,6 @@ fn open(args: &ServeArgs, partitions: usize) -> Result<Engine, ServerError> {
         checkpoint: args.checkpoint_settings(),
         backup_dir: args.backup_dir.clone(),
     })?;
-    engine.set_role_store(RoleStore::open(&args.data_dir)?);
     Ok(engine)
 }
 

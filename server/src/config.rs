@@ -147,6 +147,17 @@ pub struct ServeArgs {
     /// `RESTORE ... FROM 'name'` resolve in [default: DATA_DIR/backups].
     #[arg(long, env = "JOLTDB_BACKUP_DIR", value_name = "DIR", global = true)]
     pub backup_dir: Option<PathBuf>,
+    /// Memory one query's sorts, hash joins, aggregates and materialised
+    /// results may hold, in MiB (0 = unlimited). A query that needs more
+    /// fails with SQLSTATE 53200; the server and other sessions go on.
+    #[arg(
+        long,
+        env = "JOLTDB_QUERY_MEMORY_MB",
+        default_value_t = 1024,
+        value_name = "MIB",
+        global = true
+    )]
+    pub query_memory_mb: u32,
 }
 
 impl ServeArgs {

@@ -24,6 +24,9 @@ mod simple;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Stack size of the threads that parse, bind and run statements.
+const STATEMENT_STACK_BYTES: usize = 32 << 20;
+
 use clap::Parser;
 use config::{Cli, Command};
 use std::io::IsTerminal;
@@ -37,6 +40,10 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("joltdb")
+        // Statements are bound and run recursively; the engine bounds their
+        // nesting (54001) so that it fits this stack. Untouched stack pages
+        // cost no memory.
+        .thread_stack_size(STATEMENT_STACK_BYTES)
         .build()
     {
         Ok(rt) => rt,

@@ -10,7 +10,7 @@ use crate::error::ServerError;
 use crate::handler::QueryHandler;
 use crate::limit::MessageLimit;
 use futures::{SinkExt, StreamExt};
-use joltdb_auth::{Bootstrap, RoleStore};
+use joltdb_auth::Bootstrap;
 use joltdb_engine::{Engine, EngineConfig};
 use pgwire::api::{ClientInfo, PgWireConnectionState};
 use pgwire::error::{ErrorInfo, PgWireError};
@@ -63,8 +63,8 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
         .await
         .map_err(|e| ServerError::Engine(joltdb_engine::Error::internal(e.to_string())))??;
 
-    let roles = Arc::new(RoleStore::open(&args.data_dir)?);
-    engine.set_role_store((*roles).clone());
+    engine.set_query_memory_limit((args.query_memory_mb as usize) << 20);
+    let roles = Arc::new(engine.roles().clone());
     let password = std::env::var("JOLTDB_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty());

@@ -242,6 +242,9 @@ fn placeholder_def() -> TableDef {
         checks: vec![],
         partition_key: vec![],
         owned_sequences: vec![],
+        owner: String::new(),
+        acl: None,
+        column_acl: Default::default(),
     }
 }
 
@@ -471,7 +474,8 @@ pub fn restore_backup(
     drop(data);
 
     if req.table.is_none() {
-        if let Some(store) = engine.roles.get() {
+        {
+            let store = &engine.roles;
             for role in &manifest.roles {
                 if store.get(&role.name).is_none() {
                     if let Err(e) = store.create_role(role.clone()) {

@@ -129,9 +129,9 @@ pub fn take_backup(
             rows,
         });
     }
-    let roles = match (tables, engine.roles.get()) {
-        (None, Some(store)) => store.roles(),
-        _ => Vec::new(),
+    let roles = match tables {
+        None => engine.roles.roles(),
+        Some(_) => Vec::new(),
     };
     let manifest = Manifest {
         format_version: FORMAT_VERSION,

@@ -3,6 +3,7 @@
 //! of the current transaction.
 
 use super::expr::{AggCall, AggFunc, Env, Expr, SpecialFunc, Subquery};
+use super::memory::row_bytes;
 use super::plan::*;
 use crate::catalog::Table;
 use crate::engine::EngineInner;
@@ -48,6 +49,8 @@ pub struct StmtCtx {
     pub work_tables: Mutex<HashMap<usize, Arc<Vec<Row>>>>,
     /// Units of work done, for periodic interrupt checks.
     pub ticks: std::sync::atomic::AtomicU64,
+    /// Memory the statement's sorts, joins and aggregates may hold.
+    pub memory: super::memory::MemoryBudget,
 }
 
 impl StmtCtx {
@@ -110,6 +113,12 @@ pub fn eval_special(f: SpecialFunc, args: &[Value], ctx: &StmtCtx) -> Result<Val
         SpecialFunc::LocalTimestamp => Value::Timestamp(ctx.txn_start.naive_utc()),
         SpecialFunc::Version => Value::Text(crate::engine::version_string()),
         SpecialFunc::CurrentUser => Value::Text(ctx.user.clone()),
+        SpecialFunc::SessionUser => Value::Text(
+            ctx.settings
+                .get("session_authorization")
+                .cloned()
+                .unwrap_or_else(|| ctx.user.clone()),
+        ),
         SpecialFunc::CurrentDatabase => Value::Text(ctx.database.clone()),
         SpecialFunc::CurrentSchema => Value::Text("public".into()),
         SpecialFunc::CurrentSetting => {
@@ -193,17 +202,24 @@ pub fn run_subquery(
     }
     let mut outer = env.outer.to_vec();
     outer.push(row.to_vec());
+    let mark = env.ctx.memory.used();
     let mut cursor = Cursor::new(sq.plan.clone(), env.ctx.clone(), outer);
     let mut rows = Vec::new();
     let limit = if sq.correlated { limit } else { None };
     while let Some(r) = cursor.next_row()? {
+        env.ctx.memory.charge(row_bytes(&r))?;
         rows.push(r);
         if limit.is_some_and(|l| rows.len() >= l) {
             break;
         }
     }
+    drop(cursor);
     let rows = Arc::new(rows);
-    if !sq.correlated {
+    if sq.correlated {
+        // Used once and dropped by the caller: a correlated subquery runs
+        // for every outer row and must not add up.
+        env.ctx.memory.release_to(mark);
+    } else {
         env.ctx.subquery_cache.lock().insert(sq.id, rows.clone());
     }
     Ok(rows)
@@ -493,6 +509,7 @@ fn drain(plan: &Plan, env: &Env) -> Result<Vec<Row>> {
     let mut node = Node::new(plan);
     let mut out = Vec::new();
     while let Some(r) = node.next(plan, env)? {
+        env.ctx.memory.charge(row_bytes(&r))?;
         out.push(r);
         if out.len().is_multiple_of(4096) {
             env.ctx.check_interrupt()?;
@@ -541,6 +558,7 @@ fn join_next(
                     if k.iter().any(Value::is_null) {
                         continue;
                     }
+                    env.ctx.memory.charge(row_bytes(&k))?;
                     h.entry(k).or_default().push(i);
                 }
                 Some(h)
@@ -665,6 +683,7 @@ fn materialize(plan: &Plan, env: &Env) -> Result<Vec<Row>> {
                         .iter()
                         .map(|k| k.expr.eval(&r, env))
                         .collect::<Result<Vec<_>>>()?;
+                    env.ctx.memory.charge(row_bytes(&k))?;
                     Ok((k, r))
                 })
                 .collect::<Result<_>>()?;
@@ -674,10 +693,14 @@ fn materialize(plan: &Plan, env: &Env) -> Result<Vec<Row>> {
         Plan::Distinct { input } => {
             let rows = drain(input, env)?;
             let mut seen = HashSet::new();
-            Ok(rows
-                .into_iter()
-                .filter(|r| seen.insert(r.clone()))
-                .collect())
+            let mut out = Vec::new();
+            for r in rows {
+                if seen.insert(r.clone()) {
+                    env.ctx.memory.charge(row_bytes(&r))?;
+                    out.push(r);
+                }
+            }
+            Ok(out)
         }
         Plan::SetOp {
             left,
@@ -687,6 +710,10 @@ fn materialize(plan: &Plan, env: &Env) -> Result<Vec<Row>> {
         } => {
             let l = drain(left, env)?;
             let r = drain(right, env)?;
+            // The set operation keeps about one more copy of its inputs.
+            env.ctx
+                .memory
+                .charge(l.iter().chain(&r).map(|x| row_bytes(x)).sum())?;
             Ok(set_op(l, r, *kind, *all))
         }
         Plan::Aggregate { input, group, aggs } => aggregate(input, group, aggs, env),
@@ -943,6 +970,10 @@ fn aggregate(input: &Plan, group: &[Expr], aggs: &[AggCall], env: &Env) -> Resul
         let gi = match index.get(&key) {
             Some(&i) => i,
             None => {
+                // The key is held twice (index and group) plus the states.
+                env.ctx
+                    .memory
+                    .charge(2 * row_bytes(&key) + aggs.len() * std::mem::size_of::<AggState>())?;
                 groups.push((
                     key.clone(),
                     aggs.iter().map(agg_init).collect(),
@@ -960,8 +991,11 @@ fn aggregate(input: &Plan, group: &[Expr], aggs: &[AggCall], env: &Env) -> Resul
                 .iter()
                 .map(|a| a.eval(&row, env))
                 .collect::<Result<Vec<_>>>()?;
-            if call.distinct && !g.2[ai].insert(args.clone()) {
-                continue;
+            if call.distinct {
+                if !g.2[ai].insert(args.clone()) {
+                    continue;
+                }
+                env.ctx.memory.charge(row_bytes(&args))?;
             }
             if !call.order_by.is_empty() {
                 let keys = call

@@ -43,6 +43,7 @@ pub enum SpecialFunc {
     LocalTimestamp,
     Version,
     CurrentUser,
+    SessionUser,
     CurrentDatabase,
     CurrentSchema,
     CurrentSetting,

@@ -157,6 +157,18 @@ pub fn parse_one(full: &str, offset: usize, text: &str) -> Result<Parsed> {
         }
         _ => {}
     }
+    if let Some(role_text) = user_as_role(text, &w) {
+        // PostgreSQL's CREATE/ALTER USER is CREATE/ALTER ROLE, with LOGIN
+        // the default for CREATE USER.
+        let mut parsed = parse_one(full, offset, &role_text)?;
+        if let Parsed::Sql(stmt) = &mut parsed {
+            if let ast::Statement::CreateRole(cr) = &mut **stmt {
+                cr.login.get_or_insert(true);
+            }
+        }
+        return Ok(parsed);
+    }
+    super::limits::check_operator_chain(text)?;
     let dialect = PostgreSqlDialect {};
     let mut parser = Parser::new(&dialect)
         .with_recursion_limit(RECURSION_LIMIT)
@@ -175,6 +187,22 @@ pub fn parse_one(full: &str, offset: usize, text: &str) -> Result<Parsed> {
         );
     }
     Ok(Parsed::Sql(Box::new(stmt)))
+}
+
+/// `CREATE USER ...` / `ALTER USER ...` rewritten as `... ROLE ...` (same
+/// length, so error positions stay right).
+fn user_as_role(text: &str, w: &[String]) -> Option<String> {
+    if !matches!(w.first().map(String::as_str), Some("create" | "alter"))
+        || w.get(1).map(String::as_str) != Some("user")
+    {
+        return None;
+    }
+    let start = text.len() - text.trim_start().len();
+    let after_first = start + text[start..].find(char::is_whitespace)?;
+    let second = after_first + (text[after_first..].len() - text[after_first..].trim_start().len());
+    let mut out = text.to_string();
+    out.replace_range(second..second + 4, "role");
+    Some(out)
 }
 
 /// Parses a standalone expression (a column DEFAULT or CHECK text).

@@ -377,6 +377,8 @@ pub enum Command {
     NoOp(&'static str),
     /// BACKUP, RESTORE, SHOW BACKUP, VERIFY BACKUP.
     Backup(Box<crate::backup::BackupStatement>),
+    /// Role and privilege statements.
+    Role(super::roles::RoleCommand),
 }
 
 /// A statement bound to the catalog.
@@ -384,4 +386,6 @@ pub struct BoundStatement {
     pub command: Command,
     pub columns: Vec<Column>,
     pub param_types: Vec<DataType>,
+    /// Table privileges the statement needs; checked at every execution.
+    pub access: crate::acl::AccessNeeds,
 }

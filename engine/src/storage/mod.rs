@@ -643,6 +643,9 @@ mod tests {
             checks: vec![],
             partition_key: vec![0],
             owned_sequences: vec![],
+            owner: "joltdb".into(),
+            acl: None,
+            column_acl: Default::default(),
         };
         let store = TableStore::new(&def, 1);
         (def, store)

@@ -91,6 +91,7 @@ impl Binder<'_> {
         };
         let table = self.catalog.table(&object_name(tname)?)?.clone();
         let def = table.def.clone();
+        self.needs.borrow_mut().touch(&def);
         let targets: Vec<usize> = if ins.columns.is_empty() {
             // Without a column list, values fill the leading columns.
             let width = match ins.source.as_deref().map(|q| &*q.body) {
@@ -125,6 +126,9 @@ impl Binder<'_> {
             }
             t
         };
+        self.needs
+            .borrow_mut()
+            .insert_columns(&def, targets.iter().copied());
         let overriding = ins.overriding.is_some();
         let check_identity = |i: usize| -> Result<()> {
             let c = &def.columns[i];
@@ -312,6 +316,9 @@ impl Binder<'_> {
                     });
                 }
                 let assignments = self.bind_assignments(table, &du.assignments, &both)?;
+                self.needs
+                    .borrow_mut()
+                    .update_columns(&table.def, assignments.iter().map(|(c, _)| *c));
                 let predicate = match &du.selection {
                     Some(e) => Some(self.bind_predicate(e, std::slice::from_ref(&both))?),
                     None => None,
@@ -399,8 +406,12 @@ impl Binder<'_> {
             return Err(Error::unsupported("UPDATE ... FROM is not supported yet"));
         }
         let (table, alias) = self.single_table(&upd.table)?;
+        self.needs.borrow_mut().touch(&table.def);
         let scope = self.table_scope(&table, alias);
         let assignments = self.bind_assignments(&table, &upd.assignments, &scope)?;
+        self.needs
+            .borrow_mut()
+            .update_columns(&table.def, assignments.iter().map(|(c, _)| *c));
         let filter = match &upd.selection {
             Some(e) => Some(self.bind_predicate(e, std::slice::from_ref(&scope))?),
             None => None,
@@ -432,6 +443,9 @@ impl Binder<'_> {
             ));
         }
         let (table, alias) = self.single_table(&from[0])?;
+        self.needs
+            .borrow_mut()
+            .require(&table.def, crate::acl::Privilege::Delete);
         let scope = self.table_scope(&table, alias);
         let filter = match &del.selection {
             Some(e) => Some(self.bind_predicate(e, std::slice::from_ref(&scope))?),
@@ -448,6 +462,15 @@ impl Binder<'_> {
             }),
             cols,
         ))
+    }
+
+    /// Notes that a statement reads a scope column (for column privileges).
+    pub(super) fn note_column_read(&self, c: &ScopeCol) {
+        if c.table_oid != 0 && c.col_id > 0 {
+            self.needs
+                .borrow_mut()
+                .select_column(c.table_oid, c.col_id as usize - 1);
+        }
     }
 
     pub(super) fn scope_for_table(&self, table: &Table, alias: Option<String>) -> Scope {

@@ -83,7 +83,8 @@ fn special_func(name: &str) -> Option<SpecialFunc> {
         "current_date" => SpecialFunc::CurrentDate,
         "localtimestamp" => SpecialFunc::LocalTimestamp,
         "version" => SpecialFunc::Version,
-        "current_user" | "session_user" | "user" | "current_role" => SpecialFunc::CurrentUser,
+        "current_user" | "user" | "current_role" => SpecialFunc::CurrentUser,
+        "session_user" => SpecialFunc::SessionUser,
         "current_database" | "current_catalog" => SpecialFunc::CurrentDatabase,
         "current_schema" => SpecialFunc::CurrentSchema,
         "current_setting" => SpecialFunc::CurrentSetting,
@@ -103,9 +104,10 @@ fn special_type(f: SpecialFunc) -> DataType {
         SpecialFunc::LocalTimestamp => DataType::Timestamp,
         SpecialFunc::CurrentDate => DataType::Date,
         SpecialFunc::Version | SpecialFunc::CurrentSetting => DataType::Text,
-        SpecialFunc::CurrentUser | SpecialFunc::CurrentDatabase | SpecialFunc::CurrentSchema => {
-            DataType::Name
-        }
+        SpecialFunc::CurrentUser
+        | SpecialFunc::SessionUser
+        | SpecialFunc::CurrentDatabase
+        | SpecialFunc::CurrentSchema => DataType::Name,
         SpecialFunc::Nextval
         | SpecialFunc::Currval
         | SpecialFunc::Setval
@@ -273,6 +275,7 @@ impl Binder<'_> {
             match hits.as_slice() {
                 [] => continue,
                 [i] => {
+                    self.note_column_read(&scope.cols[*i]);
                     let ty = scope.cols[*i].ty;
                     let e = if depth == 0 {
                         Expr::Column(*i)
@@ -334,6 +337,21 @@ impl Binder<'_> {
     /// Binds an expression; `hint` is the type the context expects (used to
     /// type parameters and untyped literals).
     pub(super) fn bind_expr_typed(
+        &mut self,
+        e: &ast::Expr,
+        scopes: &[Scope],
+        hint: Option<DataType>,
+    ) -> Result<(Expr, DataType)> {
+        if self.depth >= crate::sql::limits::MAX_EXPR_DEPTH {
+            return Err(crate::sql::limits::too_deep());
+        }
+        self.depth += 1;
+        let r = crate::sql::limits::with_stack(|| self.bind_expr_nested(e, scopes, hint));
+        self.depth -= 1;
+        r
+    }
+
+    fn bind_expr_nested(
         &mut self,
         e: &ast::Expr,
         scopes: &[Scope],

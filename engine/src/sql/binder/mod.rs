@@ -4,6 +4,7 @@
 use super::expr::{AggCall, AggFunc, Expr, SpecialFunc, Subquery, SubqueryKind};
 use super::parser::{parse_expr, Parsed};
 use super::plan::*;
+use super::roles::{self, RoleCommand};
 use crate::catalog::{CatalogSnapshot, IdentityKind, Table};
 use crate::error::{Error, Result, SqlState};
 use crate::session::Column;
@@ -73,6 +74,12 @@ pub struct Binder<'a> {
     ctes: Vec<cte::CteBinding>,
     /// Window function calls bound so far; a SELECT takes its own.
     windows: Vec<WindowCall>,
+    /// Privileges the statement needs, noted as tables and columns are
+    /// resolved.
+    needs: std::cell::RefCell<crate::acl::AccessNeeds>,
+    /// Current expression/query nesting, bounded by
+    /// [`super::limits::MAX_EXPR_DEPTH`].
+    depth: usize,
 }
 
 pub fn ident(i: &ast::Ident) -> String {
@@ -233,6 +240,8 @@ impl<'a> Binder<'a> {
             io,
             ctes: Vec::new(),
             windows: Vec::new(),
+            needs: Default::default(),
+            depth: 0,
         }
     }
 
@@ -258,6 +267,7 @@ impl<'a> Binder<'a> {
             command,
             columns,
             param_types,
+            access: self.needs.into_inner(),
         })
     }
 
@@ -302,6 +312,13 @@ impl<'a> Binder<'a> {
                             names,
                             if_exists: *if_exists,
                         },
+                        vec![],
+                    ),
+                    ast::ObjectType::Role | ast::ObjectType::User => (
+                        Command::Role(RoleCommand::DropRole {
+                            names,
+                            if_exists: *if_exists,
+                        }),
                         vec![],
                     ),
                     other => {
@@ -357,7 +374,11 @@ impl<'a> Binder<'a> {
             S::Truncate(t) => {
                 let mut tables = Vec::new();
                 for target in &t.table_names {
-                    tables.push(self.catalog.table(&object_name(&target.name)?)?.clone());
+                    let table = self.catalog.table(&object_name(&target.name)?)?.clone();
+                    self.needs
+                        .borrow_mut()
+                        .require(&table.def, crate::acl::Privilege::Truncate);
+                    tables.push(table);
                 }
                 (Command::Truncate { tables }, vec![])
             }
@@ -376,6 +397,15 @@ impl<'a> Binder<'a> {
             S::Savepoint { name } => (Command::Savepoint(ident(name)), vec![]),
             S::ReleaseSavepoint { name } => (Command::Release(ident(name)), vec![]),
             S::Set(set) => (self.bind_set(set)?, vec![]),
+            S::CreateRole(cr) => (Command::Role(roles::bind_create_role(cr)?), vec![]),
+            S::AlterRole { name, operation } => (
+                Command::Role(roles::bind_alter_role(name, operation)?),
+                vec![],
+            ),
+            S::Grant(g) => (Command::Role(roles::bind_grant(g)?), vec![]),
+            S::Revoke(r) => (Command::Role(roles::bind_revoke(r)?), vec![]),
+            S::GrantRole(g) => (Command::Role(roles::bind_grant_role(g)?), vec![]),
+            S::RevokeRole(r) => (Command::Role(roles::bind_revoke_role(r)?), vec![]),
             S::ShowVariable { variable } => {
                 let name = variable.iter().map(ident).collect::<Vec<_>>().join(" ");
                 let name = match name.as_str() {
@@ -404,7 +434,13 @@ impl<'a> Binder<'a> {
             }
             S::Reset(r) => match &r.reset {
                 ast::Reset::ALL => (Command::ResetAll, vec![]),
-                ast::Reset::SessionAuthorization => (Command::NoOp("RESET"), vec![]),
+                ast::Reset::SessionAuthorization => (
+                    Command::Role(RoleCommand::SetSessionAuthorization(None, "RESET")),
+                    vec![],
+                ),
+                ast::Reset::ConfigurationParameter(name) if object_name(name)? == "role" => {
+                    (Command::Role(RoleCommand::SetRole(None, "RESET")), vec![])
+                }
                 ast::Reset::ConfigurationParameter(name) => (
                     Command::Set {
                         name: object_name(name)?,
@@ -464,6 +500,13 @@ impl<'a> Binder<'a> {
                 tag: "SET",
                 local: false,
             }),
+            ast::Set::SetRole { role_name, .. } => Ok(Command::Role(RoleCommand::SetRole(
+                role_name.as_ref().map(ident),
+                "SET",
+            ))),
+            ast::Set::SetSessionAuthorization(p) => {
+                Ok(Command::Role(roles::bind_set_session_authorization(p)))
+            }
             ast::Set::SetTransaction { modes, .. } => match isolation_of(modes)? {
                 Some(iso) => Ok(Command::SetTransaction(iso)),
                 None => Ok(Command::NoOp("SET")),

@@ -89,6 +89,20 @@ impl Binder<'_> {
         body: &ast::SetExpr,
         outer: &[Scope],
     ) -> Result<(Plan, Vec<OutCol>)> {
+        if self.depth >= crate::sql::limits::MAX_EXPR_DEPTH {
+            return Err(crate::sql::limits::too_deep());
+        }
+        self.depth += 1;
+        let r = crate::sql::limits::with_stack(|| self.bind_set_expr_nested(body, outer));
+        self.depth -= 1;
+        r
+    }
+
+    fn bind_set_expr_nested(
+        &mut self,
+        body: &ast::SetExpr,
+        outer: &[Scope],
+    ) -> Result<(Plan, Vec<OutCol>)> {
         match body {
             ast::SetExpr::Select(sel) => self.bind_select(sel, None, outer),
             ast::SetExpr::Query(q) => self.bind_query(q, outer),
@@ -236,6 +250,9 @@ impl Binder<'_> {
                 }
                 let tname = object_name(name)?;
                 let table = self.catalog.table(&tname)?.clone();
+                self.needs
+                    .borrow_mut()
+                    .require(&table.def, crate::acl::Privilege::Select);
                 let mut scope =
                     self.scope_for_table(&table, alias.as_ref().map(|a| ident(&a.name)));
                 if let Some(a) = alias {
@@ -485,6 +502,7 @@ impl Binder<'_> {
                             if c.hidden || c.merged != merged {
                                 continue;
                             }
+                            self.note_column_read(c);
                             exprs.push(Expr::Column(i));
                             cols.push(out_col(c));
                         }
@@ -498,6 +516,7 @@ impl Binder<'_> {
                     let mut any = false;
                     for (i, c) in scope.cols.iter().enumerate() {
                         if c.table.as_deref() == Some(name.as_str()) {
+                            self.note_column_read(c);
                             exprs.push(Expr::Column(i));
                             cols.push(out_col(c));
                             any = true;
