@@ -144,6 +144,37 @@ pub struct Statement {
     parsed: Parsed,
 }
 
+/// The prepared statements a `DEALLOCATE` drops.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Deallocate {
+    All,
+    Named(String),
+}
+
+impl Statement {
+    /// `Some` for `DEALLOCATE [PREPARE] {name | ALL}`. Prepared statements
+    /// belong to the connection, so the wire layer carries it out.
+    pub fn deallocate(&self) -> Option<Deallocate> {
+        match &self.parsed {
+            Parsed::Sql(stmt) => match stmt.as_ref() {
+                sqlparser::ast::Statement::Deallocate { name, .. } => Some(
+                    if name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all") {
+                        Deallocate::All
+                    } else {
+                        Deallocate::Named(if name.quote_style.is_none() {
+                            name.value.to_lowercase()
+                        } else {
+                            name.value.clone()
+                        })
+                    },
+                ),
+                _ => None,
+            },
+            Parsed::NoOp(_) => None,
+        }
+    }
+}
+
 /// A statement bound to the catalog with known parameter and result types.
 pub struct Prepared {
     /// Parameter types ($1, $2, ...), inferred where the client left them
@@ -1121,7 +1152,13 @@ impl Session {
         let v = value.to_string();
         match name {
             "client_encoding" => {
-                let norm = value.trim().to_uppercase().replace('-', "");
+                // As PostgreSQL's clean_encoding_name: only letters and
+                // digits count, so asyncpg's quoted 'utf-8' is UTF8.
+                let norm: String = value
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .collect::<String>()
+                    .to_uppercase();
                 if norm != "UTF8" && norm != "UNICODE" {
                     return Err(Error::unsupported(format!(
                         "client_encoding \"{value}\" is not supported; joltdb speaks UTF8 only"
