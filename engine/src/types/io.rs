@@ -323,19 +323,19 @@ fn parse_bytea(input: &str) -> Result<Vec<u8>> {
         while let Some(hi) = chars.next() {
             let hi = hi.to_digit(16).ok_or_else(|| {
                 Error::new(
-                    SqlState::INVALID_TEXT_REPRESENTATION,
+                    SqlState::INVALID_PARAMETER_VALUE,
                     format!("invalid hexadecimal digit: \"{hi}\""),
                 )
             })?;
             let lo = chars.next().ok_or_else(|| {
                 Error::new(
-                    SqlState::INVALID_TEXT_REPRESENTATION,
+                    SqlState::INVALID_PARAMETER_VALUE,
                     "invalid hexadecimal data: odd number of digits",
                 )
             })?;
             let lo = lo.to_digit(16).ok_or_else(|| {
                 Error::new(
-                    SqlState::INVALID_TEXT_REPRESENTATION,
+                    SqlState::INVALID_PARAMETER_VALUE,
                     format!("invalid hexadecimal digit: \"{lo}\""),
                 )
             })?;
