@@ -104,9 +104,9 @@ fn run_client(server: &TestServer, what: &str, mut cmd: Command) {
             "{what} failed ({s})\n---- output ----\n{output}---- server log ----\n{}",
             server.log()
         ),
-        None => panic!(
-            "{what} did not finish within {CLIENT_TIMEOUT:?}\n---- output ----\n{output}"
-        ),
+        None => {
+            panic!("{what} did not finish within {CLIENT_TIMEOUT:?}\n---- output ----\n{output}")
+        }
     }
 }
 
@@ -153,6 +153,14 @@ fn sqlalchemy_reflection() {
 #[test]
 fn asyncpg() {
     run_python("asyncpg_test.py", &["default"]);
+}
+
+/// A custom type codec makes asyncpg introspect types with its recursive
+/// query over pg_catalog.pg_type.
+#[test]
+#[ignore = "needs pg_catalog"]
+fn asyncpg_type_introspection() {
+    run_python("asyncpg_test.py", &["catalog"]);
 }
 
 #[test]
@@ -249,20 +257,19 @@ async fn sqlx_postgres() {
     let day = chrono::NaiveDate::from_ymd_opt(2024, 2, 29).expect("date");
     let tag = uuid::Uuid::parse_str("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11").expect("uuid");
     for id in 1..=20i64 {
-        let inserted = sqlx::query(
-            "insert into sqlx_items values ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(id)
-        .bind(format!("item {id}"))
-        .bind(Decimal::new(id * 125, 2))
-        .bind(at)
-        .bind(day)
-        .bind(tag)
-        .bind(vec![0u8, id as u8, 255])
-        .bind(id % 2 == 0)
-        .execute(&pool)
-        .await
-        .expect("insert");
+        let inserted =
+            sqlx::query("insert into sqlx_items values ($1, $2, $3, $4, $5, $6, $7, $8)")
+                .bind(id)
+                .bind(format!("item {id}"))
+                .bind(Decimal::new(id * 125, 2))
+                .bind(at)
+                .bind(day)
+                .bind(tag)
+                .bind(vec![0u8, id as u8, 255])
+                .bind(id % 2 == 0)
+                .execute(&pool)
+                .await
+                .expect("insert");
         assert_eq!(inserted.rows_affected(), 1);
     }
     sqlx::query("insert into sqlx_items (id, name) values (21, 'nulls')")

@@ -163,7 +163,10 @@ fn corpus() -> Vec<PathBuf> {
     files
 }
 
-fn runner(config: Config, engine: &'static str) -> Runner<Db, impl sqllogictest::MakeConnection<Conn = Db>> {
+fn runner(
+    config: Config,
+    engine: &'static str,
+) -> Runner<Db, impl sqllogictest::MakeConnection<Conn = Db>> {
     let mut runner = Runner::new(move || Db::connect(config.clone(), engine));
     runner.with_column_validator(strict_column_validator);
     runner

@@ -5,7 +5,6 @@ errors with SQLSTATE, transactions and executemany."""
 import asyncio
 import datetime
 import decimal
-import sys
 import uuid
 
 import asyncpg
@@ -18,7 +17,6 @@ async def connect():
     return await asyncpg.connect(
         host=s["host"], port=s["port"], user=s["user"], password=s["password"],
         database=s["dbname"], timeout=10,
-        # asyncpg caches statements by default; keep that on.
     )
 
 
@@ -123,11 +121,30 @@ async def check_errors_and_transactions():
         await conn.close()
 
 
+@sync
+async def check_type_introspection():
+    # A custom codec makes asyncpg introspect the type with its recursive
+    # pg_catalog.pg_type query (as it does for arrays, enums, composites).
+    conn = await connect()
+    try:
+        await conn.set_type_codec(
+            "int4", schema="pg_catalog", encoder=str, decoder=lambda v: int(v) * 10, format="text"
+        )
+        expect_eq(await conn.fetchval("select 4"), 40, "custom text codec")
+    finally:
+        await conn.close()
+
+
 CHECKS = {
     "simple_values": check_simple_values,
     "round_trip": check_round_trip,
     "errors_and_transactions": check_errors_and_transactions,
+    "type_introspection": check_type_introspection,
+}
+GROUPS = {
+    "default": ["simple_values", "round_trip", "errors_and_transactions"],
+    "catalog": ["type_introspection"],
 }
 
 if __name__ == "__main__":
-    run(CHECKS)
+    run(CHECKS, GROUPS)

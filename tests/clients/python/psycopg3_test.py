@@ -55,10 +55,12 @@ def round_trip(binary):
         rows = cur.fetchall()
         expect_eq(rows[0], ROW, "typed round trip (binary=%s)" % binary)
         expect_eq(rows[1], (2,) + (None,) * (len(ROW) - 1), "NULLs (binary=%s)" % binary)
-        # Binary results come back with format code 1 for every column.
-        expect_eq({c._format for c in cur.description} if hasattr(cur.description[0], "_format") else None,
-                  None if not hasattr(cur.description[0], "_format") else {1 if binary else 0},
-                  "result formats")
+        # Every result column comes back in the format asked for.
+        expect_eq(
+            {cur.pgresult.fformat(i) for i in range(len(ROW))},
+            {1 if binary else 0},
+            "result formats",
+        )
         cur.execute("select id from %s where u = %%s and n = %%s and ts = %%s" % table,
                     (ROW[14], ROW[6], ROW[10]))
         expect_eq(cur.fetchall(), [(1,)], "typed parameters in WHERE (binary=%s)" % binary)
