@@ -31,9 +31,12 @@ pub struct ConnState {
     pub encoder: RowEncoder,
 }
 
-/// A statement prepared with Parse; `None` for an empty query string.
+/// A statement prepared with Parse; `None` for an empty query string or
+/// a `DEALLOCATE`.
 pub struct PreparedStatement {
     pub prepared: Option<Arc<Prepared>>,
+    /// What a `DEALLOCATE` statement drops when executed.
+    pub deallocate: Option<Deallocate>,
 }
 
 /// A statement bound to parameters with Bind.

@@ -71,6 +71,13 @@ async fn deallocate_drops_prepared_statements() {
     assert!(r.sqlstates().is_empty(), "{r:?}");
     assert_eq!(run_named(&mut conn, "second").await.tags(), ["SELECT 1"]);
 
+    // DEALLOCATE through the extended protocol (as pgJDBC sends every
+    // statement).
+    let r = parse(&mut conn, "dealloc", "deallocate second").await;
+    assert!(r.sqlstates().is_empty(), "{r:?}");
+    assert_eq!(run_named(&mut conn, "dealloc").await.tags(), ["DEALLOCATE"]);
+    assert_eq!(run_named(&mut conn, "second").await.sqlstates(), ["26000"]);
+
     // In a failed transaction DEALLOCATE is refused like everything else.
     assert_eq!(conn.simple("begin").await.sqlstates(), Vec::<String>::new());
     assert_eq!(conn.simple("select 1/0").await.sqlstates(), ["22012"]);
