@@ -409,6 +409,9 @@ fn parse_timezone(v: &str) -> Option<i32> {
         b'0'..=b'9' => (1, t),
         _ => return None,
     };
+    // As in PostgreSQL: a plain number is hours east of UTC (ISO), while
+    // `[+-]hh:mm` is a POSIX zone name, whose offset counts west.
+    let sign = if rest.contains(':') { -sign } else { sign };
     let mut parts = rest.split(':');
     let h: i32 = parts.next()?.parse().ok()?;
     let m: i32 = parts.next().map(|m| m.parse().ok()).unwrap_or(Some(0))?;
