@@ -1454,7 +1454,7 @@ mod tests {
             Value::Bytea(b"a\\b\x01".to_vec())
         );
         assert_eq!(to_text(&Value::Bytea(vec![1, 2]), &ctx()), "\\x0102");
-        assert_eq!(err(DataType::Bytea, "\\x0").1, "22P02");
+        assert_eq!(err(DataType::Bytea, "\\x0").1, "22023");
         assert_eq!(err(DataType::Bytea, "a\\b").1, "22P02");
     }
 
