@@ -212,10 +212,39 @@ pub struct Statement {
     parsed: Parsed,
 }
 
+/// The prepared statements a `DEALLOCATE` drops.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Deallocate {
+    All,
+    Named(String),
+}
+
 impl Statement {
     /// True for `COPY ... FROM STDIN`, which reads data from the client.
     pub fn is_copy_in(&self) -> bool {
         matches!(&self.parsed, Parsed::Copy(c) if c.from)
+    }
+
+    /// `Some` for `DEALLOCATE [PREPARE] {name | ALL}`. Prepared statements
+    /// belong to the connection, so the wire layer carries it out.
+    pub fn deallocate(&self) -> Option<Deallocate> {
+        match &self.parsed {
+            Parsed::Sql(stmt) => match stmt.as_ref() {
+                sqlparser::ast::Statement::Deallocate { name, .. } => Some(
+                    if name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all") {
+                        Deallocate::All
+                    } else {
+                        Deallocate::Named(if name.quote_style.is_none() {
+                            name.value.to_lowercase()
+                        } else {
+                            name.value.clone()
+                        })
+                    },
+                ),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 }
 
@@ -459,6 +488,9 @@ fn parse_timezone(v: &str) -> Option<i32> {
         b'0'..=b'9' => (1, t),
         _ => return None,
     };
+    // As in PostgreSQL: a plain number is hours east of UTC (ISO), while
+    // `[+-]hh:mm` is a POSIX zone name, whose offset counts west.
+    let sign = if rest.contains(':') { -sign } else { sign };
     let mut parts = rest.split(':');
     let h: i32 = parts.next()?.parse().ok()?;
     let m: i32 = parts.next().map(|m| m.parse().ok()).unwrap_or(Some(0))?;
@@ -1327,7 +1359,13 @@ impl Session {
         let v = value.to_string();
         match name {
             "client_encoding" => {
-                let norm = value.trim().to_uppercase().replace('-', "");
+                // As PostgreSQL's clean_encoding_name: only letters and
+                // digits count, so asyncpg's quoted 'utf-8' is UTF8.
+                let norm: String = value
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .collect::<String>()
+                    .to_uppercase();
                 if norm != "UTF8" && norm != "UNICODE" {
                     return Err(Error::unsupported(format!(
                         "client_encoding \"{value}\" is not supported; joltdb speaks UTF8 only"

@@ -4,8 +4,10 @@
 //! connections.
 
 use crate::encode::{Formats, RowEncoder};
-use joltdb_engine::session::Cursor;
-use joltdb_engine::{CopyIn, Prepared, Row, Session, Value};
+use joltdb_engine::session::{Cursor, Deallocate};
+use joltdb_engine::{
+    CommandComplete, CopyIn, Error, Prepared, Row, Session, SqlState, TxnStatus, Value,
+};
 use pgwire::api::ClientInfo;
 use pgwire::error::PgWireError;
 use std::collections::HashMap;
@@ -33,9 +35,12 @@ pub struct ConnState {
     pub copy_in: Option<CopyIn>,
 }
 
-/// A statement prepared with Parse; `None` for an empty query string.
+/// A statement prepared with Parse; `None` for an empty query string or
+/// a `DEALLOCATE`.
 pub struct PreparedStatement {
     pub prepared: Option<Arc<Prepared>>,
+    /// What a `DEALLOCATE` statement drops when executed.
+    pub deallocate: Option<Deallocate>,
 }
 
 /// A statement bound to parameters with Bind.
@@ -79,4 +84,34 @@ impl Connection {
     pub async fn lock(&self) -> MutexGuard<'_, ConnState> {
         self.state.lock().await
     }
+}
+
+/// Carries out `DEALLOCATE`: drops one or all of the connection's prepared
+/// statements (SQL `PREPARE` and protocol-level Parse share one namespace).
+pub fn deallocate(state: &mut ConnState, target: Deallocate) -> Result<CommandComplete, Error> {
+    if state.session.txn_status() == TxnStatus::Failed {
+        return Err(Error::new(
+            SqlState::IN_FAILED_SQL_TRANSACTION,
+            "current transaction is aborted, commands ignored until end of transaction block",
+        ));
+    }
+    let tag = match target {
+        Deallocate::All => {
+            state.statements.retain(|name, _| name.is_empty());
+            "DEALLOCATE ALL"
+        }
+        Deallocate::Named(name) => {
+            if name.is_empty() || state.statements.remove(&name).is_none() {
+                return Err(Error::new(
+                    SqlState::INVALID_SQL_STATEMENT_NAME,
+                    format!("prepared statement \"{name}\" does not exist"),
+                ));
+            }
+            "DEALLOCATE"
+        }
+    };
+    Ok(CommandComplete {
+        tag: tag.to_owned(),
+        ..Default::default()
+    })
 }

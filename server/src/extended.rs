@@ -285,12 +285,22 @@ fn parse_statement(
         .collect::<Result<Vec<_>, _>>()?;
     let mut statements = state.session.parse(sql)?;
     match statements.len() {
-        0 => Ok(PreparedStatement { prepared: None }),
+        0 => Ok(PreparedStatement {
+            prepared: None,
+            deallocate: None,
+        }),
         1 => {
             let statement = statements.remove(0);
+            if let Some(target) = statement.deallocate() {
+                return Ok(PreparedStatement {
+                    prepared: None,
+                    deallocate: Some(target),
+                });
+            }
             let prepared = state.session.prepare(&statement, &param_types)?;
             Ok(PreparedStatement {
                 prepared: Some(prepared),
+                deallocate: None,
             })
         }
         _ => Err(Error::syntax(
@@ -401,6 +411,10 @@ where
 {
     let portal = state.portals.get_mut(name).ok_or_else(|| no_portal(name))?;
     let Some(prepared) = portal.statement.prepared.clone() else {
+        if let Some(target) = portal.statement.deallocate.clone() {
+            let done = crate::conn::deallocate(state, target)?;
+            return send_command_complete(client, done).await;
+        }
         client
             .feed(PgWireBackendMessage::EmptyQueryResponse(
                 EmptyQueryResponse::new(),

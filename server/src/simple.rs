@@ -113,6 +113,10 @@ where
     C::Error: Debug,
     PgWireError: From<C::Error>,
 {
+    if let Some(target) = statement.deallocate() {
+        let done = crate::conn::deallocate(state, target)?;
+        return send_command_complete(client, done).await;
+    }
     let prepared = state.session.prepare(statement, &[])?;
     match state.session.execute(&prepared, Vec::new()).await? {
         Output::Command(done) => send_command_complete(client, done).await,

@@ -326,19 +326,19 @@ fn parse_bytea(input: &str) -> Result<Vec<u8>> {
         while let Some(hi) = chars.next() {
             let hi = hi.to_digit(16).ok_or_else(|| {
                 Error::new(
-                    SqlState::INVALID_TEXT_REPRESENTATION,
+                    SqlState::INVALID_PARAMETER_VALUE,
                     format!("invalid hexadecimal digit: \"{hi}\""),
                 )
             })?;
             let lo = chars.next().ok_or_else(|| {
                 Error::new(
-                    SqlState::INVALID_TEXT_REPRESENTATION,
+                    SqlState::INVALID_PARAMETER_VALUE,
                     "invalid hexadecimal data: odd number of digits",
                 )
             })?;
             let lo = lo.to_digit(16).ok_or_else(|| {
                 Error::new(
-                    SqlState::INVALID_TEXT_REPRESENTATION,
+                    SqlState::INVALID_PARAMETER_VALUE,
                     format!("invalid hexadecimal digit: \"{lo}\""),
                 )
             })?;
@@ -1464,7 +1464,7 @@ mod tests {
             Value::Bytea(b"a\\b\x01".to_vec())
         );
         assert_eq!(to_text(&Value::Bytea(vec![1, 2]), &ctx()), "\\x0102");
-        assert_eq!(err(DataType::Bytea, "\\x0").1, "22P02");
+        assert_eq!(err(DataType::Bytea, "\\x0").1, "22023");
         assert_eq!(err(DataType::Bytea, "a\\b").1, "22P02");
     }
 
