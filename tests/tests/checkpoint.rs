@@ -4,6 +4,9 @@
 //! once the log they needed is gone); the archive read back for a time
 //! window; and restart replaying only the log written since the checkpoint.
 
+// The engine's error type is large by its own choice.
+#![allow(clippy::result_large_err)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
