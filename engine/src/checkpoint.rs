@@ -158,6 +158,9 @@ pub fn list(data_dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
             .and_then(|n| n.parse::<u64>().ok());
         if let Some(seq) = seq {
             out.push((seq, entry.path()));
+        } else if name.to_str().is_some_and(|n| n.ends_with(".tmp")) {
+            // Left by a checkpoint that was interrupted.
+            let _ = std::fs::remove_file(entry.path());
         }
     }
     out.sort();
