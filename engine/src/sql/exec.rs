@@ -229,7 +229,8 @@ pub fn is_heavy(plan: &Plan) -> bool {
         | Plan::SetOp { .. }
         | Plan::RecursiveUnion { .. }
         | Plan::WorkTable { .. }
-        | Plan::Window { .. } => true,
+        | Plan::Window { .. }
+        | Plan::DistinctOn { .. } => true,
     }
 }
 
@@ -334,7 +335,8 @@ impl Node {
             | Plan::SetOp { .. }
             | Plan::RecursiveUnion { .. }
             | Plan::WorkTable { .. }
-            | Plan::Window { .. } => Node::Materialized(None),
+            | Plan::Window { .. }
+            | Plan::DistinctOn { .. } => Node::Materialized(None),
             Plan::Limit { input, .. } => Node::Limit {
                 input: Box::new(Node::new(input)),
                 remaining: None,
@@ -679,6 +681,14 @@ fn materialize(plan: &Plan, env: &Env) -> Result<Vec<Row>> {
             all,
             id,
         } => recursive_union(anchor, recursive, *all, *id, env),
+        Plan::DistinctOn { input, keys } => {
+            let rows = drain(input, env)?;
+            let mut seen = HashSet::new();
+            Ok(rows
+                .into_iter()
+                .filter(|r| seen.insert(keys.iter().map(|&k| r[k].clone()).collect::<Vec<_>>()))
+                .collect())
+        }
         Plan::Window { input, calls } => window::evaluate(drain(input, env)?, calls, env),
         Plan::WorkTable { id } => Ok(env
             .ctx
