@@ -1,4 +1,4 @@
-//! WITH / WITH RECURSIVE and window functions, checked against the rows
+//! WITH / WITH RECURSIVE, window functions and DISTINCT ON, checked against the rows
 //! PostgreSQL 15 returns for the same queries (recorded with `psql -A -t`:
 //! columns joined by `|`, NULL as an empty field).
 
@@ -147,6 +147,24 @@ gus|80|470"#,
 6|5
 4|6
 5|7"#,
+    ),
+    (
+        r#"SELECT DISTINCT ON (dept) dept, name, salary FROM emp ORDER BY dept, salary DESC NULLS LAST, id"#,
+        r#"eng|ann|100
+ops|cy|80"#,
+    ),
+    (
+        r#"SELECT DISTINCT ON (salary) id, salary FROM emp ORDER BY salary, id DESC"#,
+        r#"4|60
+6|70
+7|80
+1|100
+5|"#,
+    ),
+    (
+        r#"SELECT DISTINCT ON (boss IS NULL) name FROM emp ORDER BY boss IS NULL, id"#,
+        r#"bob
+ann"#,
     ),
 ];
 

@@ -246,7 +246,8 @@ pub fn is_heavy(plan: &Plan) -> bool {
         | Plan::SetOp { .. }
         | Plan::RecursiveUnion { .. }
         | Plan::WorkTable { .. }
-        | Plan::Window { .. } => true,
+        | Plan::Window { .. }
+        | Plan::DistinctOn { .. } => true,
     }
 }
 
@@ -353,7 +354,8 @@ impl Node {
             | Plan::SetOp { .. }
             | Plan::RecursiveUnion { .. }
             | Plan::WorkTable { .. }
-            | Plan::Window { .. } => Node::Materialized(None),
+            | Plan::Window { .. }
+            | Plan::DistinctOn { .. } => Node::Materialized(None),
             Plan::Limit { input, .. } => Node::Limit {
                 input: Box::new(Node::new(input)),
                 remaining: None,
@@ -723,6 +725,14 @@ fn materialize(plan: &Plan, env: &Env) -> Result<Vec<Row>> {
             all,
             id,
         } => recursive_union(anchor, recursive, *all, *id, env),
+        Plan::DistinctOn { input, keys } => {
+            let rows = drain(input, env)?;
+            let mut seen = HashSet::new();
+            Ok(rows
+                .into_iter()
+                .filter(|r| seen.insert(keys.iter().map(|&k| r[k].clone()).collect::<Vec<_>>()))
+                .collect())
+        }
         Plan::Window { input, calls } => window::evaluate(drain(input, env)?, calls, env),
         Plan::WorkTable { id } => Ok(env
             .ctx

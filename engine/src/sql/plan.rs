@@ -155,6 +155,12 @@ pub enum Plan {
     Distinct {
         input: Box<Plan>,
     },
+    /// DISTINCT ON: the first row (in input order) of each distinct value
+    /// of the `keys` columns.
+    DistinctOn {
+        input: Box<Plan>,
+        keys: Vec<usize>,
+    },
     SetOp {
         left: Box<Plan>,
         right: Box<Plan>,

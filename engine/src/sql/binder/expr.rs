@@ -1542,7 +1542,7 @@ pub(super) fn plan_refers_outer(plan: &Plan) -> bool {
             limit,
             offset,
         } => opt(limit) || opt(offset) || plan_refers_outer(input),
-        Plan::Distinct { input } => plan_refers_outer(input),
+        Plan::Distinct { input } | Plan::DistinctOn { input, .. } => plan_refers_outer(input),
         Plan::SetOp { left, right, .. } => plan_refers_outer(left) || plan_refers_outer(right),
         // CTEs are bound without enclosing scopes.
         Plan::RecursiveUnion { .. } | Plan::WorkTable { .. } => false,

@@ -651,6 +651,32 @@ impl Binder<'_> {
                 });
             }
         }
+        // DISTINCT ON keys: output columns or hidden expressions.
+        let mut distinct_on = Vec::new();
+        if let Some(ast::Distinct::On(items)) = &sel.distinct {
+            for item in items {
+                let idx = match self.output_ref(item, &cols)? {
+                    Some(i) => i,
+                    None => {
+                        let (b, _) = self.bind_expr(item, &scopes)?;
+                        exprs.push(b);
+                        exprs.len() - 1
+                    }
+                };
+                distinct_on.push(idx);
+            }
+            // PostgreSQL: the leading ORDER BY items must be the keys.
+            let leading_match = sort_keys
+                .iter()
+                .zip(&distinct_on)
+                .all(|(k, &i)| matches!(k.expr, Expr::Column(c) if c == i || same_expr(&exprs[c], &exprs[i])));
+            if !leading_match {
+                return Err(Error::new(
+                    SqlState::INVALID_COLUMN_REFERENCE,
+                    "SELECT DISTINCT ON expressions must match initial ORDER BY expressions",
+                ));
+            }
+        }
         let aggregating =
             !group_by.is_empty() || having.is_some() || exprs.iter().any(contains_agg);
         if aggregating {
@@ -700,6 +726,7 @@ impl Binder<'_> {
             }
             (plan, exprs) = self.plan_windows(plan, exprs, window_mark, scope.width())?;
         }
+        let projected_width = exprs.len();
         plan = Plan::Project {
             input: Box::new(plan),
             exprs,
@@ -720,9 +747,7 @@ impl Binder<'_> {
                     input: Box::new(plan),
                 };
             }
-            Some(ast::Distinct::On(_)) => {
-                return Err(Error::unsupported("DISTINCT ON is not supported yet"))
-            }
+            Some(ast::Distinct::On(_)) => {}
         }
         if !sort_keys.is_empty() {
             plan = Plan::Sort {
@@ -730,14 +755,13 @@ impl Binder<'_> {
                 keys: sort_keys,
             };
         }
-        let width = match &plan {
-            Plan::Sort { input, .. } => match &**input {
-                Plan::Project { exprs, .. } => exprs.len(),
-                _ => visible,
-            },
-            _ => visible,
-        };
-        if width > visible {
+        if !distinct_on.is_empty() {
+            plan = Plan::DistinctOn {
+                input: Box::new(plan),
+                keys: distinct_on,
+            };
+        }
+        if projected_width > visible {
             plan = Plan::Project {
                 input: Box::new(plan),
                 exprs: (0..visible).map(Expr::Column).collect(),

@@ -154,8 +154,8 @@ fn partition_values(
             }
         }
         WindowFunc::FirstValue | WindowFunc::LastValue | WindowFunc::Aggregate(_) => {
-            for i in 0..n {
-                let (s, e) = frame_bounds(call.frame, i, n, peer_end[i], !call.order.is_empty());
+            for (i, &last_peer) in peer_end.iter().enumerate() {
+                let (s, e) = frame_bounds(call.frame, i, n, last_peer, !call.order.is_empty());
                 out.push(match &call.func {
                     _ if s >= e => match &call.func {
                         WindowFunc::Aggregate(agg) => agg_final(agg_init(agg), agg)?,
