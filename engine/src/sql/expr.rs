@@ -48,6 +48,7 @@ pub enum SpecialFunc {
     CurrentSetting,
     Nextval,
     Currval,
+    Lastval,
     Setval,
     TxidCurrent,
 }
