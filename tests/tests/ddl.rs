@@ -319,11 +319,15 @@ async fn add_primary_key_after_load_survives_restart() {
 async fn sequences() {
     let mut server = TestServer::start_default();
     let c = server.connect().await;
+    let e = c.simple_query("SELECT lastval()").await.unwrap_err();
+    assert_eq!(e.code(), Some(&SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE));
+    assert_eq!(message(e), "lastval is not yet defined in this session");
     c.batch_execute("CREATE SEQUENCE s").await.unwrap();
     assert_eq!(
         rows(&c, "SELECT nextval('s'), nextval('s'), currval('s')").await,
         vec![r(&[Some("1"), Some("2"), Some("2")])]
     );
+    assert_eq!(rows(&c, "SELECT lastval()").await, vec![r(&[Some("2")])]);
     assert_sqlstate(
         c.batch_execute("CREATE SEQUENCE s").await,
         &SqlState::DUPLICATE_TABLE,

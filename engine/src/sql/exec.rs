@@ -142,7 +142,9 @@ pub fn eval_special(f: SpecialFunc, args: &[Value], ctx: &StmtCtx) -> Result<Val
         SpecialFunc::Nextval => {
             let name = sequence_name(&text_arg(0)?);
             let v = ctx.engine.nextval(&name)?;
-            ctx.currvals.lock().insert(name, v);
+            let mut currvals = ctx.currvals.lock();
+            currvals.insert(name, v);
+            currvals.insert(LASTVAL_KEY.into(), v);
             Value::Int8(v)
         }
         SpecialFunc::Currval => {
@@ -160,6 +162,15 @@ pub fn eval_special(f: SpecialFunc, args: &[Value], ctx: &StmtCtx) -> Result<Val
                 }
             }
         }
+        SpecialFunc::Lastval => match ctx.currvals.lock().get(LASTVAL_KEY) {
+            Some(v) => Value::Int8(*v),
+            None => {
+                return Err(Error::new(
+                    SqlState("55000"),
+                    "lastval is not yet defined in this session",
+                ))
+            }
+        },
         SpecialFunc::Setval => {
             let name = sequence_name(&text_arg(0)?);
             let v = args.get(1).and_then(Value::as_i64).ok_or_else(|| {
@@ -178,6 +189,10 @@ pub fn eval_special(f: SpecialFunc, args: &[Value], ctx: &StmtCtx) -> Result<Val
         SpecialFunc::TxidCurrent => Value::Int8(ctx.txn as i64),
     })
 }
+
+/// Where a session's per-sequence currval map keeps the value lastval()
+/// returns (no sequence can have an empty name).
+const LASTVAL_KEY: &str = "";
 
 fn sequence_name(s: &str) -> String {
     let s = s.trim();

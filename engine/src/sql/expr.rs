@@ -49,6 +49,7 @@ pub enum SpecialFunc {
     CurrentSetting,
     Nextval,
     Currval,
+    Lastval,
     Setval,
     TxidCurrent,
 }

@@ -90,6 +90,7 @@ fn special_func(name: &str) -> Option<SpecialFunc> {
         "current_setting" => SpecialFunc::CurrentSetting,
         "nextval" => SpecialFunc::Nextval,
         "currval" => SpecialFunc::Currval,
+        "lastval" => SpecialFunc::Lastval,
         "setval" => SpecialFunc::Setval,
         "txid_current" => SpecialFunc::TxidCurrent,
         _ => return None,
@@ -110,6 +111,7 @@ fn special_type(f: SpecialFunc) -> DataType {
         | SpecialFunc::CurrentSchema => DataType::Name,
         SpecialFunc::Nextval
         | SpecialFunc::Currval
+        | SpecialFunc::Lastval
         | SpecialFunc::Setval
         | SpecialFunc::TxidCurrent => DataType::Int8,
     }
