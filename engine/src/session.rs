@@ -448,6 +448,14 @@ fn command_with_notice(tag: &str, notice: Notice) -> Output {
     })
 }
 
+/// A session that goes away (client disconnected, or terminated by a
+/// timeout) rolls back its open transaction, releasing its row intents.
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.abort_txn();
+    }
+}
+
 impl Session {
     /// Splits `sql` into statements and parses them. Empty input gives an
     /// empty list. Errors: 42601 with position.
@@ -1068,6 +1076,16 @@ impl Session {
             }
         }
         Ok(false)
+    }
+
+    /// `idle_in_transaction_session_timeout`, when set (non-zero): how long
+    /// the session may sit idle inside a transaction block.
+    pub fn idle_in_transaction_timeout(&self) -> Option<Duration> {
+        self.settings
+            .get("idle_in_transaction_session_timeout")
+            .and_then(|v| parse_duration_ms(v))
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis)
     }
 
     pub fn txn_status(&self) -> TxnStatus {

@@ -6,6 +6,7 @@
 #![allow(clippy::result_large_err)]
 
 mod auth;
+mod backoff;
 mod cancel;
 mod config;
 mod conn;
@@ -13,9 +14,11 @@ mod encode;
 mod error;
 mod extended;
 mod handler;
+mod hba;
 mod limit;
 mod server;
 mod simple;
+mod tls;
 
 /// Statements allocate many short-lived buffers (parse trees, rows);
 /// mimalloc handles that pattern markedly faster than the system allocator.

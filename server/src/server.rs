@@ -2,18 +2,22 @@
 //! connections (each served by its own task), and shut down cleanly on
 //! Ctrl-C or SIGTERM.
 
-use crate::auth::Startup;
+use crate::auth::{AccessPolicy, Startup};
 use crate::cancel::CancelRegistry;
 use crate::config::ServeArgs;
+use crate::conn::Connection;
 use crate::encode::fatal;
 use crate::error::ServerError;
 use crate::handler::QueryHandler;
+use crate::hba::Hba;
 use crate::limit::MessageLimit;
+use crate::tls::Tls;
 use futures::{SinkExt, StreamExt};
 use joltdb_auth::{Bootstrap, RoleStore};
 use joltdb_engine::{Engine, EngineConfig};
 use pgwire::api::{ClientInfo, NoopHandler, PgWireConnectionState};
 use pgwire::error::{ErrorInfo, PgWireError};
+use pgwire::messages::response::TransactionStatus;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use pgwire::tokio::server::{
     negotiate_tls, process_error, process_message, MaybeTls, PgWireMessageServerCodec,
@@ -22,16 +26,13 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::codec::{Framed, FramedParts};
 use tracing::Instrument;
 
 /// The superuser role created with a new data directory.
 pub const SUPERUSER: &str = "joltdb";
-
-/// A client must finish authenticating within this time.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// On shutdown, connections get this long to finish their current
 /// statement before it is cancelled, and as long again before they are
@@ -47,6 +48,11 @@ struct Handlers {
     copy: Arc<NoopHandler>,
     cancel: Arc<CancelRegistry>,
     max_message_bytes: usize,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    /// One permit per connection allowed at once (`--max-connections`).
+    connection_slots: Arc<Semaphore>,
+    /// Time a client has to connect and authenticate.
+    auth_timeout: Duration,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
@@ -60,6 +66,21 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
     let engine = tokio::task::spawn_blocking(move || Engine::open(config))
         .await
         .map_err(|e| ServerError::Engine(joltdb_engine::Error::internal(e.to_string())))??;
+
+    let security = &args.security;
+    let tls = match (&security.tls_cert, &security.tls_key) {
+        (Some(cert), Some(key)) => Some(Tls::load(cert, key)?),
+        _ => None,
+    };
+    let hba = match &security.hba {
+        Some(path) => Hba::load(path, tls.is_some())?,
+        None => Hba::default(),
+    };
+    let policy = AccessPolicy {
+        hba,
+        require_tls: security.require_tls,
+        allow_plaintext_loopback: security.allow_plaintext_loopback,
+    };
 
     let roles = Arc::new(RoleStore::open(&args.data_dir)?);
     let password = std::env::var("JOLTDB_PASSWORD")
@@ -93,15 +114,28 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
             addr: args.listen.clone(),
             source,
         })?;
-    tracing::info!("listening on {local}");
+    tracing::info!(
+        tls = tls.is_some(),
+        require_tls = security.require_tls,
+        "listening on {local}"
+    );
 
     let cancels = Arc::new(CancelRegistry::default());
     let handlers = Arc::new(Handlers {
-        startup: Arc::new(Startup::new(engine.clone(), roles, cancels.clone())),
+        startup: Arc::new(Startup::new(
+            engine.clone(),
+            roles,
+            cancels.clone(),
+            policy,
+            tls.as_ref().map(|t| t.cert_pem.as_slice()),
+        )),
         query: Arc::new(QueryHandler::default()),
         copy: Arc::new(NoopHandler),
         cancel: cancels.clone(),
         max_message_bytes: args.max_message_bytes as usize,
+        tls: tls.map(|t| t.acceptor),
+        connection_slots: Arc::new(Semaphore::new(security.max_connections as usize)),
+        auth_timeout: Duration::from_secs(security.auth_timeout_secs),
     });
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -193,7 +227,13 @@ async fn serve_connection(
     handlers: Arc<Handlers>,
     mut shutdown: watch::Receiver<bool>,
 ) -> io::Result<()> {
-    let deadline = tokio::time::sleep(STARTUP_TIMEOUT);
+    // Taken before anything else so that a flood of connections cannot
+    // push out the ones already served. A connection without a slot is
+    // still read up to its startup packet, so the client gets a proper
+    // error (and cancel requests still work).
+    let slot: Option<OwnedSemaphorePermit> =
+        handlers.connection_slots.clone().try_acquire_owned().ok();
+    let deadline = tokio::time::sleep(handlers.auth_timeout);
     tokio::pin!(deadline);
 
     // Refuse a first message whose length cannot be a startup packet
@@ -207,9 +247,9 @@ async fn serve_connection(
     }
     let negotiated = tokio::select! {
         _ = &mut deadline => return Ok(()),
-        socket = negotiate_tls::<String>(tcp, None) => socket?,
+        socket = negotiate_tls::<String>(tcp, handlers.tls.clone()) => socket?,
     };
-    // `None`: a direct TLS handshake, which this server does not offer.
+    // `None`: a direct TLS handshake without TLS configured.
     let Some(socket) = negotiated else {
         return Ok(());
     };
@@ -226,6 +266,19 @@ async fn serve_connection(
             PgWireConnectionState::AwaitingStartup
                 | PgWireConnectionState::AuthenticationInProgress
         );
+        // PostgreSQL's idle_in_transaction_session_timeout: a session that
+        // sits in an open transaction block too long is ended.
+        let idle_limit = if !starting && socket.transaction_status() != TransactionStatus::Idle {
+            idle_in_transaction_timeout(&socket).await
+        } else {
+            None
+        };
+        let idle_timeout = async {
+            match idle_limit {
+                Some(limit) => tokio::time::sleep(limit).await,
+                None => std::future::pending().await,
+            }
+        };
         let message = tokio::select! {
             biased;
             _ = stop_requested(&mut shutdown) => {
@@ -238,7 +291,18 @@ async fn serve_connection(
                 }
                 break;
             }
-            _ = &mut deadline, if starting => break,
+            _ = &mut deadline, if starting => {
+                tracing::info!("closing connection: authentication not finished in time");
+                break;
+            }
+            _ = idle_timeout => {
+                send_fatal(
+                    &mut socket,
+                    fatal("25P03", "terminating connection due to idle-in-transaction timeout"),
+                )
+                .await;
+                break;
+            }
             message = socket.next() => message,
         };
         let message = match message {
@@ -262,6 +326,15 @@ async fn serve_connection(
                 break;
             }
         };
+
+        if slot.is_none() && matches!(message, PgWireFrontendMessage::Startup(_)) {
+            send_fatal(
+                &mut socket,
+                fatal("53300", "sorry, too many clients already"),
+            )
+            .await;
+            break;
+        }
 
         let extended = match socket.state() {
             PgWireConnectionState::CopyInProgress(extended) => extended,
@@ -309,6 +382,13 @@ async fn startup_length_plausible(tcp: &TcpStream) -> io::Result<bool> {
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// The session's idle_in_transaction_session_timeout, if set.
+async fn idle_in_transaction_timeout(socket: &Socket) -> Option<Duration> {
+    let conn = Connection::of(socket).ok()?;
+    let state = conn.lock().await;
+    state.session.idle_in_transaction_timeout()
 }
 
 /// Resolves once shutdown was requested (or the server is going away).
