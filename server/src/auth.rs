@@ -217,8 +217,11 @@ impl Startup {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let user = startup_user(client);
-        let role = self.roles.get(&user);
-        if !role.as_ref().is_some_and(|r| r.login) {
+        // Only `trust` gets here without proving the role exists.
+        let Some(role) = self.roles.get(&user) else {
+            return Err(fatal("28000", format!("role \"{user}\" does not exist")));
+        };
+        if !role.login {
             return Err(fatal(
                 "28000",
                 format!("role \"{user}\" is not permitted to log in"),
@@ -242,7 +245,7 @@ impl Startup {
             .map_err(|e| PgWireError::UserError(Box::new(error_info(&e, "FATAL"))))?;
         let token = session.cancel_token();
         let mut reported = session.startup_parameters();
-        add_default_parameters(&mut reported, &user, role.is_some_and(|r| r.superuser));
+        add_default_parameters(&mut reported, &user, role.superuser);
         client
             .session_extensions()
             .insert(StartupParameters(reported));

@@ -57,16 +57,8 @@ struct Handlers {
 
 /// Runs the server until Ctrl-C or SIGTERM.
 pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
-    let config = EngineConfig {
-        data_dir: args.data_dir.clone(),
-        partitions: args.partitions(),
-        wal_segment_size: u64::from(args.wal_segment_mb) << 20,
-    };
-    tracing::info!(data_dir = %config.data_dir.display(), "opening database");
-    let engine = tokio::task::spawn_blocking(move || Engine::open(config))
-        .await
-        .map_err(|e| ServerError::Engine(joltdb_engine::Error::internal(e.to_string())))??;
-
+    // Configuration mistakes are reported before the (slower) database
+    // start.
     let security = &args.security;
     let tls = match (&security.tls_cert, &security.tls_key) {
         (Some(cert), Some(key)) => Some(Tls::load(cert, key)?),
@@ -81,6 +73,16 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
         require_tls: security.require_tls,
         allow_plaintext_loopback: security.allow_plaintext_loopback,
     };
+
+    let config = EngineConfig {
+        data_dir: args.data_dir.clone(),
+        partitions: args.partitions(),
+        wal_segment_size: u64::from(args.wal_segment_mb) << 20,
+    };
+    tracing::info!(data_dir = %config.data_dir.display(), "opening database");
+    let engine = tokio::task::spawn_blocking(move || Engine::open(config))
+        .await
+        .map_err(|e| ServerError::Engine(joltdb_engine::Error::internal(e.to_string())))??;
 
     let roles = Arc::new(RoleStore::open(&args.data_dir)?);
     let password = std::env::var("JOLTDB_PASSWORD")
