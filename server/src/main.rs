@@ -13,6 +13,8 @@ mod conn;
 mod encode;
 mod error;
 mod extended;
+#[cfg(test)]
+mod fuzz_wire;
 mod handler;
 mod hba;
 mod limit;

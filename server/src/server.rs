@@ -12,7 +12,7 @@ use crate::handler::QueryHandler;
 use crate::hba::Hba;
 use crate::limit::MessageLimit;
 use crate::tls::Tls;
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use joltdb_auth::{Bootstrap, RoleStore};
 use joltdb_engine::{Engine, EngineConfig};
 use pgwire::api::{ClientInfo, NoopHandler, PgWireConnectionState};
@@ -23,6 +23,7 @@ use pgwire::tokio::server::{
     negotiate_tls, process_error, process_message, MaybeTls, PgWireMessageServerCodec,
 };
 use std::io;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
@@ -242,7 +243,7 @@ async fn serve_connection(
     // before waiting for the rest of it.
     let plausible = tokio::select! {
         _ = &mut deadline => false,
-        ok = startup_length_plausible(&tcp) => ok?,
+        ok = startup_length_plausible(&tcp, handlers.tls.is_some()) => ok?,
     };
     if !plausible {
         return Ok(());
@@ -305,7 +306,15 @@ async fn serve_connection(
                 .await;
                 break;
             }
-            message = socket.next() => message,
+            // pgwire's decoders panic on some truncated message bodies
+            // (a Bind whose parameter is longer than the message, ...):
+            // that is a malformed message from this client, nothing more.
+            message = AssertUnwindSafe(socket.next()).catch_unwind() => {
+                message.unwrap_or_else(|_| Some(Err(PgWireError::IoError(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "invalid message format",
+                )))))
+            }
         };
         let message = match message {
             None => break,
@@ -343,7 +352,7 @@ async fn serve_connection(
             _ => message.is_extended_query(),
         };
         let cancel_request = matches!(message, PgWireFrontendMessage::CancelRequest(_));
-        let result = process_message(
+        let processing = process_message(
             message,
             &mut socket,
             handlers.startup.clone(),
@@ -351,8 +360,18 @@ async fn serve_connection(
             handlers.query.clone(),
             handlers.copy.clone(),
             handlers.cancel.clone(),
-        )
-        .await;
+        );
+        let result = if starting {
+            // Password and SASL message bodies are decoded only now, by
+            // pgwire, which panics on some truncated ones; before the
+            // session exists there is no state a panic could leave behind.
+            AssertUnwindSafe(processing)
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| Err(fatal("08P01", "invalid message format")))
+        } else {
+            processing.await
+        };
         if let Err(err) = result {
             if err.is_fatal() {
                 send_fatal(&mut socket, err).await;
@@ -369,14 +388,20 @@ async fn serve_connection(
 }
 
 /// Peeks at the first four bytes: a startup, SSL or cancel request is at
-/// least 8 and at most 10000 bytes long (PostgreSQL's limits).
-async fn startup_length_plausible(tcp: &TcpStream) -> io::Result<bool> {
+/// least 8 and at most 10000 bytes long (PostgreSQL's limits). With TLS
+/// configured, a TLS handshake record (`sslnegotiation=direct`) is let
+/// through too.
+async fn startup_length_plausible(tcp: &TcpStream, direct_tls: bool) -> io::Result<bool> {
+    const TLS_HANDSHAKE: u8 = 0x16;
     let mut head = [0u8; 4];
     loop {
         tcp.readable().await?;
         let n = tcp.peek(&mut head).await?;
         if n == 0 {
             return Ok(false);
+        }
+        if direct_tls && head[0] == TLS_HANDSHAKE {
+            return Ok(true);
         }
         if n == 4 {
             let len = u32::from_be_bytes(head);
