@@ -18,7 +18,7 @@ fn hba_file(dir: &Path, rules: &str) -> PathBuf {
 
 /// The (SQLSTATE, message) a failed connection attempt got.
 fn failure(result: Result<tokio_postgres::Client, tokio_postgres::Error>) -> (String, String) {
-    let err = result.err().expect("the connection must fail");
+    let err = result.expect_err("the connection must fail");
     let db = err
         .as_db_error()
         .unwrap_or_else(|| panic!("expected a server error, got {err}"));

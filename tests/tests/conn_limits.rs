@@ -13,11 +13,7 @@ async fn max_connections_refuses_the_extra_one_only() {
     let first = server.connect().await;
     let second = server.connect().await;
 
-    let err = server
-        .try_connect()
-        .await
-        .err()
-        .expect("a third connection");
+    let err = server.try_connect().await.expect_err("a third connection");
     let db = err.as_db_error().expect("a server error");
     assert_eq!(db.code().code(), "53300");
     assert_eq!(db.message(), "sorry, too many clients already");

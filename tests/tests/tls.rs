@@ -80,8 +80,7 @@ async fn verify_full_against_the_test_ca() {
     let other = TestCa::new();
     let err = connect_tls(server.config(), other.connector(), ChannelBinding::Prefer)
         .await
-        .err()
-        .expect("a certificate from an unknown CA must be refused");
+        .expect_err("a certificate from an unknown CA must be refused");
     assert!(
         err.code().is_none(),
         "a TLS failure, not a server error: {err}"
@@ -129,8 +128,7 @@ async fn require_tls_refuses_plaintext() {
     let server = tls_server(&ca, &["--require-tls"]);
     let err = connect_with(server.config())
         .await
-        .err()
-        .expect("plaintext must be refused");
+        .expect_err("plaintext must be refused");
     let db = err.as_db_error().expect("a server error");
     assert_eq!(db.code().code(), "28000");
     assert!(db.message().contains("requires TLS"), "{}", db.message());
@@ -217,8 +215,7 @@ async fn channel_binding_only_over_tls() {
     cfg.password("wrong");
     let err = connect_tls(cfg, ca.connector(), ChannelBinding::Require)
         .await
-        .err()
-        .expect("wrong password");
+        .expect_err("wrong password");
     assert_eq!(err.code().map(|c| c.code()), Some("28P01"), "{err}");
 }
 
