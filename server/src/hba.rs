@@ -384,6 +384,29 @@ mod tests {
     }
 
     #[test]
+    fn readme_example_is_valid() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("# TYPE     DATABASE  ROLE    ADDRESS").unwrap();
+        let end = start + readme[start..].find("```").unwrap();
+        let hba = Hba::parse(&readme[start..end], true).unwrap();
+        let m = |c| hba.method_for(&c);
+        assert_eq!(m(client("127.0.0.1", false, "d", "r")), Some(Method::Trust));
+        assert_eq!(
+            m(client("10.2.3.4", true, "d", "r")),
+            Some(Method::ScramSha256)
+        );
+        assert_eq!(
+            m(client("192.0.2.1", true, "reports", "alice")),
+            Some(Method::Password)
+        );
+        assert_eq!(
+            m(client("192.0.2.1", false, "d", "r")),
+            Some(Method::Reject)
+        );
+        assert_eq!(m(client("192.0.2.1", true, "d", "r")), None);
+    }
+
+    #[test]
     fn trust_allows_loopback_only() {
         assert!(Hba::parse("host all all 127.0.0.1/32 trust", false).is_ok());
         assert!(Hba::parse("host all all 127.0.0.0/8 trust", false).is_ok());
