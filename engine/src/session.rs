@@ -1308,6 +1308,16 @@ impl Session {
         Ok(false)
     }
 
+    /// `idle_in_transaction_session_timeout`, when set (non-zero): how long
+    /// the session may sit idle inside a transaction block.
+    pub fn idle_in_transaction_timeout(&self) -> Option<Duration> {
+        self.settings
+            .get("idle_in_transaction_session_timeout")
+            .and_then(|v| parse_duration_ms(v))
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis)
+    }
+
     pub fn txn_status(&self) -> TxnStatus {
         match &self.txn {
             Some(t) if t.explicit && t.failed => TxnStatus::Failed,

@@ -1,14 +1,20 @@
-//! Connection start-up: SCRAM-SHA-256 authentication against the role
-//! store (stored verifiers only, never password material), then the engine
-//! session, ParameterStatus and BackendKeyData.
+//! Connection start-up: the TLS requirement and host-based rules decide
+//! how a client authenticates — SCRAM-SHA-256 against stored verifiers
+//! (with SCRAM-SHA-256-PLUS channel binding offered on TLS connections),
+//! a cleartext password over TLS checked against the argon2id hash, trust
+//! (loopback only) or reject — then the engine session, ParameterStatus
+//! and BackendKeyData.
 
+use crate::backoff::LoginBackoff;
 use crate::cancel::CancelRegistry;
 use crate::conn::Connection;
 use crate::encode::{error_info, fatal};
+use crate::hba::{self, Hba, Method};
 use async_trait::async_trait;
 use futures::Sink;
 use joltdb_auth::RoleStore;
 use joltdb_engine::Engine;
+use pgwire::api::auth::cleartext::CleartextPasswordAuth;
 use pgwire::api::auth::mechanism::AuthMechanismFactory;
 use pgwire::api::auth::sasl::scram::{ScramAuth, ScramSecret};
 use pgwire::api::auth::{
@@ -22,36 +28,179 @@ use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use std::collections::HashMap;
 use std::fmt::{self, Debug};
 use std::hash::{BuildHasher, Hasher};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Iteration count announced for roles that do not exist (matches the
 /// usual verifier strength so the exchange looks the same).
 const MOCK_ITERATIONS: usize = 4096;
 
-/// Handles StartupMessage and the SASL exchange for every connection.
+/// Who may connect, over what, and how they authenticate.
+pub struct AccessPolicy {
+    pub hba: Hba,
+    /// Refuse plaintext connections ...
+    pub require_tls: bool,
+    /// ... except from loopback addresses.
+    pub allow_plaintext_loopback: bool,
+}
+
+/// Handles StartupMessage and the authentication exchange for every
+/// connection.
 pub struct Startup {
     driver: AuthDriver<SessionParameters>,
+    /// SCRAM-SHA-256 only: what plaintext connections are offered.
     scram: ScramAuth,
+    /// SCRAM-SHA-256 and SCRAM-SHA-256-PLUS, for TLS connections; `None`
+    /// without TLS or when the certificate's signature algorithm has no
+    /// tls-server-end-point hash.
+    scram_tls: Option<ScramAuth>,
+    cleartext: CleartextPasswordAuth<RoleSource>,
+    policy: AccessPolicy,
+    backoff: LoginBackoff,
     engine: Engine,
     roles: Arc<RoleStore>,
     cancels: Arc<CancelRegistry>,
 }
 
 impl Startup {
-    pub fn new(engine: Engine, roles: Arc<RoleStore>, cancels: Arc<CancelRegistry>) -> Startup {
-        let source = RoleSource {
+    /// `tls_cert_pem` is the server certificate chain when TLS is on.
+    pub fn new(
+        engine: Engine,
+        roles: Arc<RoleStore>,
+        cancels: Arc<CancelRegistry>,
+        policy: AccessPolicy,
+        tls_cert_pem: Option<&[u8]>,
+    ) -> Startup {
+        let source = Arc::new(RoleSource {
             roles: roles.clone(),
             mock_salt_key: std::collections::hash_map::RandomState::new(),
-        };
-        // No certificate is configured, so SCRAM-SHA-256-PLUS is not offered
-        // (libpq refuses a plaintext server that offers channel binding).
-        let scram = ScramAuth::new(Arc::new(source));
+            dummy_hash: joltdb_auth::hash_password(&random_secret()),
+        });
+        // Channel binding is offered only where it can work: libpq refuses
+        // a plaintext server that offers SCRAM-SHA-256-PLUS.
+        let scram = ScramAuth::new(source.clone());
+        let scram_tls = tls_cert_pem.and_then(|pem| {
+            let mut auth = ScramAuth::new(source.clone());
+            match auth.configure_certificate(pem) {
+                Ok(()) => Some(auth),
+                Err(err) => {
+                    tracing::warn!(
+                        "SCRAM channel binding is not offered: the certificate does not allow it ({err})"
+                    );
+                    None
+                }
+            }
+        });
         Startup {
             driver: AuthDriver::new(SessionParameters),
             scram,
+            scram_tls,
+            cleartext: CleartextPasswordAuth::new(source),
+            policy,
+            backoff: LoginBackoff::default(),
             engine,
             roles,
             cancels,
+        }
+    }
+
+    /// The TLS requirement and the host-based rules: how this client must
+    /// authenticate, or the FATAL error refusing it.
+    fn admit<C: ClientInfo>(&self, client: &C, user: &str) -> PgWireResult<Method> {
+        let addr = client.socket_addr().ip();
+        let tls = client.is_secure();
+        if self.policy.require_tls
+            && !tls
+            && !(self.policy.allow_plaintext_loopback && is_loopback(addr))
+        {
+            return Err(fatal(
+                "28000",
+                "this server requires TLS: connect with sslmode=require (or verify-full)",
+            ));
+        }
+        let database = client
+            .metadata()
+            .get(METADATA_DATABASE)
+            .map(String::as_str)
+            .unwrap_or(user);
+        let who = hba::Client {
+            addr,
+            tls,
+            database,
+            role: user,
+        };
+        let describe = || {
+            format!(
+                "host \"{addr}\", user \"{user}\", database \"{database}\", {}",
+                if tls {
+                    "SSL encryption"
+                } else {
+                    "no encryption"
+                }
+            )
+        };
+        match self.policy.hba.method_for(&who) {
+            None => Err(fatal("28000", format!("no hba entry for {}", describe()))),
+            Some(Method::Reject) => Err(fatal(
+                "28000",
+                format!("hba rule rejects connection for {}", describe()),
+            )),
+            Some(method) => Ok(method),
+        }
+    }
+
+    /// Starts authenticating with `method` (not `Reject`).
+    async fn begin<C>(&self, client: &mut C, method: Method) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let mechanism = match method {
+            Method::Trust => return self.open_session(client, None).await,
+            Method::ScramSha256 => match (&self.scram_tls, client.is_secure()) {
+                (Some(plus), true) => plus.create(),
+                _ => self.scram.create(),
+            },
+            // The rules allow `password` only on hostssl lines; this guards
+            // against ever asking for a cleartext password in the open.
+            Method::Password if client.is_secure() => self.cleartext.create(),
+            Method::Password | Method::Reject => {
+                return Err(fatal("28000", "authentication method not available"))
+            }
+        };
+        // Spread repeated guesses from one address out in time.
+        let wait = self.backoff.reserve(client.socket_addr().ip());
+        if !wait.is_zero() {
+            tracing::debug!(?wait, "delaying authentication after failed attempts");
+            tokio::time::sleep(wait).await;
+        }
+        let outcome = self.driver.begin_authentication(client, mechanism).await;
+        self.after_step(client, outcome).await
+    }
+
+    /// Completes the start-up after a successful step, or turns a failed
+    /// one into the client's error (and a strike for its address).
+    async fn after_step<C>(
+        &self,
+        client: &mut C,
+        outcome: PgWireResult<AuthOutcome>,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        match outcome {
+            Ok(AuthOutcome::InProgress) => Ok(()),
+            Ok(AuthOutcome::Authenticated { final_message, .. }) => {
+                self.backoff.succeeded(client.socket_addr().ip());
+                self.open_session(client, final_message).await
+            }
+            Err(e) => {
+                self.backoff.failed(client.socket_addr().ip());
+                Err(auth_failure(e, &startup_user(client)))
+            }
         }
     }
 
@@ -68,8 +217,11 @@ impl Startup {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let user = startup_user(client);
-        let role = self.roles.get(&user);
-        if !role.as_ref().is_some_and(|r| r.login) {
+        // Only `trust` gets here without proving the role exists.
+        let Some(role) = self.roles.get(&user) else {
+            return Err(fatal("28000", format!("role \"{user}\" does not exist")));
+        };
+        if !role.login {
             return Err(fatal(
                 "28000",
                 format!("role \"{user}\" is not permitted to log in"),
@@ -79,7 +231,7 @@ impl Startup {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_micros() as i64)
             .unwrap_or(i64::MAX);
-        if role.as_ref().is_some_and(|r| r.password_expired(now)) {
+        if role.password_expired(now) {
             tracing::info!(user, "password expired (VALID UNTIL)");
             return Err(fatal(
                 "28P01",
@@ -104,7 +256,7 @@ impl Startup {
             .map_err(|e| PgWireError::UserError(Box::new(error_info(&e, "FATAL"))))?;
         let token = session.cancel_token();
         let mut reported = session.startup_parameters();
-        add_default_parameters(&mut reported, &user, role.is_some_and(|r| r.superuser));
+        add_default_parameters(&mut reported, &user, role.superuser);
         client
             .session_extensions()
             .insert(StartupParameters(reported));
@@ -138,36 +290,19 @@ impl StartupHandler for Startup {
             PgWireFrontendMessage::Startup(ref startup) => {
                 protocol_negotiation(client, startup).await?;
                 save_startup_parameters_to_metadata(client, startup);
-                if client
-                    .metadata()
-                    .get(METADATA_USER)
-                    .is_none_or(|u| u.is_empty())
-                {
+                let user = startup_user(client);
+                if user.is_empty() {
                     return Err(fatal(
                         "28000",
                         "no PostgreSQL user name specified in startup packet",
                     ));
                 }
-                match self
-                    .driver
-                    .begin_authentication(client, self.scram.create())
-                    .await
-                {
-                    Ok(AuthOutcome::InProgress) => Ok(()),
-                    Ok(AuthOutcome::Authenticated { final_message, .. }) => {
-                        self.open_session(client, final_message).await
-                    }
-                    Err(e) => Err(auth_failure(e, &startup_user(client))),
-                }
+                let method = self.admit(client, &user)?;
+                self.begin(client, method).await
             }
             PgWireFrontendMessage::PasswordMessageFamily(message) => {
-                match self.driver.advance_authentication(client, message).await {
-                    Ok(AuthOutcome::InProgress) => Ok(()),
-                    Ok(AuthOutcome::Authenticated { final_message, .. }) => {
-                        self.open_session(client, final_message).await
-                    }
-                    Err(e) => Err(auth_failure(e, &startup_user(client))),
-                }
+                let outcome = self.driver.advance_authentication(client, message).await;
+                self.after_step(client, outcome).await
             }
             _ => Ok(()),
         }
@@ -193,10 +328,19 @@ fn auth_failure(err: PgWireError, user: &str) -> PgWireError {
                 format!("password authentication failed for user \"{user}\""),
             )
         }
+        PgWireError::InvalidScramMessage(msg) if msg.contains("hannel binding") => {
+            tracing::info!(user, "SCRAM channel binding check failed: {msg}");
+            fatal("28000", "SCRAM channel binding check failed")
+        }
         PgWireError::InvalidScramMessage(msg) => {
             tracing::info!(user, "malformed SCRAM message: {msg}");
             fatal("08P01", format!("malformed SCRAM message: {msg}"))
         }
+        // A cleartext password exchange that got some other message.
+        PgWireError::FailedToCoercePasswordMessage => fatal(
+            "08P01",
+            "expected password response, got a different message",
+        ),
         PgWireError::UnsupportedSASLAuthMethod(method) => fatal(
             "28000",
             format!("client selected an invalid SASL authentication mechanism: {method}"),
@@ -246,12 +390,33 @@ impl ServerParameterProvider for SessionParameters {
     }
 }
 
-/// Looks up SCRAM verifiers in the role store.
+/// Looks up SCRAM verifiers and argon2id hashes in the role store.
 struct RoleSource {
     roles: Arc<RoleStore>,
     /// Keys the salt made up for unknown roles, so it is stable per name
     /// (as a real one would be) but not predictable.
     mock_salt_key: std::collections::hash_map::RandomState,
+    /// An argon2id hash of a random secret nobody knows: unknown roles
+    /// are checked against it, so they take as long as known ones.
+    dummy_hash: String,
+}
+
+fn random_secret() -> String {
+    use rand::Rng;
+    rand::thread_rng()
+        .sample_iter(rand::distributions::Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect()
+}
+
+fn is_loopback(addr: IpAddr) -> bool {
+    match addr {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
 }
 
 impl Debug for RoleSource {
@@ -287,6 +452,30 @@ impl AuthSource for RoleSource {
         Err(PgWireError::InvalidPassword(
             login.user().unwrap_or_default().to_owned(),
         ))
+    }
+
+    async fn verify_password(
+        &self,
+        login: &LoginInfo,
+        presented_password: &[u8],
+    ) -> PgWireResult<Option<()>> {
+        let user = login.user().unwrap_or_default().to_owned();
+        let stored = self.roles.get(&user).and_then(|role| role.password_hash);
+        let known = stored.is_some();
+        let hash = stored.unwrap_or_else(|| self.dummy_hash.clone());
+        // Not UTF-8: cannot match, but costs the same as a wrong password.
+        let password = String::from_utf8(presented_password.to_vec()).unwrap_or_default();
+        // argon2 takes tens of milliseconds of CPU: keep it off the async
+        // worker threads.
+        let verified =
+            tokio::task::spawn_blocking(move || joltdb_auth::verify_password(&hash, &password))
+                .await
+                .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+        if verified && known {
+            Ok(None)
+        } else {
+            Err(PgWireError::InvalidPassword(user))
+        }
     }
 
     async fn get_scram_secret(&self, login: &LoginInfo) -> PgWireResult<(ScramSecret, Option<()>)> {

@@ -158,6 +158,76 @@ pub struct ServeArgs {
         global = true
     )]
     pub query_memory_mb: u32,
+    #[command(flatten)]
+    pub security: SecurityArgs,
+}
+
+/// TLS, client authentication and connection limits.
+#[derive(Debug, Clone, Args)]
+pub struct SecurityArgs {
+    /// Server certificate chain (PEM) for TLS; with --tls-key, clients may
+    /// connect with TLS (`sslmode=require` or stricter).
+    #[arg(
+        long,
+        env = "JOLTDB_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key",
+        global = true
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key (PEM: PKCS#8, PKCS#1 or SEC1) of the TLS certificate.
+    #[arg(
+        long,
+        env = "JOLTDB_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert",
+        global = true
+    )]
+    pub tls_key: Option<PathBuf>,
+
+    /// Refuse clients that do not use TLS (needs --tls-cert and --tls-key).
+    #[arg(long, env = "JOLTDB_REQUIRE_TLS", requires = "tls_cert", global = true)]
+    pub require_tls: bool,
+
+    /// With --require-tls, still accept plaintext connections from the
+    /// loopback interface (127.0.0.0/8, ::1).
+    #[arg(
+        long,
+        env = "JOLTDB_ALLOW_PLAINTEXT_LOOPBACK",
+        requires = "require_tls",
+        global = true
+    )]
+    pub allow_plaintext_loopback: bool,
+
+    /// Host-based authentication rules (see README, "Security"). Without
+    /// it every client authenticates with SCRAM-SHA-256.
+    #[arg(long, env = "JOLTDB_HBA_FILE", value_name = "FILE", global = true)]
+    pub hba: Option<PathBuf>,
+
+    /// Most client connections served at once; one more is refused with
+    /// SQLSTATE 53300.
+    #[arg(
+        long,
+        env = "JOLTDB_MAX_CONNECTIONS",
+        default_value_t = 100,
+        value_name = "N",
+        global = true,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000)
+    )]
+    pub max_connections: u32,
+
+    /// A client must finish connecting and authenticating within this many
+    /// seconds, or it is disconnected.
+    #[arg(
+        long,
+        env = "JOLTDB_AUTH_TIMEOUT_SECS",
+        default_value_t = 60,
+        value_name = "SECS",
+        global = true,
+        value_parser = clap::value_parser!(u64).range(1..=600)
+    )]
+    pub auth_timeout_secs: u64,
 }
 
 impl ServeArgs {
@@ -226,5 +296,23 @@ mod tests {
             s.archive_dir.as_deref(),
             Some(std::path::Path::new("/tmp/a"))
         );
+    }
+
+    #[test]
+    fn tls_flags_come_in_pairs() {
+        assert!(Cli::try_parse_from(["joltdb", "--tls-cert", "c.pem"]).is_err());
+        assert!(Cli::try_parse_from(["joltdb", "--require-tls"]).is_err());
+        let cli = Cli::try_parse_from([
+            "joltdb",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--require-tls",
+            "--allow-plaintext-loopback",
+        ])
+        .unwrap();
+        assert!(cli.serve.security.require_tls && cli.serve.security.allow_plaintext_loopback);
+        assert_eq!(cli.serve.security.max_connections, 100);
     }
 }

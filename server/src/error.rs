@@ -16,6 +16,10 @@ pub enum ServerError {
         #[source]
         source: io::Error,
     },
+    #[error("cannot set up TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("invalid hba file: {0}")]
+    Hba(#[from] crate::hba::HbaError),
     #[error("cannot install the signal handler: {0}")]
     Signal(#[source] io::Error),
 }

@@ -6,6 +6,7 @@
 #![allow(clippy::result_large_err)]
 
 mod auth;
+mod backoff;
 mod cancel;
 mod cold;
 mod config;
@@ -14,10 +15,14 @@ mod copy;
 mod encode;
 mod error;
 mod extended;
+#[cfg(test)]
+mod fuzz_wire;
 mod handler;
+mod hba;
 mod limit;
 mod server;
 mod simple;
+mod tls;
 
 /// Statements allocate many short-lived buffers (parse trees, rows);
 /// mimalloc handles that pattern markedly faster than the system allocator.

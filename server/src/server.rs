@@ -2,36 +2,38 @@
 //! connections (each served by its own task), and shut down cleanly on
 //! Ctrl-C or SIGTERM.
 
-use crate::auth::Startup;
+use crate::auth::{AccessPolicy, Startup};
 use crate::cancel::CancelRegistry;
 use crate::config::ServeArgs;
+use crate::conn::Connection;
 use crate::encode::fatal;
 use crate::error::ServerError;
 use crate::handler::QueryHandler;
+use crate::hba::Hba;
 use crate::limit::MessageLimit;
-use futures::{SinkExt, StreamExt};
+use crate::tls::Tls;
+use futures::{FutureExt, SinkExt, StreamExt};
 use joltdb_auth::Bootstrap;
 use joltdb_engine::{Engine, EngineConfig};
 use pgwire::api::{ClientInfo, PgWireConnectionState};
 use pgwire::error::{ErrorInfo, PgWireError};
+use pgwire::messages::response::TransactionStatus;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use pgwire::tokio::server::{
     negotiate_tls, process_error, process_message, MaybeTls, PgWireMessageServerCodec,
 };
 use std::io;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::codec::{Framed, FramedParts};
 use tracing::Instrument;
 
 /// The superuser role created with a new data directory.
 pub const SUPERUSER: &str = "joltdb";
-
-/// A client must finish authenticating within this time.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// On shutdown, connections get this long to finish their current
 /// statement before it is cancelled, and as long again before they are
@@ -47,10 +49,32 @@ struct Handlers {
     copy: Arc<QueryHandler>,
     cancel: Arc<CancelRegistry>,
     max_message_bytes: usize,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    /// One permit per connection allowed at once (`--max-connections`).
+    connection_slots: Arc<Semaphore>,
+    /// Time a client has to connect and authenticate.
+    auth_timeout: Duration,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
 pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
+    // Configuration mistakes are reported before the (slower) database
+    // start.
+    let security = &args.security;
+    let tls = match (&security.tls_cert, &security.tls_key) {
+        (Some(cert), Some(key)) => Some(Tls::load(cert, key)?),
+        _ => None,
+    };
+    let hba = match &security.hba {
+        Some(path) => Hba::load(path, tls.is_some())?,
+        None => Hba::default(),
+    };
+    let policy = AccessPolicy {
+        hba,
+        require_tls: security.require_tls,
+        allow_plaintext_loopback: security.allow_plaintext_loopback,
+    };
+
     let config = EngineConfig {
         data_dir: args.data_dir.clone(),
         partitions: args.partitions(),
@@ -96,15 +120,28 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
             addr: args.listen.clone(),
             source,
         })?;
-    tracing::info!("listening on {local}");
+    tracing::info!(
+        tls = tls.is_some(),
+        require_tls = security.require_tls,
+        "listening on {local}"
+    );
 
     let cancels = Arc::new(CancelRegistry::default());
     let handlers = Arc::new(Handlers {
-        startup: Arc::new(Startup::new(engine.clone(), roles, cancels.clone())),
+        startup: Arc::new(Startup::new(
+            engine.clone(),
+            roles,
+            cancels.clone(),
+            policy,
+            tls.as_ref().map(|t| t.cert_pem.as_slice()),
+        )),
         query: Arc::new(QueryHandler::default()),
         copy: Arc::new(QueryHandler::default()),
         cancel: cancels.clone(),
         max_message_bytes: args.max_message_bytes as usize,
+        tls: tls.map(|t| t.acceptor),
+        connection_slots: Arc::new(Semaphore::new(security.max_connections as usize)),
+        auth_timeout: Duration::from_secs(security.auth_timeout_secs),
     });
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -196,23 +233,29 @@ async fn serve_connection(
     handlers: Arc<Handlers>,
     mut shutdown: watch::Receiver<bool>,
 ) -> io::Result<()> {
-    let deadline = tokio::time::sleep(STARTUP_TIMEOUT);
+    // Taken before anything else so that a flood of connections cannot
+    // push out the ones already served. A connection without a slot is
+    // still read up to its startup packet, so the client gets a proper
+    // error (and cancel requests still work).
+    let slot: Option<OwnedSemaphorePermit> =
+        handlers.connection_slots.clone().try_acquire_owned().ok();
+    let deadline = tokio::time::sleep(handlers.auth_timeout);
     tokio::pin!(deadline);
 
     // Refuse a first message whose length cannot be a startup packet
     // before waiting for the rest of it.
     let plausible = tokio::select! {
         _ = &mut deadline => false,
-        ok = startup_length_plausible(&tcp) => ok?,
+        ok = startup_length_plausible(&tcp, handlers.tls.is_some()) => ok?,
     };
     if !plausible {
         return Ok(());
     }
     let negotiated = tokio::select! {
         _ = &mut deadline => return Ok(()),
-        socket = negotiate_tls::<String>(tcp, None) => socket?,
+        socket = negotiate_tls::<String>(tcp, handlers.tls.clone()) => socket?,
     };
-    // `None`: a direct TLS handshake, which this server does not offer.
+    // `None`: a direct TLS handshake without TLS configured.
     let Some(socket) = negotiated else {
         return Ok(());
     };
@@ -229,6 +272,19 @@ async fn serve_connection(
             PgWireConnectionState::AwaitingStartup
                 | PgWireConnectionState::AuthenticationInProgress
         );
+        // PostgreSQL's idle_in_transaction_session_timeout: a session that
+        // sits in an open transaction block too long is ended.
+        let idle_limit = if !starting && socket.transaction_status() != TransactionStatus::Idle {
+            idle_in_transaction_timeout(&socket).await
+        } else {
+            None
+        };
+        let idle_timeout = async {
+            match idle_limit {
+                Some(limit) => tokio::time::sleep(limit).await,
+                None => std::future::pending().await,
+            }
+        };
         let message = tokio::select! {
             biased;
             _ = stop_requested(&mut shutdown) => {
@@ -241,8 +297,27 @@ async fn serve_connection(
                 }
                 break;
             }
-            _ = &mut deadline, if starting => break,
-            message = socket.next() => message,
+            _ = &mut deadline, if starting => {
+                tracing::info!("closing connection: authentication not finished in time");
+                break;
+            }
+            _ = idle_timeout => {
+                send_fatal(
+                    &mut socket,
+                    fatal("25P03", "terminating connection due to idle-in-transaction timeout"),
+                )
+                .await;
+                break;
+            }
+            // pgwire's decoders panic on some truncated message bodies
+            // (a Bind whose parameter is longer than the message, ...):
+            // that is a malformed message from this client, nothing more.
+            message = AssertUnwindSafe(socket.next()).catch_unwind() => {
+                message.unwrap_or_else(|_| Some(Err(PgWireError::IoError(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "invalid message format",
+                )))))
+            }
         };
         let message = match message {
             None => break,
@@ -266,12 +341,21 @@ async fn serve_connection(
             }
         };
 
+        if slot.is_none() && matches!(message, PgWireFrontendMessage::Startup(_)) {
+            send_fatal(
+                &mut socket,
+                fatal("53300", "sorry, too many clients already"),
+            )
+            .await;
+            break;
+        }
+
         let extended = match socket.state() {
             PgWireConnectionState::CopyInProgress(extended) => extended,
             _ => message.is_extended_query(),
         };
         let cancel_request = matches!(message, PgWireFrontendMessage::CancelRequest(_));
-        let result = process_message(
+        let processing = process_message(
             message,
             &mut socket,
             handlers.startup.clone(),
@@ -279,8 +363,18 @@ async fn serve_connection(
             handlers.query.clone(),
             handlers.copy.clone(),
             handlers.cancel.clone(),
-        )
-        .await;
+        );
+        let result = if starting {
+            // Password and SASL message bodies are decoded only now, by
+            // pgwire, which panics on some truncated ones; before the
+            // session exists there is no state a panic could leave behind.
+            AssertUnwindSafe(processing)
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| Err(fatal("08P01", "invalid message format")))
+        } else {
+            processing.await
+        };
         if let Err(err) = result {
             if err.is_fatal() {
                 send_fatal(&mut socket, err).await;
@@ -297,8 +391,11 @@ async fn serve_connection(
 }
 
 /// Peeks at the first four bytes: a startup, SSL or cancel request is at
-/// least 8 and at most 10000 bytes long (PostgreSQL's limits).
-async fn startup_length_plausible(tcp: &TcpStream) -> io::Result<bool> {
+/// least 8 and at most 10000 bytes long (PostgreSQL's limits). With TLS
+/// configured, a TLS handshake record (`sslnegotiation=direct`) is let
+/// through too.
+async fn startup_length_plausible(tcp: &TcpStream, direct_tls: bool) -> io::Result<bool> {
+    const TLS_HANDSHAKE: u8 = 0x16;
     let mut head = [0u8; 4];
     loop {
         tcp.readable().await?;
@@ -306,12 +403,22 @@ async fn startup_length_plausible(tcp: &TcpStream) -> io::Result<bool> {
         if n == 0 {
             return Ok(false);
         }
+        if direct_tls && head[0] == TLS_HANDSHAKE {
+            return Ok(true);
+        }
         if n == 4 {
             let len = u32::from_be_bytes(head);
             return Ok((8..=10_000).contains(&len));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// The session's idle_in_transaction_session_timeout, if set.
+async fn idle_in_transaction_timeout(socket: &Socket) -> Option<Duration> {
+    let conn = Connection::of(socket).ok()?;
+    let state = conn.lock().await;
+    state.session.idle_in_transaction_timeout()
 }
 
 /// Resolves once shutdown was requested (or the server is going away).

@@ -16,6 +16,7 @@ pub use tokio_postgres;
 
 pub mod postgres;
 pub mod raw;
+pub mod tls;
 
 /// Password given to the superuser on first start.
 pub const PASSWORD: &str = "jolt-test-pw";
@@ -51,6 +52,12 @@ impl Default for ServerOpts {
 impl ServerOpts {
     pub fn partitions(mut self, n: u32) -> Self {
         self.partitions = Some(n);
+        self
+    }
+
+    /// Adds command-line arguments.
+    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
+        self.args.extend(args.into_iter().map(Into::into));
         self
     }
 }
@@ -291,6 +298,25 @@ impl TestServer {
             .env_remove("PGOPTIONS")
             .stdin(Stdio::null());
         cmd
+    }
+
+    /// psql with a whole connection string (`sslmode=...` and all) for
+    /// this server as the superuser; `extra` is appended to it.
+    pub fn psql_conninfo(&self, extra: &str, password: &str, sql: &str) -> Output {
+        Command::new(psql_binary())
+            .arg(format!(
+                "host=127.0.0.1 port={} user={USER} dbname=joltdb connect_timeout=10 {extra}",
+                self.port
+            ))
+            .args(["-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .env("PGPASSWORD", password)
+            .env("PGTZ", "UTC")
+            .env_remove("PGSSLMODE")
+            .env_remove("PGSERVICE")
+            .env_remove("PGOPTIONS")
+            .stdin(Stdio::null())
+            .output()
+            .expect("running psql")
     }
 
     /// Kills the server with SIGKILL and reaps it.

@@ -1,0 +1,1 @@
+INSERT INTO t (id, name, score) VALUES (1, 'a', 1.5), ($1, $2, NULL) ON CONFLICT (id) DO UPDATE SET name = excluded.name RETURNING *

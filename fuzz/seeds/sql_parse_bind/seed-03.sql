@@ -1,0 +1,1 @@
+UPDATE u SET amount = amount * 1.1, tag = upper(tag) WHERE t_id IN (SELECT id FROM t WHERE flag) RETURNING id

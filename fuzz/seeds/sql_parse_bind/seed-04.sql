@@ -1,0 +1,1 @@
+DELETE FROM u USING t WHERE u.t_id = t.id AND t.score > 3

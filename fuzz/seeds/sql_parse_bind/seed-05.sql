@@ -1,0 +1,1 @@
+SELECT t.name, count(*), sum(u.amount), string_agg(DISTINCT u.tag, ',') FROM t LEFT JOIN u ON u.t_id = t.id GROUP BY t.name HAVING count(*) > 1

@@ -1,0 +1,1 @@
+SELECT CASE WHEN score IS NULL THEN 0 ELSE score END, COALESCE(flag, false), NULLIF(name, '') FROM t

@@ -1,0 +1,1 @@
+SELECT date_trunc('day', created), extract(year FROM day), now() - interval '1 day', CAST('2024-01-01' AS date) FROM t, u

@@ -1,0 +1,1 @@
+SELECT substring(name FROM 2 FOR 3), position('x' IN name), trim(both ' ' FROM name), split_part(name, ',', 2) FROM t

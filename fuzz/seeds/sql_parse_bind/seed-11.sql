@@ -1,0 +1,1 @@
+CREATE TABLE v (a int PRIMARY KEY, b text DEFAULT 'x' CHECK (length(b) < 10)) PARTITION BY HASH (a)

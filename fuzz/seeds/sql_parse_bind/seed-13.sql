@@ -1,0 +1,1 @@
+SELECT $1::int + $2::numeric(5,2), $3::text || 'x', '\x0102'::bytea, gen_random_uuid()

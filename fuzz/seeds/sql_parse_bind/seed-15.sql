@@ -1,0 +1,1 @@
+SELECT (SELECT max(id) FROM u WHERE u.t_id = t.id) AS m, greatest(1, 2, id), least(id, 3) FROM t WHERE name ~* '^a' AND id BETWEEN 1 AND 10
