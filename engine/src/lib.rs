@@ -5,9 +5,9 @@
 
 #![allow(clippy::result_large_err)]
 
+pub mod acl;
 pub mod archive;
 pub mod backup;
-pub mod acl;
 pub mod catalog;
 pub mod checkpoint;
 mod chunkfile;

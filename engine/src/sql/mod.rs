@@ -10,5 +10,5 @@ pub mod limits;
 pub mod memory;
 pub mod parser;
 pub mod plan;
-pub mod srf;
 pub mod roles;
+pub mod srf;

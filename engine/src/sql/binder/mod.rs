@@ -586,10 +586,10 @@ pub fn bind_table_check(def: &crate::catalog::TableDef, text: &str) -> Result<Ex
     b.bind_predicate(&e, &[scope])
 }
 
-mod copy;
-mod cte;
 mod alter;
 mod array;
+mod copy;
+mod cte;
 mod ddl;
 mod dml;
 mod expr;
