@@ -104,6 +104,10 @@ pub struct Checkpointer {
     pub settings: CheckpointSettings,
     /// One checkpoint at a time.
     running: Mutex<()>,
+    /// Held (shared) while rows are being loaded for a table that is not in
+    /// the catalog yet (RESTORE, a rewriting ALTER TABLE): a checkpoint would
+    /// not contain them, so it must not truncate the log that does.
+    loading: parking_lot::RwLock<()>,
     last: Mutex<LastCheckpoint>,
     stopped: AtomicBool,
     recovery: Mutex<RecoveryStats>,
@@ -116,10 +120,18 @@ struct LastCheckpoint {
 }
 
 impl Checkpointer {
+    /// Keeps checkpoints from starting until the guard is dropped; hold it
+    /// from the first logged row of an unpublished table until the table is
+    /// in the catalog.
+    pub fn hold_off(&self) -> parking_lot::RwLockReadGuard<'_, ()> {
+        self.loading.read()
+    }
+
     pub fn new(settings: CheckpointSettings) -> Checkpointer {
         Checkpointer {
             settings,
             running: Mutex::new(()),
+            loading: parking_lot::RwLock::new(()),
             last: Mutex::new(LastCheckpoint {
                 lsns: Vec::new(),
                 log_bytes: 0,
@@ -260,6 +272,7 @@ pub fn take(engine: &EngineInner) -> Result<CheckpointInfo> {
     let started = Instant::now();
     let ckpt = &engine.checkpointer;
     let _running = ckpt.running.lock();
+    let _no_loads = ckpt.loading.write();
     let data_dir = &engine.data_dir;
     let dir = dir_of(data_dir);
     std::fs::create_dir_all(&dir)

@@ -317,6 +317,7 @@ pub fn restore_backup(
     }
     let plan = plan_tables(&manifest, req)?;
     check_conflicts(&engine.catalog_data.lock(), &plan, req.replace)?;
+    let _no_checkpoint = engine.checkpointer.hold_off();
 
     // Reserve fresh ids durably before any row is logged under them.
     let needed: u32 = plan

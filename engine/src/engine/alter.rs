@@ -394,6 +394,7 @@ impl EngineInner {
         mut new_def: TableDef,
         map: &mut dyn FnMut(Row) -> Result<Row>,
     ) -> Result<Option<(SqlState, String)>> {
+        let _no_checkpoint = self.checkpointer.hold_off();
         let mut reserved = data.clone();
         new_def.oid = reserved.next_oid;
         reserved.next_oid += 1;
