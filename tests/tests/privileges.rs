@@ -116,6 +116,10 @@ async fn privilege_matrix() {
         "TRUNCATE t",
         "DROP TABLE t",
         "CREATE INDEX t_note ON t (note)",
+        "COPY t TO STDOUT",
+        "COPY t (id) TO STDOUT",
+        "COPY (SELECT id FROM t) TO STDOUT",
+        "COPY t FROM STDIN",
     ] {
         let r = alice.batch_execute(sql).await;
         assert_sqlstate(r, DENIED);

@@ -43,6 +43,9 @@ impl Binder<'_> {
             cols
         };
         if stmt.from {
+            self.needs
+                .borrow_mut()
+                .insert_columns(&def, columns.iter().copied());
             let mut defaults = Vec::with_capacity(def.columns.len());
             for i in 0..def.columns.len() {
                 defaults.push(if columns.contains(&i) {
@@ -57,6 +60,16 @@ impl Binder<'_> {
                 defaults,
                 options: stmt.options.clone(),
             }));
+        }
+        {
+            let mut needs = self.needs.borrow_mut();
+            needs.touch(&def);
+            if columns.is_empty() {
+                needs.require(&def, crate::acl::Privilege::Select);
+            }
+            for &i in &columns {
+                needs.select_column(def.oid, i);
+            }
         }
         let plan = Plan::Project {
             input: Box::new(Plan::Scan {
