@@ -1055,6 +1055,7 @@ impl Session {
                 format!("relation \"{table}\" does not exist"),
             ));
         }
+        self.check_table_owner(table)?;
         // ALTER TABLE reads committed rows: earlier statements of the same
         // query string are committed first; a transaction block that has
         // written rows cannot run it.

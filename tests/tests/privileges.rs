@@ -120,6 +120,8 @@ async fn privilege_matrix() {
         "COPY t (id) TO STDOUT",
         "COPY (SELECT id FROM t) TO STDOUT",
         "COPY t FROM STDIN",
+        "ALTER TABLE t ADD COLUMN extra int",
+        "ALTER TABLE t RENAME TO t2",
     ] {
         let r = alice.batch_execute(sql).await;
         assert_sqlstate(r, DENIED);
