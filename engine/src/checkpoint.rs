@@ -632,3 +632,40 @@ pub(crate) fn recover(engine: &EngineInner) -> Result<RecoveryStats> {
     *engine.checkpointer.recovery.lock() = stats.clone();
     Ok(stats)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::EngineConfig;
+
+    #[test]
+    fn checkpoint_waits_for_rows_of_unpublished_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = EngineInner::open(&EngineConfig {
+            data_dir: dir.path().to_path_buf(),
+            partitions: 2,
+            wal_segment_size: 1 << 20,
+            checkpoint: CheckpointSettings {
+                interval: None,
+                log_bytes: 0,
+                archive_dir: None,
+            },
+            backup_dir: None,
+        })
+        .unwrap();
+        let load = engine.checkpointer.hold_off();
+        let (done_tx, done) = std::sync::mpsc::channel();
+        let checkpointing = engine.clone();
+        std::thread::spawn(move || {
+            let _ = done_tx.send(take(&checkpointing).map(|info| info.seq));
+        });
+        assert!(
+            done.recv_timeout(Duration::from_millis(300)).is_err(),
+            "a checkpoint ran while rows of an unpublished table were loading"
+        );
+        drop(load);
+        done.recv_timeout(Duration::from_secs(60))
+            .expect("the checkpoint runs once the load is published")
+            .unwrap();
+    }
+}
