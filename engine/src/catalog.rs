@@ -115,6 +115,8 @@ pub struct Table {
     pub store: Arc<TableStore>,
     /// CHECK constraints, bound: (name, predicate over a table row).
     pub checks: Vec<(String, crate::sql::expr::Expr)>,
+    /// The store's schema epoch this definition belongs to.
+    pub epoch: u64,
 }
 
 /// Runtime state of a sequence.

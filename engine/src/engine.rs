@@ -78,6 +78,7 @@ pub(crate) fn build_table(
     let store = store.unwrap_or_else(|| Arc::new(TableStore::new(&def, partitions)));
     Ok(Arc::new(Table {
         def: Arc::new(def),
+        epoch: store.schema_epoch(),
         store,
         checks,
     }))
@@ -102,7 +103,36 @@ pub(crate) fn sequence_from(def: &SequenceDef) -> Arc<Sequence> {
     })
 }
 
+/// Holds off commits of transactions that wrote a table under its current
+/// definition while DDL replaces that definition (see
+/// `TableStore::schema_epoch`). Kept unless `restore` is called.
+#[must_use]
+pub(crate) struct SchemaFence {
+    store: Arc<TableStore>,
+    previous: u64,
+}
+
+impl SchemaFence {
+    /// The change was not made: writers of the current definition may
+    /// commit again.
+    pub(crate) fn restore(self) {
+        self.store.restore_schema_epoch(self.previous);
+    }
+}
+
 impl EngineInner {
+    /// Moves `store` to a new schema epoch and waits for the commits already
+    /// past their epoch check, so that the rows the caller reads next are
+    /// every row that will ever commit under the old definition.
+    pub(crate) fn fence_writers(&self, store: &Arc<TableStore>) -> SchemaFence {
+        let previous = store.bump_schema_epoch();
+        crate::sql::exec::run_blocking(true, || self.txns.quiesce());
+        SchemaFence {
+            store: store.clone(),
+            previous,
+        }
+    }
+
     pub fn open(config: &EngineConfig) -> Result<Arc<EngineInner>> {
         let dir = &config.data_dir;
         std::fs::create_dir_all(dir)
@@ -514,13 +544,17 @@ impl EngineInner {
         new_data.next_oid += 1;
         let snap = self.catalog();
         let old = snap.table(table)?.clone();
+        let fence = self.fence_writers(&old.store);
         let index = Arc::new(IndexStore {
             def: idef.clone(),
             entries: RwLock::new(BTreeMap::new()),
         });
         old.store.build_index(&index);
         if unique {
-            self.check_unique_build(&old, &index)?;
+            if let Err(e) = self.check_unique_build(&old, &index) {
+                fence.restore();
+                return Err(e);
+            }
         }
         {
             let mut list = old.store.indexes.write();
@@ -543,6 +577,8 @@ impl EngineInner {
                 .cloned()
                 .collect();
             *list = Arc::new(v);
+            drop(list);
+            fence.restore();
             return Err(e);
         }
         *data = new_data;

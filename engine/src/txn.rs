@@ -101,6 +101,8 @@ pub struct WriteEntry {
     pub key: Key,
     pub previous: Option<Option<Arc<Row>>>,
     pub index_entries: Vec<(Arc<IndexStore>, Key)>,
+    /// The table's schema epoch when the statement that wrote was bound.
+    pub epoch: u64,
 }
 
 /// A registered snapshot; keeps the versions it can see from being pruned.
@@ -181,6 +183,16 @@ impl TxnManager {
             lsns,
             horizon_micros,
             next_txn: self.next_txn_id(),
+        }
+    }
+
+    /// Waits until every commit that has passed the append gate is applied
+    /// and visible. Blocks; call it where blocking is allowed.
+    pub fn quiesce(&self) {
+        drop(futures::executor::block_on(self.append_gate.write()));
+        let mut n = self.in_flight.lock();
+        while *n > 0 {
+            self.in_flight_done.wait(&mut n);
         }
     }
 
@@ -467,6 +479,15 @@ pub async fn commit_writes(
         records.push((p, buf));
     }
     let gate = mgr.append_gate.read().await;
+    // Checked under the gate: `quiesce` then knows every commit that got
+    // past this check.
+    if writes.iter().any(|w| w.table.schema_epoch() != w.epoch) {
+        return Err(Error::new(
+            SqlState::SERIALIZATION_FAILURE,
+            "could not serialize access due to concurrent ALTER TABLE or CREATE INDEX",
+        )
+        .with_hint("Retry the transaction."));
+    }
     let in_flight = InFlight::new(mgr);
     let pending: Vec<_> = {
         let mut last = mgr.last_commit_time.lock();

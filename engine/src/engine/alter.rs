@@ -99,6 +99,17 @@ impl EngineInner {
             self.create_index(Some(name), table, columns, true, false)?;
             return Ok(None);
         }
+        if let AlterAction::DropConstraint { name, .. } = action {
+            let unique_index = self.catalog_data.lock().tables.get(table).is_some_and(|d| {
+                !d.checks.iter().any(|c| &c.name == name)
+                    && d.pk_name.as_deref() != Some(name.as_str())
+                    && d.indexes.iter().any(|i| &i.name == name && i.unique)
+            });
+            if unique_index {
+                self.drop_indexes(std::slice::from_ref(name), false)?;
+                return Ok(None);
+            }
+        }
         let mut data = self.catalog_data.lock();
         let Some(def) = data.tables.get(table).cloned() else {
             return Err(Error::new(
@@ -107,12 +118,32 @@ impl EngineInner {
             ));
         };
         let old = self.catalog().table(table)?.clone();
+        let fence = self.fence_writers(&old.store);
+        let result = self.alter_locked(&mut data, table, def, &old, action, eval);
+        // Ok(None) means a new definition was published; anything else
+        // changed nothing.
+        if !matches!(result, Ok(None)) {
+            fence.restore();
+        }
+        result
+    }
+
+    /// `alter_table` once the catalog is locked and writers are fenced off.
+    fn alter_locked(
+        &self,
+        data: &mut CatalogData,
+        table: &str,
+        def: TableDef,
+        old: &Arc<Table>,
+        action: &AlterAction,
+        eval: Evaluator,
+    ) -> Result<Option<(SqlState, String)>> {
         let col = |name: &str| def.column_index(name).ok_or_else(|| no_column(table, name));
         let mut new_def = def.clone();
         match action {
             AlterAction::AddUnique { .. } => unreachable!("handled above"),
             AlterAction::RenameTable(to) => {
-                if Self::relation_exists(&data, to) {
+                if Self::relation_exists(data, to) {
                     return Err(duplicate_relation(to));
                 }
                 new_def.name = to.clone();
@@ -153,7 +184,7 @@ impl EngineInner {
                     ));
                 }
                 if *not_null {
-                    self.for_each_row(&old, &mut |row| {
+                    self.for_each_row(old, &mut |row| {
                         if row[i].is_null() {
                             return Err(contains_nulls(table, column));
                         }
@@ -180,7 +211,7 @@ impl EngineInner {
                     ));
                 }
                 let check = bind_table_check(&def, expr)?;
-                self.for_each_row(&old, &mut |row| {
+                self.for_each_row(old, &mut |row| {
                     if let Value::Bool(false) = eval(&check, row)? {
                         return Err(Error::new(
                             SqlState::CHECK_VIOLATION,
@@ -203,11 +234,7 @@ impl EngineInner {
                     new_def.primary_key.clear();
                     new_def.pk_name = None;
                     new_def.partition_key.clear();
-                    return self.rewrite(&mut data, &old, new_def, &mut |row| Ok(row));
-                } else if def.indexes.iter().any(|i| &i.name == name && i.unique) {
-                    drop(data);
-                    self.drop_indexes(std::slice::from_ref(name), false)?;
-                    return Ok(None);
+                    return self.rewrite(data, old, new_def, &mut |row| Ok(row));
                 } else if *if_exists {
                     return Ok(Some((
                         SqlState::SUCCESSFUL_COMPLETION,
@@ -249,7 +276,7 @@ impl EngineInner {
                 });
                 let (ty, not_null, name) = (column.data_type, column.not_null, &column.name);
                 let checks = build_table(new_def.clone(), None, 1)?;
-                return self.rewrite(&mut data, &old, new_def, &mut |mut row| {
+                return self.rewrite(data, old, new_def, &mut |mut row| {
                     let v = eval(fill, &[])?;
                     let v = if v.is_null() { v } else { assign(v, ty)? };
                     if not_null && v.is_null() {
@@ -301,7 +328,7 @@ impl EngineInner {
                     })
                     .collect();
                 new_def.checks.retain(|c| !mentions(&c.expr, name));
-                return self.rewrite(&mut data, &old, new_def, &mut |mut row| {
+                return self.rewrite(data, old, new_def, &mut |mut row| {
                     if i < row.len() {
                         row.remove(i);
                     }
@@ -312,7 +339,7 @@ impl EngineInner {
                 let i = col(column)?;
                 new_def.columns[i].data_type = *data_type;
                 let ty = *data_type;
-                return self.rewrite(&mut data, &old, new_def, &mut |mut row| {
+                return self.rewrite(data, old, new_def, &mut |mut row| {
                     let v = std::mem::take(&mut row[i]);
                     row[i] = if v.is_null() { v } else { assign(v, ty)? };
                     Ok(row)
@@ -327,7 +354,7 @@ impl EngineInner {
                 }
                 let cols = columns.iter().map(|c| col(c)).collect::<Result<Vec<_>>>()?;
                 let pk_name = name.clone().unwrap_or_else(|| format!("{table}_pkey"));
-                if Self::relation_exists(&data, &pk_name) {
+                if Self::relation_exists(data, &pk_name) {
                     return Err(duplicate_relation(&pk_name));
                 }
                 for &c in &cols {
@@ -336,7 +363,7 @@ impl EngineInner {
                 new_def.primary_key = cols.clone();
                 new_def.partition_key = vec![cols[0]];
                 new_def.pk_name = Some(pk_name);
-                return self.rewrite(&mut data, &old, new_def, &mut |row| {
+                return self.rewrite(data, old, new_def, &mut |row| {
                     for &c in &cols {
                         if row[c].is_null() {
                             return Err(contains_nulls(table, &def.columns[c].name));
@@ -455,6 +482,7 @@ impl EngineInner {
                         key,
                         previous,
                         index_entries: Vec::new(),
+                        epoch: 0,
                     }),
                 }
                 if writes.len() >= REWRITE_BATCH {

@@ -1735,6 +1735,7 @@ fn record_write(
         key: key.clone(),
         previous,
         index_entries: Vec::new(),
+        epoch: table.epoch,
     });
     let Some(r) = row else { return Ok(()) };
     for idx in table.store.indexes().iter() {

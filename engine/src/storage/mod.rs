@@ -187,6 +187,11 @@ pub struct TableStore {
     pub partitions: Vec<RwLock<PartitionMap>>,
     pub indexes: RwLock<Arc<Vec<Arc<IndexStore>>>>,
     pub next_row_id: AtomicU64,
+    /// Bumped by every ALTER TABLE or CREATE INDEX of the table: a
+    /// transaction whose writes were made against an older definition (its
+    /// rows may miss a new index or constraint, or sit in a store a rewrite
+    /// replaced) cannot commit.
+    schema_epoch: AtomicU64,
     /// Per partition: whether it may hold versions for the vacuum to
     /// reclaim (old versions or deletion markers).
     garbage: Vec<std::sync::atomic::AtomicBool>,
@@ -211,12 +216,27 @@ impl TableStore {
                 .collect(),
             indexes: RwLock::new(Arc::new(indexes)),
             next_row_id: AtomicU64::new(1),
+            schema_epoch: AtomicU64::new(0),
             garbage: (0..partitions).map(|_| Default::default()).collect(),
         }
     }
 
     pub fn partition_count(&self) -> usize {
         self.partitions.len()
+    }
+
+    pub fn schema_epoch(&self) -> u64 {
+        self.schema_epoch.load(Ordering::Acquire)
+    }
+
+    /// Moves the table to a new definition epoch; returns the previous one.
+    pub fn bump_schema_epoch(&self) -> u64 {
+        self.schema_epoch.fetch_add(1, Ordering::AcqRel)
+    }
+
+    /// Undoes a bump whose definition was never published.
+    pub fn restore_schema_epoch(&self, epoch: u64) {
+        self.schema_epoch.store(epoch, Ordering::Release);
     }
 
     pub fn indexes(&self) -> Arc<Vec<Arc<IndexStore>>> {
