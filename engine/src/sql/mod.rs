@@ -5,6 +5,7 @@
 pub mod binder;
 pub mod copy;
 pub mod exec;
+pub mod explain;
 pub mod expr;
 pub mod limits;
 pub mod memory;

@@ -271,6 +271,59 @@ impl<'a> Binder<'a> {
         })
     }
 
+    /// EXPLAIN: the plan's text as the rows of a one-column query. The
+    /// explained statement is bound (so it needs the same privileges) but
+    /// not run.
+    fn bind_explain(
+        &mut self,
+        analyze: bool,
+        statement: &ast::Statement,
+        options: Option<&[ast::UtilityOption]>,
+    ) -> Result<(Command, Vec<Column>)> {
+        let mut analyze = analyze;
+        for o in options.unwrap_or_default() {
+            let on = o.arg.as_ref().is_none_or(|a| {
+                !matches!(a.to_string().to_lowercase().as_str(), "false" | "off" | "0")
+            });
+            match o.name.value.to_lowercase().as_str() {
+                "analyze" => analyze = on,
+                "verbose" | "costs" | "summary" | "timing" | "buffers" | "settings" | "wal" => {}
+                "format" => {
+                    let format = o.arg.as_ref().map(|a| a.to_string().to_lowercase());
+                    if format.as_deref() != Some("text") {
+                        return Err(Error::unsupported("EXPLAIN supports only FORMAT TEXT"));
+                    }
+                }
+                other => {
+                    return Err(Error::new(
+                        SqlState::SYNTAX_ERROR,
+                        format!("unrecognized EXPLAIN option \"{other}\""),
+                    ))
+                }
+            }
+        }
+        if analyze {
+            return Err(Error::unsupported("EXPLAIN ANALYZE is not supported"));
+        }
+        let (command, _) = self.bind_statement(statement)?;
+        let lines = crate::sql::explain::render(&command).ok_or_else(|| {
+            Error::unsupported("EXPLAIN supports SELECT, INSERT, UPDATE and DELETE")
+        })?;
+        let rows = lines
+            .into_iter()
+            .map(|l| vec![Expr::Literal(Value::Text(l))])
+            .collect();
+        Ok((
+            Command::Query(Arc::new(Plan::Values { rows })),
+            vec![Column {
+                name: "QUERY PLAN".into(),
+                data_type: DataType::Text,
+                table_oid: 0,
+                column_id: 0,
+            }],
+        ))
+    }
+
     fn bind_statement(&mut self, stmt: &ast::Statement) -> Result<(Command, Vec<Column>)> {
         use ast::Statement as S;
         Ok(match stmt {
@@ -281,6 +334,12 @@ impl<'a> Binder<'a> {
                     cols.iter().map(OutCol::column).collect(),
                 )
             }
+            S::Explain {
+                analyze,
+                statement,
+                options,
+                ..
+            } => self.bind_explain(*analyze, statement, options.as_deref())?,
             S::Insert(ins) => self.bind_insert(ins)?,
             S::Update(upd) => self.bind_update(upd)?,
             S::Delete(del) => self.bind_delete(del)?,
