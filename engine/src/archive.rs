@@ -42,12 +42,14 @@ const TAG_RECORDS: u8 = 2;
 /// Records per archive chunk are grouped up to about this many bytes.
 const CHUNK_BYTES: usize = 4 << 20;
 
-/// One committed transaction read back from the archive (and/or live log), in an order
-/// consistent with commit order per key.
+/// One committed transaction read back from the archive.
 pub struct ArchivedTxn {
     pub txn: u64,
     pub commit_time_micros: i64,
-    pub changes: Vec<(u32 /*table id*/, Key, Option<Row>)>,
+    /// (table id, row key, new row or `None` for a deletion).
+    pub changes: Vec<(u32, Key, Option<Row>)>,
+    /// The partition each entry of `changes` was logged in.
+    pub partitions: Vec<u16>,
 }
 
 /// Calls `f` for every complete committed transaction with commit_time_micros in (after_micros, until_micros], in commit order.
@@ -129,11 +131,17 @@ pub fn replay_archive(
             // Not every participant logged it: it never committed.
             continue;
         }
-        let changes = parts.into_iter().flat_map(|(_, r)| r.changes).collect();
+        let mut changes = Vec::new();
+        let mut partitions = Vec::new();
+        for (p, r) in parts {
+            partitions.extend(std::iter::repeat_n(p, r.changes.len()));
+            changes.extend(r.changes);
+        }
         f(ArchivedTxn {
             txn,
             commit_time_micros: time,
             changes,
+            partitions,
         })?;
     }
     Ok(())

@@ -383,6 +383,28 @@ pub fn take(engine: &EngineInner) -> Result<CheckpointInfo> {
     Ok(info)
 }
 
+/// Archives the log written up to now without taking a checkpoint (a
+/// point-in-time restore needs the archive to reach the present) and
+/// returns the archive's horizon: every transaction committed at or before
+/// it is archived. Fails with 55000 when no archive directory is set.
+pub fn archive_now(engine: &EngineInner) -> Result<i64> {
+    let ckpt = &engine.checkpointer;
+    let Some(adir) = &ckpt.settings.archive_dir else {
+        return Err(Error::new(
+            SqlState("55000"),
+            "this server has no log archive (--archive-dir)",
+        ));
+    };
+    let _running = ckpt.running.lock();
+    let cut = engine.txns.cut(&engine.logs);
+    drop(cut.snapshot);
+    for log in &engine.logs {
+        log.wait_durable()?;
+    }
+    let state = archive::archive_logs(adir, &engine.logs, &cut.lsns, cut.horizon_micros)?;
+    Ok(state.horizon_micros)
+}
+
 /// Keeps the [`KEEP`] newest checkpoints (once the older of those is
 /// verified) and truncates each log before what that older one needs.
 fn retain_and_truncate(engine: &EngineInner, archived: Option<&[Lsn]>) -> Result<()> {

@@ -1,5 +1,6 @@
-//! Taking a backup: every chosen table read at one MVCC snapshot, written
-//! to a temporary file that is synced and renamed into place.
+//! Taking a backup: every chosen table read at one consistent cut across
+//! the partitions (an MVCC snapshot and the commit time it ends at),
+//! written to a temporary file that is synced and renamed into place.
 
 use super::format::{
     BackupWriter, EndMarker, FrameKind, Manifest, SequenceEntry, TableEntry, FORMAT_VERSION,
@@ -89,8 +90,12 @@ pub fn take_backup(
     dest: &Path,
     opts: &BackupOptions,
 ) -> Result<BackupSummary> {
-    let snapshot = engine.txns.snapshot();
-    let snapshot_time = chrono::Utc::now().timestamp_micros();
+    // A consistent cut: the snapshot holds exactly the transactions
+    // committed at or before `snapshot_time`, so a point-in-time restore
+    // replays the log strictly after it.
+    let cut = engine.txns.cut(&engine.logs);
+    let snapshot = cut.snapshot;
+    let snapshot_time = cut.horizon_micros;
     let catalog = engine.catalog();
     let chosen: Vec<Arc<Table>> = match tables {
         Some(names) => {
