@@ -185,6 +185,7 @@ impl EngineInner {
             _lock: lock,
         };
         engine.recover()?;
+        crate::backup::remove_stale_partials(&engine.backup_dir);
         Ok(Arc::new(engine))
     }
 
