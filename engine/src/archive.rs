@@ -373,8 +373,8 @@ pub(crate) fn prune(dir: &Path, before_micros: i64) -> Result<usize> {
     let Some(mut state) = read_state(dir)? else {
         return Ok(0);
     };
-    let before_system = std::time::UNIX_EPOCH
-        + std::time::Duration::from_micros(before_micros.max(0) as u64);
+    let before_system =
+        std::time::UNIX_EPOCH + std::time::Duration::from_micros(before_micros.max(0) as u64);
     let mut doomed = Vec::new();
     let mut start = state.start_micros;
     for p in 0..state.upto.len() {

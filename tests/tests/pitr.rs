@@ -92,13 +92,7 @@ async fn as_of_between_two_commits_shows_exactly_the_first() {
     .await
     .unwrap();
     let t2 = now_literal().await;
-    let after_a = expected(&[
-        (1, "one-A"),
-        (3, "three"),
-        (10, "A"),
-        (11, "A"),
-        (12, "A"),
-    ]);
+    let after_a = expected(&[(1, "one-A"), (3, "three"), (10, "A"), (11, "A"), (12, "A")]);
     let after_b = expected(&[
         (1, "one-A"),
         (3, "three-B"),
@@ -145,7 +139,10 @@ async fn as_of_between_two_commits_shows_exactly_the_first() {
         .await
         .unwrap()
         .get(0);
-    assert!(id > 4, "nextval handed out {id}, which the restored rows hold");
+    assert!(
+        id > 4,
+        "nextval handed out {id}, which the restored rows hold"
+    );
 
     // Durable: the same after kill -9.
     server.kill9();
@@ -264,7 +261,9 @@ async fn as_of_under_concurrent_transfers_keeps_the_invariant() {
     c.batch_execute("CREATE TABLE bank (id int PRIMARY KEY, balance bigint NOT NULL)")
         .await
         .unwrap();
-    let values: Vec<String> = (1..=ACCOUNTS).map(|i| format!("({i}, {INITIAL})")).collect();
+    let values: Vec<String> = (1..=ACCOUNTS)
+        .map(|i| format!("({i}, {INITIAL})"))
+        .collect();
     c.batch_execute(&format!("INSERT INTO bank VALUES {}", values.join(",")))
         .await
         .unwrap();
@@ -274,7 +273,9 @@ async fn as_of_under_concurrent_transfers_keeps_the_invariant() {
         .map(|_| tokio::spawn(transfer_loop(server.config(), stop.clone(), done.clone())))
         .collect();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    c.batch_execute("BACKUP TABLE bank TO 'bank'").await.unwrap();
+    c.batch_execute("BACKUP TABLE bank TO 'bank'")
+        .await
+        .unwrap();
     let mut times = Vec::new();
     for i in 0..4 {
         tokio::time::sleep(Duration::from_millis(150)).await;
@@ -330,7 +331,10 @@ async fn as_of_under_concurrent_transfers_keeps_the_invariant() {
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    assert_ne!(backup, live, "the transfers after the first AS OF were not replayed");
+    assert_ne!(
+        backup, live,
+        "the transfers after the first AS OF were not replayed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -366,12 +370,30 @@ async fn as_of_errors_have_sqlstates_and_publish_nothing() {
     );
     let invalid = SqlState::INVALID_PARAMETER_VALUE;
     for (stmt, state) in [
-        (format!("RESTORE TABLE t FROM 'b' AS OF '{before}' AS t2"), &invalid),
-        ("RESTORE TABLE t FROM 'b' AS OF '2999-01-01 00:00:00+00' AS t2".to_string(), &invalid),
-        ("RESTORE DATABASE FROM 'b' AS OF 'not a time'".to_string(), &SqlState::INVALID_DATETIME_FORMAT),
-        ("RESTORE TABLE t FROM 'b' AS OF".to_string(), &SqlState::SYNTAX_ERROR),
-        (format!("RESTORE TABLE t FROM 'missing' AS OF '{after}' AS t2"), &SqlState::UNDEFINED_OBJECT),
-        (format!("RESTORE TABLE t FROM 'b' AS OF '{after}'"), &SqlState::DUPLICATE_TABLE),
+        (
+            format!("RESTORE TABLE t FROM 'b' AS OF '{before}' AS t2"),
+            &invalid,
+        ),
+        (
+            "RESTORE TABLE t FROM 'b' AS OF '2999-01-01 00:00:00+00' AS t2".to_string(),
+            &invalid,
+        ),
+        (
+            "RESTORE DATABASE FROM 'b' AS OF 'not a time'".to_string(),
+            &SqlState::INVALID_DATETIME_FORMAT,
+        ),
+        (
+            "RESTORE TABLE t FROM 'b' AS OF".to_string(),
+            &SqlState::SYNTAX_ERROR,
+        ),
+        (
+            format!("RESTORE TABLE t FROM 'missing' AS OF '{after}' AS t2"),
+            &SqlState::UNDEFINED_OBJECT,
+        ),
+        (
+            format!("RESTORE TABLE t FROM 'b' AS OF '{after}'"),
+            &SqlState::DUPLICATE_TABLE,
+        ),
     ] {
         assert_sqlstate(c.simple_query(&stmt).await, state);
         assert_sqlstate(
@@ -451,9 +473,11 @@ async fn sigkill_during_an_as_of_restore_publishes_nothing() {
     }
     // Once it is left to finish, it is complete.
     let c = server.connect().await;
-    c.batch_execute(&format!("RESTORE TABLE big FROM 'full' AS OF '{t}' AS big_done"))
-        .await
-        .unwrap();
+    c.batch_execute(&format!(
+        "RESTORE TABLE big FROM 'full' AS OF '{t}' AS big_done"
+    ))
+    .await
+    .unwrap();
     let r = c
         .query_one(
             "SELECT count(*), sum(CASE WHEN pad = 'changed' THEN 1 ELSE 0 END)::bigint FROM big_done",
@@ -461,11 +485,17 @@ async fn sigkill_during_an_as_of_restore_publishes_nothing() {
         )
         .await
         .unwrap();
-    assert_eq!((r.get::<_, i64>(0), r.get::<_, i64>(1)), (ROWS as i64, ROWS as i64 / 2));
+    assert_eq!(
+        (r.get::<_, i64>(0), r.get::<_, i64>(1)),
+        (ROWS as i64, ROWS as i64 / 2)
+    );
 }
 
 fn partial(server: &TestServer, name: &str) -> PathBuf {
-    server.data_dir().join("backups").join(format!(".{name}.partial"))
+    server
+        .data_dir()
+        .join("backups")
+        .join(format!(".{name}.partial"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -485,8 +515,13 @@ async fn leftovers_of_killed_backups_are_removed_at_start() {
     server.restart();
     assert!(!partial(&server, "gone").exists());
     assert!(!dir.join("sub").join(".deep.partial").exists());
-    assert!(dir.join("visible.partial").exists(), "only hidden partial files are backups' leftovers");
+    assert!(
+        dir.join("visible.partial").exists(),
+        "only hidden partial files are backups' leftovers"
+    );
     assert!(dir.join("kept").exists());
     let c = server.connect().await;
-    c.batch_execute("RESTORE TABLE t FROM 'kept' AS t2").await.unwrap();
+    c.batch_execute("RESTORE TABLE t FROM 'kept' AS t2")
+        .await
+        .unwrap();
 }
