@@ -527,10 +527,14 @@ pub fn restore_backup(
     Ok(summary)
 }
 
+/// A restored change waiting to be logged: table id, row key, new row (or
+/// `None` for a deletion replayed by a point-in-time restore).
+type BufferedChange = (u32, Key, Option<Arc<Row>>);
+
 /// Groups restored rows into partition log records and waits for them.
 struct LogBatcher<'a> {
     engine: &'a EngineInner,
-    buffers: Vec<Vec<(u32, Key, Option<Arc<Row>>)>>,
+    buffers: Vec<Vec<BufferedChange>>,
     in_flight: Vec<BoxFuture<'static, Result<u64>>>,
 }
 
