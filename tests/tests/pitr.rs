@@ -123,8 +123,22 @@ async fn as_of_between_two_commits_shows_exactly_the_first() {
         .get(0);
     assert_eq!(n, 1);
 
+    // A renamed table is the same table; a dropped one ends at the drop.
+    c.batch_execute("ALTER TABLE t RENAME TO t_old; INSERT INTO t_old VALUES (30, 'C')")
+        .await
+        .unwrap();
+    let mut after_c = after_b.clone();
+    after_c.insert(30, "C".into());
+    c.batch_execute("DROP TABLE t_old; DROP TABLE s")
+        .await
+        .unwrap();
+    let t3 = now_literal().await;
+    c.batch_execute(&format!("RESTORE TABLE t FROM 'base' AS OF '{t3}' AS t_c"))
+        .await
+        .unwrap();
+    assert_eq!(rows(&c, "t_c").await, after_c);
+
     // The whole database, after both tables were dropped.
-    c.batch_execute("DROP TABLE t; DROP TABLE s").await.unwrap();
     c.batch_execute(&format!("RESTORE DATABASE FROM 'base' AS OF '{t1}'"))
         .await
         .unwrap();
