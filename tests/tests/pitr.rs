@@ -18,6 +18,10 @@ use tokio_postgres::error::SqlState;
 /// A server archiving its log to a directory of its own; checkpoints only
 /// when a test runs `CHECKPOINT`.
 fn start(partitions: u32) -> (TestServer, tempfile::TempDir) {
+    start_with(partitions, &[])
+}
+
+fn start_with(partitions: u32, extra: &[&str]) -> (TestServer, tempfile::TempDir) {
     let archive = tempfile::tempdir().unwrap();
     let mut o = ServerOpts::default().partitions(partitions);
     o.args = [
@@ -29,6 +33,7 @@ fn start(partitions: u32) -> (TestServer, tempfile::TempDir) {
         archive.path().join("arch").to_str().unwrap(),
     ]
     .iter()
+    .chain(extra)
     .map(|s| s.to_string())
     .collect();
     (TestServer::start(o), archive)
@@ -538,4 +543,102 @@ async fn leftovers_of_killed_backups_are_removed_at_start() {
     c.batch_execute("RESTORE TABLE t FROM 'kept' AS t2")
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_retention_prunes_history_older_backups_would_need() {
+    // About 1.1 seconds.
+    let (server, archive) = start_with(1, &["--archive-retention-hours", "0.0003"]);
+    let c = server.connect().await;
+    c.batch_execute(
+        "CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL); INSERT INTO t VALUES (1, 'a')",
+    )
+    .await
+    .unwrap();
+    c.batch_execute("BACKUP TABLE t TO 'old'").await.unwrap();
+    c.batch_execute("INSERT INTO t VALUES (2, 'b')")
+        .await
+        .unwrap();
+    c.batch_execute("CHECKPOINT").await.unwrap();
+    let files = || {
+        std::fs::read_dir(archive.path().join("arch/wal/p0000"))
+            .unwrap()
+            .count()
+    };
+    assert_eq!(files(), 1);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    c.batch_execute("INSERT INTO t VALUES (3, 'c')")
+        .await
+        .unwrap();
+    c.batch_execute("CHECKPOINT").await.unwrap();
+    assert_eq!(
+        files(),
+        1,
+        "the archive file older than the retention stays"
+    );
+    let t = now_literal().await;
+    assert_sqlstate(
+        c.simple_query(&format!("RESTORE TABLE t FROM 'old' AS OF '{t}' AS t_old"))
+            .await,
+        &SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+    );
+    // A backup taken since is served.
+    c.batch_execute("BACKUP TABLE t TO 'new'").await.unwrap();
+    c.batch_execute("INSERT INTO t VALUES (4, 'd')")
+        .await
+        .unwrap();
+    let t = now_literal().await;
+    c.batch_execute(&format!("RESTORE TABLE t FROM 'new' AS OF '{t}' AS t_new"))
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&c, "t_new").await,
+        expected(&[(1, "a"), (2, "b"), (3, "c"), (4, "d")])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_backups_to_one_name_never_clobber_each_other() {
+    let server = TestServer::start_default();
+    let c = server.connect().await;
+    c.batch_execute("CREATE TABLE big (id int PRIMARY KEY, pad text NOT NULL)")
+        .await
+        .unwrap();
+    c.batch_execute(
+        "INSERT INTO big SELECT g, 'padding-padding-padding-' || g FROM generate_series(1, 50000) g",
+    )
+    .await
+    .unwrap();
+    for round in 0..3 {
+        let name = format!("same{round}");
+        let runs: Vec<_> = (0..2)
+            .map(|_| {
+                let cfg = server.config();
+                let stmt = format!("BACKUP TABLE big TO '{name}'");
+                tokio::spawn(async move {
+                    let c = joltdb_tests::connect_with(cfg).await.unwrap();
+                    c.batch_execute(&stmt).await
+                })
+            })
+            .collect();
+        let mut ok = 0;
+        for r in runs {
+            match r.await.unwrap() {
+                Ok(()) => ok += 1,
+                Err(e) => assert!(
+                    e.code() == Some(&SqlState::OBJECT_IN_USE)
+                        || e.code() == Some(&SqlState::DUPLICATE_OBJECT),
+                    "{e:?}"
+                ),
+            }
+        }
+        assert_eq!(ok, 1, "exactly one BACKUP to '{name}' succeeds");
+        let verified = c
+            .simple_query(&format!("VERIFY BACKUP '{name}'"))
+            .await
+            .unwrap();
+        assert!(verified.iter().any(|m| matches!(m,
+            tokio_postgres::SimpleQueryMessage::Row(r) if r.get(1) == Some("50000"))));
+        assert!(!partial(&server, &name).exists());
+    }
 }
