@@ -5,7 +5,8 @@
 //! partition log records written since the previous one into the archive
 //! (synced), and only then may the data directory's log be truncated. The
 //! archive therefore holds the complete committed history from the moment
-//! archiving started.
+//! archiving started (or from its start time, once `prune` removed older
+//! files for the configured retention).
 //!
 //! Layout of an archive directory:
 //! - `ARCHIVE_STATE`: a chunk file (see [`crate::chunkfile`]) holding the
