@@ -5,7 +5,8 @@
 //! partition log records written since the previous one into the archive
 //! (synced), and only then may the data directory's log be truncated. The
 //! archive therefore holds the complete committed history from the moment
-//! archiving started.
+//! archiving started (or from its start time, once `prune` removed older
+//! files for the configured retention).
 //!
 //! Layout of an archive directory:
 //! - `ARCHIVE_STATE`: a chunk file (see [`crate::chunkfile`]) holding the
@@ -42,12 +43,14 @@ const TAG_RECORDS: u8 = 2;
 /// Records per archive chunk are grouped up to about this many bytes.
 const CHUNK_BYTES: usize = 4 << 20;
 
-/// One committed transaction read back from the archive (and/or live log), in an order
-/// consistent with commit order per key.
+/// One committed transaction read back from the archive.
 pub struct ArchivedTxn {
     pub txn: u64,
     pub commit_time_micros: i64,
-    pub changes: Vec<(u32 /*table id*/, Key, Option<Row>)>,
+    /// (table id, row key, new row or `None` for a deletion).
+    pub changes: Vec<(u32, Key, Option<Row>)>,
+    /// The partition each entry of `changes` was logged in.
+    pub partitions: Vec<u16>,
 }
 
 /// Calls `f` for every complete committed transaction with commit_time_micros in (after_micros, until_micros], in commit order.
@@ -129,11 +132,17 @@ pub fn replay_archive(
             // Not every participant logged it: it never committed.
             continue;
         }
-        let changes = parts.into_iter().flat_map(|(_, r)| r.changes).collect();
+        let mut changes = Vec::new();
+        let mut partitions = Vec::new();
+        for (p, r) in parts {
+            partitions.extend(std::iter::repeat_n(p, r.changes.len()));
+            changes.extend(r.changes);
+        }
         f(ArchivedTxn {
             txn,
             commit_time_micros: time,
             changes,
+            partitions,
         })?;
     }
     Ok(())
@@ -341,6 +350,72 @@ pub(crate) fn archive_logs(
     Ok(state)
 }
 
+/// The commit time of the last record in an archive file.
+fn last_commit_time(path: &Path) -> Result<Option<i64>> {
+    let mut r = ChunkReader::open(path, SEGMENT_MAGIC, FORMAT_VERSION)?;
+    let mut last = None;
+    while let Some((_, chunk)) = r.next_chunk(true)? {
+        let mut rd = Reader::new(&chunk);
+        while !rd.is_empty() {
+            rd.u64()?;
+            last = Some(rd.bytes()?.to_vec());
+        }
+    }
+    last.map(|rec| CommitRecord::decode(&rec).map(|r| r.commit_time_micros))
+        .transpose()
+}
+
+/// Removes archive files holding only transactions committed before
+/// `before_micros` (the newest file of each partition is always kept) and
+/// moves the archive's start forward past what they held, so a restore
+/// that would need them fails with 55000 instead of missing history.
+/// Returns how many files were removed.
+pub(crate) fn prune(dir: &Path, before_micros: i64) -> Result<usize> {
+    let Some(mut state) = read_state(dir)? else {
+        return Ok(0);
+    };
+    let before_system =
+        std::time::UNIX_EPOCH + std::time::Duration::from_micros(before_micros.max(0) as u64);
+    let mut doomed = Vec::new();
+    let mut start = state.start_micros;
+    for p in 0..state.upto.len() {
+        let files = segment_files(&partition_dir(dir, p))?;
+        for (_, last_lsn, path) in files.iter().take(files.len().saturating_sub(1)) {
+            if *last_lsn > state.upto[p] {
+                break;
+            }
+            // A file written after the cut-off cannot be all older; this
+            // saves reading the files that stay.
+            let written = std::fs::metadata(path)
+                .and_then(|m| m.modified())
+                .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+            if written >= before_system {
+                break;
+            }
+            match last_commit_time(path)? {
+                Some(t) if t < before_micros => {
+                    start = start.max(t);
+                    doomed.push(path.clone());
+                }
+                Some(_) => break,
+                None => doomed.push(path.clone()),
+            }
+        }
+    }
+    if doomed.is_empty() {
+        return Ok(0);
+    }
+    // The new start is recorded first: a crash in between leaves files the
+    // archive no longer claims, never a claim without its files.
+    state.start_micros = start;
+    write_state(dir, &state)?;
+    for path in &doomed {
+        std::fs::remove_file(path)
+            .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+    }
+    Ok(doomed.len())
+}
+
 /// The archived records of one partition, decoded one chunk at a time.
 struct PartitionStream {
     files: VecDeque<PathBuf>,
@@ -429,6 +504,71 @@ mod tests {
         b.push(1);
         crate::storage::codec::encode_row(&[crate::types::Value::Int4(id)], &mut b);
         b
+    }
+
+    #[test]
+    fn pruning_drops_old_files_and_moves_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs: Vec<Arc<dyn PartitionLog>> = (0..2)
+            .map(|p| {
+                let log = FileLog::open(
+                    &dir.path().join(format!("wal{p}")),
+                    FileLogOptions { segment_size: 4096 },
+                )
+                .unwrap();
+                Arc::new(log) as Arc<dyn PartitionLog>
+            })
+            .collect();
+        let append = |p: usize, rec: Vec<u8>| block_on(logs[p].append(rec)).unwrap();
+        let adir = dir.path().join("archive");
+        let archive = |horizon| {
+            let lsns: Vec<Lsn> = logs.iter().map(|l| l.last_lsn()).collect();
+            archive_logs(&adir, &logs, &lsns, horizon).unwrap();
+        };
+        append(0, record(1, 10, &[0, 1], 1));
+        append(1, record(1, 10, &[0, 1], 2));
+        archive(15);
+        append(0, record(2, 20, &[0], 3));
+        append(1, record(3, 30, &[1], 4));
+        archive(35);
+        append(0, record(4, 40, &[0], 5));
+        archive(45);
+        // Nothing is old by the files' times yet.
+        assert_eq!(prune(&adir, 25).unwrap(), 0);
+        for p in 0..2 {
+            for (_, _, path) in segment_files(&partition_dir(&adir, p)).unwrap() {
+                std::fs::File::options()
+                    .write(true)
+                    .open(&path)
+                    .unwrap()
+                    .set_modified(std::time::UNIX_EPOCH)
+                    .unwrap();
+            }
+        }
+        // p0 loses its files up to time 20, p1 its first; each keeps its newest.
+        assert_eq!(prune(&adir, 25).unwrap(), 3);
+        assert_eq!(archive_span(&adir).unwrap(), Some((20, 45)));
+        assert_eq!(segment_files(&partition_dir(&adir, 0)).unwrap().len(), 1);
+        assert_eq!(segment_files(&partition_dir(&adir, 1)).unwrap().len(), 1);
+        let err = replay_archive(&adir, 10, 45, |_| Ok(())).err().unwrap();
+        assert_eq!(err.state, NOT_PREPARED);
+        let mut got = Vec::new();
+        replay_archive(&adir, 20, 45, |t| {
+            got.push(t.txn);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got, vec![3, 4]);
+        // Still appendable after pruning.
+        append(1, record(5, 50, &[1], 6));
+        archive(55);
+        let mut got = Vec::new();
+        replay_archive(&adir, 20, 55, |t| {
+            got.push(t.txn);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got, vec![3, 4, 5]);
     }
 
     #[test]

@@ -63,6 +63,9 @@ pub struct CheckpointSettings {
     pub log_bytes: u64,
     /// Where the log is archived before it is truncated.
     pub archive_dir: Option<PathBuf>,
+    /// Archived history older than this is removed after each checkpoint
+    /// (`None` keeps everything).
+    pub archive_retention: Option<Duration>,
 }
 
 /// What start-up recovery did.
@@ -353,7 +356,20 @@ pub fn take(engine: &EngineInner) -> Result<CheckpointInfo> {
     let archived = match &ckpt.settings.archive_dir {
         Some(adir) => {
             match archive::archive_logs(adir, &engine.logs, &meta.lsns, meta.horizon_micros) {
-                Ok(state) => Some(state.upto),
+                Ok(state) => {
+                    if let Some(keep) = ckpt.settings.archive_retention {
+                        let keep = i64::try_from(keep.as_micros()).unwrap_or(i64::MAX);
+                        let before = chrono::Utc::now().timestamp_micros().saturating_sub(keep);
+                        match archive::prune(adir, before) {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(
+                                "removed {n} log archive files older than the archive retention"
+                            ),
+                            Err(e) => tracing::warn!("pruning the log archive failed: {e}"),
+                        }
+                    }
+                    Some(state.upto)
+                }
                 Err(e) => {
                     tracing::error!("archiving the log to {} failed: {e}; the log is kept until it can be archived", adir.display());
                     None
@@ -381,6 +397,28 @@ pub fn take(engine: &EngineInner) -> Result<CheckpointInfo> {
         info.duration.as_secs_f64()
     );
     Ok(info)
+}
+
+/// Archives the log written up to now without taking a checkpoint (a
+/// point-in-time restore needs the archive to reach the present) and
+/// returns the archive's horizon: every transaction committed at or before
+/// it is archived. Fails with 55000 when no archive directory is set.
+pub fn archive_now(engine: &EngineInner) -> Result<i64> {
+    let ckpt = &engine.checkpointer;
+    let Some(adir) = &ckpt.settings.archive_dir else {
+        return Err(Error::new(
+            SqlState("55000"),
+            "this server has no log archive (--archive-dir)",
+        ));
+    };
+    let _running = ckpt.running.lock();
+    let cut = engine.txns.cut(&engine.logs);
+    drop(cut.snapshot);
+    for log in &engine.logs {
+        log.wait_durable()?;
+    }
+    let state = archive::archive_logs(adir, &engine.logs, &cut.lsns, cut.horizon_micros)?;
+    Ok(state.horizon_micros)
 }
 
 /// Keeps the [`KEEP`] newest checkpoints (once the older of those is
@@ -649,6 +687,7 @@ mod tests {
                 interval: None,
                 log_bytes: 0,
                 archive_dir: None,
+                archive_retention: None,
             },
             backup_dir: None,
         })

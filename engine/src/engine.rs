@@ -215,6 +215,7 @@ impl EngineInner {
             _lock: lock,
         };
         engine.recover()?;
+        crate::backup::remove_stale_partials(&engine.backup_dir);
         Ok(Arc::new(engine))
     }
 

@@ -13,6 +13,7 @@ pub mod checkpoint;
 mod chunkfile;
 pub mod engine;
 pub mod error;
+mod pitr;
 pub mod session;
 pub mod sql;
 pub mod storage;

@@ -196,6 +196,28 @@ impl TxnManager {
         }
     }
 
+    /// Queues an already committed record made outside the commit path (a
+    /// restore's rows) on `log`, with a commit time handed out like any
+    /// commit's: commit times stay strictly increasing, every log stays in
+    /// commit-time order and a [`Cut`] never splits the record from its
+    /// time. `build` gets the commit time. Blocks (not for async tasks).
+    pub fn append_committed(
+        &self,
+        log: &Arc<dyn PartitionLog>,
+        build: impl FnOnce(i64) -> Vec<u8>,
+    ) -> futures::future::BoxFuture<'static, Result<crate::wal::Lsn>> {
+        let _gate = self.append_gate.blocking_read();
+        let mut last = self.last_commit_time.lock();
+        let now = chrono::Utc::now()
+            .timestamp_micros()
+            .max(last.saturating_add(1));
+        *last = now;
+        let record = build(now);
+        self.log_bytes
+            .fetch_add(record.len() as u64, Ordering::Relaxed);
+        log.append(record)
+    }
+
     pub fn snapshot(self: &Arc<Self>) -> SnapshotGuard {
         let mut snaps = self.snapshots.lock();
         let ts = self.visible_ts.load(Ordering::Acquire);

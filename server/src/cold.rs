@@ -89,6 +89,7 @@ pub async fn restore(args: &ServeArgs, cmd: &ColdRestoreArgs) -> Result<(), Serv
         rename: None,
         replace: cmd.replace,
         passphrase,
+        as_of_micros: None,
     };
     let from = cmd.from.clone();
     let e2 = engine.clone();

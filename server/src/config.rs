@@ -143,6 +143,17 @@ pub struct ServeArgs {
     /// directory's log is truncated, for point-in-time restore.
     #[arg(long, env = "JOLTDB_ARCHIVE_DIR", value_name = "DIR", global = true)]
     pub archive_dir: Option<PathBuf>,
+    /// Remove archived log older than this many hours after each
+    /// checkpoint (fractions allowed; 0 keeps everything).
+    #[arg(
+        long,
+        env = "JOLTDB_ARCHIVE_RETENTION_HOURS",
+        default_value_t = 0.0,
+        value_name = "HOURS",
+        global = true,
+        value_parser = parse_retention_hours
+    )]
+    pub archive_retention_hours: f64,
     /// Directory that backup names in `BACKUP ... TO 'name'` and
     /// `RESTORE ... FROM 'name'` resolve in [default: DATA_DIR/backups].
     #[arg(long, env = "JOLTDB_BACKUP_DIR", value_name = "DIR", global = true)]
@@ -230,6 +241,13 @@ pub struct SecurityArgs {
     pub auth_timeout_secs: u64,
 }
 
+fn parse_retention_hours(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(h) if h.is_finite() && (0.0..=1e6).contains(&h) => Ok(h),
+        _ => Err("expected a number of hours from 0 to 1000000".into()),
+    }
+}
+
 impl ServeArgs {
     /// When to checkpoint and where to archive the log.
     pub fn checkpoint_settings(&self) -> joltdb_engine::CheckpointSettings {
@@ -238,6 +256,8 @@ impl ServeArgs {
                 .then(|| std::time::Duration::from_secs(self.checkpoint_interval_secs)),
             log_bytes: self.checkpoint_log_mb.saturating_mul(1 << 20),
             archive_dir: self.archive_dir.clone(),
+            archive_retention: (self.archive_retention_hours > 0.0)
+                .then(|| std::time::Duration::from_secs_f64(self.archive_retention_hours * 3600.0)),
         }
     }
 
@@ -279,6 +299,7 @@ mod tests {
         assert_eq!(s.interval, Some(std::time::Duration::from_secs(300)));
         assert_eq!(s.log_bytes, 256 << 20);
         assert_eq!(s.archive_dir, None);
+        assert_eq!(s.archive_retention, None);
         let cli = Cli::try_parse_from([
             "joltdb",
             "--checkpoint-interval-secs",
@@ -287,9 +308,16 @@ mod tests {
             "8",
             "--archive-dir",
             "/tmp/a",
+            "--archive-retention-hours",
+            "1.5",
         ])
         .unwrap();
         let s = cli.serve.checkpoint_settings();
+        assert_eq!(
+            s.archive_retention,
+            Some(std::time::Duration::from_secs(5400))
+        );
+        assert!(Cli::try_parse_from(["joltdb", "--archive-retention-hours", "-1"]).is_err());
         assert_eq!(s.interval, None);
         assert_eq!(s.log_bytes, 8 << 20);
         assert_eq!(

@@ -114,6 +114,51 @@ pub fn resolve_backup_path(backup_dir: &Path, name: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Removes the hidden `.<name>.partial` files that backups killed midway
+/// left in `backup_dir` (and its subdirectories). A file a running BACKUP
+/// holds (it keeps it locked) is left alone. Returns how many were removed.
+pub fn remove_stale_partials(backup_dir: &Path) -> usize {
+    let mut removed = 0;
+    let mut dirs = vec![backup_dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let path = entry.path();
+            if kind.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let name = entry.file_name();
+            let stale = kind.is_file()
+                && name
+                    .to_str()
+                    .is_some_and(|n| n.starts_with('.') && n.ends_with(".partial"));
+            if !stale {
+                continue;
+            }
+            let Ok(file) = std::fs::File::options().write(true).open(&path) else {
+                continue;
+            };
+            if file.try_lock().is_err() {
+                continue;
+            }
+            match std::fs::remove_file(&path) {
+                Ok(()) => {
+                    tracing::info!("removed {} left by an interrupted BACKUP", path.display());
+                    removed += 1;
+                }
+                Err(e) => tracing::warn!("could not remove {}: {e}", path.display()),
+            }
+        }
+    }
+    removed
+}
+
 fn not_found(name: &str) -> Error {
     Error::new(
         SqlState::UNDEFINED_OBJECT,

@@ -39,6 +39,9 @@ pub struct RestoreRequest {
     /// Replace existing tables of the same names instead of failing.
     pub replace: bool,
     pub passphrase: Option<String>,
+    /// Bring the tables forward to this time (microseconds since the Unix
+    /// epoch) with the log archive (see [`crate::pitr`]).
+    pub as_of_micros: Option<i64>,
 }
 
 #[derive(Clone, Debug)]
@@ -317,6 +320,10 @@ pub fn restore_backup(
     }
     let plan = plan_tables(&manifest, req)?;
     check_conflicts(&engine.catalog_data.lock(), &plan, req.replace)?;
+    let window = match req.as_of_micros {
+        Some(t) => Some(crate::pitr::prepare(engine, &manifest, t)?),
+        None => None,
+    };
     let _no_checkpoint = engine.checkpointer.hold_off();
 
     // Reserve fresh ids durably before any row is logged under them.
@@ -402,7 +409,7 @@ pub fn restore_backup(
                         .store
                         .replay_put(partition, key.clone(), Some(row.clone()));
                     target.rows += 1;
-                    log.add(partition, target.def.oid, key, row)?;
+                    log.add(partition, target.def.oid, key, Some(row))?;
                 }
             }
             Some((FrameKind::End, raw)) => {
@@ -413,6 +420,27 @@ pub fn restore_backup(
                 return Err(super::format::corrupt("has a second manifest"))
             }
             None => return Err(super::format::corrupt("is truncated")),
+        }
+    }
+    if let Some(window) = &window {
+        let targets: Vec<crate::pitr::Target> = pending
+            .iter()
+            .map(|p| crate::pitr::Target {
+                backup_oid: manifest.tables[p.source].def.oid,
+                def: &p.def,
+                store: &p.store,
+            })
+            .collect();
+        let stats = crate::pitr::replay(window, &targets, |partition, oid, key, row| {
+            log.add(partition, oid, key, row)
+        })?;
+        tracing::info!(
+            transactions = stats.transactions,
+            changes = stats.changes,
+            "replayed the log archive for RESTORE ... AS OF"
+        );
+        for p in &mut pending {
+            crate::pitr::advance_sequences(&p.def, &p.store, &mut p.sequences);
         }
     }
     log.finish()?;
@@ -499,10 +527,14 @@ pub fn restore_backup(
     Ok(summary)
 }
 
+/// A restored change waiting to be logged: table id, row key, new row (or
+/// `None` for a deletion replayed by a point-in-time restore).
+type BufferedChange = (u32, Key, Option<Arc<Row>>);
+
 /// Groups restored rows into partition log records and waits for them.
 struct LogBatcher<'a> {
     engine: &'a EngineInner,
-    buffers: Vec<Vec<(u32, Key, Arc<Row>)>>,
+    buffers: Vec<Vec<BufferedChange>>,
     in_flight: Vec<BoxFuture<'static, Result<u64>>>,
 }
 
@@ -515,7 +547,7 @@ impl<'a> LogBatcher<'a> {
         }
     }
 
-    fn add(&mut self, partition: u16, oid: u32, key: Key, row: Arc<Row>) -> Result<()> {
+    fn add(&mut self, partition: u16, oid: u32, key: Key, row: Option<Arc<Row>>) -> Result<()> {
         let buf = &mut self.buffers[partition as usize];
         buf.push((oid, key, row));
         if buf.len() >= ROWS_PER_RECORD {
@@ -534,12 +566,15 @@ impl<'a> LogBatcher<'a> {
         self.engine.txns.finish(txn);
         let refs: Vec<LoggedChange> = changes
             .iter()
-            .map(|(o, k, r)| (*o, &k[..], Some(&r[..])))
+            .map(|(o, k, r)| (*o, &k[..], r.as_deref().map(|r| &r[..])))
             .collect();
-        let now = chrono::Utc::now().timestamp_micros();
-        let record = encode_commit_record(txn, now, &[partition], &refs);
-        self.in_flight
-            .push(self.engine.logs[partition as usize].append(record));
+        let append = self
+            .engine
+            .txns
+            .append_committed(&self.engine.logs[partition as usize], |time| {
+                encode_commit_record(txn, time, &[partition], &refs)
+            });
+        self.in_flight.push(append);
         if self.in_flight.len() >= MAX_PENDING_APPENDS {
             self.wait()?;
         }

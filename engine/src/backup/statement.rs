@@ -4,8 +4,8 @@
 //! ```text
 //! BACKUP TABLE t [, t2 ...] TO 'name' [WITH (option = value, ...)]
 //! BACKUP DATABASE TO 'name' [WITH (...)]
-//! RESTORE TABLE t FROM 'name' [AS t_copy] [WITH (...)]
-//! RESTORE DATABASE FROM 'name' [WITH (...)]
+//! RESTORE TABLE t FROM 'name' [AS OF 'timestamptz'] [AS t_copy] [WITH (...)]
+//! RESTORE DATABASE FROM 'name' [AS OF 'timestamptz'] [WITH (...)]
 //! SHOW BACKUP 'name' [WITH (encryption_passphrase = '...')]
 //! VERIFY BACKUP 'name' [WITH (encryption_passphrase = '...')]
 //! ```
@@ -297,6 +297,18 @@ fn passphrase_option(v: String) -> Result<String> {
     Ok(v)
 }
 
+/// An `AS OF` time: a `timestamptz` literal, UTC unless it has an offset.
+fn parse_as_of(text: &str) -> Result<i64> {
+    let io = crate::types::io::IoContext::default();
+    match crate::types::io::parse_text(crate::types::DataType::TimestampTz, text, &io)? {
+        crate::types::Value::TimestampTz(t) => Ok(t.timestamp_micros()),
+        _ => Err(Error::new(
+            SqlState::INVALID_DATETIME_FORMAT,
+            format!("invalid input syntax for type timestamp with time zone: \"{text}\""),
+        )),
+    }
+}
+
 /// Parses a statement starting with BACKUP, RESTORE, VERIFY or
 /// `SHOW BACKUP`. Errors are 42601 (syntax) or 22023 (bad option).
 pub fn parse_statement(text: &str) -> Result<BackupStatement> {
@@ -350,8 +362,20 @@ pub fn parse_statement(text: &str) -> Result<BackupStatement> {
         }
         p.expect("from")?;
         let name = p.string()?;
-        if request.table.is_some() && p.keyword("as") {
-            request.rename = Some(p.table_name()?);
+        // `AS OF '<time>'` and (for a table) `AS new_name`, in either order.
+        while p.peek() == Some(&Tok::Word("as".into())) {
+            if p.toks.get(p.pos + 1) == Some(&Tok::Word("of".into())) {
+                if request.as_of_micros.is_some() {
+                    return Err(p.error());
+                }
+                p.pos += 2;
+                request.as_of_micros = Some(parse_as_of(&p.string()?)?);
+            } else if request.table.is_some() && request.rename.is_none() {
+                p.pos += 1;
+                request.rename = Some(p.table_name()?);
+            } else {
+                break;
+            }
         }
         for (k, v) in p.options()? {
             match k.as_str() {
@@ -425,6 +449,23 @@ mod tests {
         assert_eq!(request.table.as_deref(), Some("t"));
         assert_eq!(request.rename.as_deref(), Some("t2"));
         assert!(request.replace);
+        assert_eq!(request.as_of_micros, None);
+        for text in [
+            "RESTORE TABLE t FROM 'n' AS OF '2026-01-02 03:04:05+00' AS t2",
+            "RESTORE TABLE t FROM 'n' AS t2 AS OF '2026-01-02 04:04:05+01'",
+        ] {
+            let BackupStatement::Restore { request, .. } = parse_statement(text).unwrap() else {
+                panic!()
+            };
+            assert_eq!(request.rename.as_deref(), Some("t2"), "{text}");
+            assert_eq!(request.as_of_micros, Some(1_767_323_045_000_000), "{text}");
+        }
+        let BackupStatement::Restore { request, .. } =
+            parse_statement("RESTORE DATABASE FROM 'n' AS OF '2026-01-02 03:04:05'").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(request.as_of_micros, Some(1_767_323_045_000_000));
         assert!(matches!(
             parse_statement("SHOW BACKUP 'n'").unwrap(),
             BackupStatement::Show { .. }
@@ -445,6 +486,9 @@ mod tests {
             "BACKUP TABLE t 'x'",
             "RESTORE TABLE t FROM x",
             "BACKUP TABLE t TO 'x' extra",
+            "RESTORE DATABASE FROM 'x' AS t2",
+            "RESTORE TABLE t FROM 'x' AS OF",
+            "RESTORE TABLE t FROM 'x' AS OF '2026-01-01' AS OF '2026-01-01'",
         ] {
             assert_eq!(
                 parse_statement(bad).unwrap_err().state,
@@ -463,5 +507,11 @@ mod tests {
                 "{bad}"
             );
         }
+        assert_eq!(
+            parse_statement("RESTORE TABLE t FROM 'x' AS OF 'yesterday-ish'")
+                .unwrap_err()
+                .state,
+            SqlState::INVALID_DATETIME_FORMAT
+        );
     }
 }

@@ -1,5 +1,7 @@
-//! Taking a backup: every chosen table read at one MVCC snapshot, written
-//! to a temporary file that is synced and renamed into place.
+//! Taking a backup: every chosen table read at one consistent cut across
+//! the partitions (an MVCC snapshot and the commit time it ends at),
+//! written to a hidden, locked temporary file that is synced and then
+//! linked under its name.
 
 use super::format::{
     BackupWriter, EndMarker, FrameKind, Manifest, SequenceEntry, TableEntry, FORMAT_VERSION,
@@ -89,8 +91,12 @@ pub fn take_backup(
     dest: &Path,
     opts: &BackupOptions,
 ) -> Result<BackupSummary> {
-    let snapshot = engine.txns.snapshot();
-    let snapshot_time = chrono::Utc::now().timestamp_micros();
+    // A consistent cut: the snapshot holds exactly the transactions
+    // committed at or before `snapshot_time`, so a point-in-time restore
+    // replays the log strictly after it.
+    let cut = engine.txns.cut(&engine.logs);
+    let snapshot = cut.snapshot;
+    let snapshot_time = cut.horizon_micros;
     let catalog = engine.catalog();
     let chosen: Vec<Arc<Table>> = match tables {
         Some(names) => {
@@ -160,7 +166,8 @@ pub fn take_backup(
         .to_string_lossy()
         .into_owned();
     let tmp = dest.with_file_name(format!(".{file_name}.partial"));
-    let result = write_file(&tmp, &manifest, &chosen, snapshot.ts, opts);
+    let file = open_partial(&tmp, &file_name)?;
+    let result = write_file(&file, &manifest, &chosen, snapshot.ts, opts);
     drop(snapshot);
     let summary = match result {
         Ok(s) => s,
@@ -169,13 +176,23 @@ pub fn take_backup(
             return Err(e);
         }
     };
-    if let Err(e) = std::fs::rename(&tmp, dest) {
+    // A link, unlike a rename, never replaces a backup that appeared under
+    // the name meanwhile. The lock on the file is held until it is done.
+    if let Err(e) = std::fs::hard_link(&tmp, dest) {
         let _ = std::fs::remove_file(&tmp);
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            return Err(Error::new(
+                SqlState::DUPLICATE_OBJECT,
+                format!("backup \"{file_name}\" already exists"),
+            ));
+        }
         return Err(Error::io(
-            format!("renaming backup into {}", dest.display()),
+            format!("moving backup into {}", dest.display()),
             e,
         ));
     }
+    let _ = std::fs::remove_file(&tmp);
+    drop(file);
     if let Some(dir) = dest.parent() {
         std::fs::File::open(dir)
             .and_then(|d| d.sync_all())
@@ -209,15 +226,55 @@ fn flush_chunk<W: std::io::Write>(
     Ok(())
 }
 
+/// Opens the temporary file a backup is written to, holding an exclusive
+/// lock on it for as long as the backup runs: start-up clean-up
+/// ([`super::remove_stale_partials`]) removes only files nobody holds, and
+/// a second BACKUP to the same name is refused (55006) instead of
+/// overwriting the first one's file.
+fn open_partial(tmp: &Path, name: &str) -> Result<std::fs::File> {
+    use std::os::unix::fs::MetadataExt;
+    for _ in 0..3 {
+        let file = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(tmp)
+            .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
+        if file.try_lock().is_err() {
+            return Err(Error::new(
+                SqlState::OBJECT_IN_USE,
+                format!("backup \"{name}\" is being written by another BACKUP"),
+            ));
+        }
+        // The clean-up may have removed the file between our open and lock.
+        let ours = file
+            .metadata()
+            .map_err(|e| Error::io(format!("reading {}", tmp.display()), e))?;
+        match std::fs::metadata(tmp) {
+            Ok(m) if m.ino() == ours.ino() && m.dev() == ours.dev() => {
+                file.set_len(0)
+                    .map_err(|e| Error::io(format!("truncating {}", tmp.display()), e))?;
+                return Ok(file);
+            }
+            _ => continue,
+        }
+    }
+    Err(Error::new(
+        SqlState::OBJECT_IN_USE,
+        format!("could not take hold of {}", tmp.display()),
+    ))
+}
+
 fn write_file(
-    tmp: &Path,
+    file: &std::fs::File,
     manifest: &Manifest,
     tables: &[Arc<Table>],
     snap: Ts,
     opts: &BackupOptions,
 ) -> Result<BackupSummary> {
-    let file = std::fs::File::create(tmp)
-        .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
+    let file = file
+        .try_clone()
+        .map_err(|e| Error::io("opening backup file", e))?;
     let mut w = BackupWriter::new(
         BufWriter::with_capacity(1 << 20, file),
         opts.compressed,

@@ -957,6 +957,7 @@ mod tests {
                 interval: None,
                 log_bytes: 0,
                 archive_dir: None,
+                archive_retention: None,
             },
             backup_dir: None,
         })

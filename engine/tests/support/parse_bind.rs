@@ -33,6 +33,7 @@ impl ParseBind {
                 interval: None,
                 log_bytes: 0,
                 archive_dir: None,
+                archive_retention: None,
             },
             backup_dir: None,
         })
