@@ -34,6 +34,9 @@ pub struct IndexDef {
     pub columns: Vec<usize>,
     pub unique: bool,
     pub primary: bool,
+    /// Made for a UNIQUE constraint (rather than by CREATE INDEX).
+    #[serde(default)]
+    pub constraint: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

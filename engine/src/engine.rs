@@ -44,6 +44,10 @@ pub struct EngineInner {
     catalog_data: Mutex<CatalogData>,
     pub txns: Arc<TxnManager>,
     pub logs: Vec<Arc<dyn PartitionLog>>,
+    /// The role store, when the server has one (the system catalogs list
+    /// its roles).
+    roles: std::sync::OnceLock<joltdb_auth::RoleStore>,
+    pub started: chrono::DateTime<chrono::Utc>,
     _lock: File,
 }
 
@@ -161,6 +165,8 @@ impl EngineInner {
             catalog_data: Mutex::new(data),
             txns: Arc::new(TxnManager::default()),
             logs,
+            roles: std::sync::OnceLock::new(),
+            started: chrono::Utc::now(),
             _lock: lock,
         };
         engine.recover()?;
@@ -264,6 +270,16 @@ impl EngineInner {
                 }
             }
         }
+    }
+
+    /// The role store, if one was attached.
+    pub fn roles(&self) -> Option<&joltdb_auth::RoleStore> {
+        self.roles.get()
+    }
+
+    /// Attaches the role store (once; later calls are ignored).
+    pub fn attach_roles(&self, roles: joltdb_auth::RoleStore) {
+        let _ = self.roles.set(roles);
     }
 
     pub fn catalog(&self) -> Arc<CatalogSnapshot> {
@@ -398,6 +414,7 @@ impl EngineInner {
                 columns: cols.clone(),
                 unique: true,
                 primary: false,
+                constraint: true,
             });
             new_data.next_oid += 1;
         }
@@ -529,6 +546,7 @@ impl EngineInner {
             columns: cols,
             unique,
             primary: false,
+            constraint: false,
         };
         new_data.next_oid += 1;
         let snap = self.catalog();

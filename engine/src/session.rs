@@ -47,6 +47,11 @@ impl Engine {
         Ok(Engine { inner })
     }
 
+    /// Lets the system catalogs (pg_roles, ...) list the server's roles.
+    pub fn attach_roles(&self, roles: joltdb_auth::RoleStore) {
+        self.inner.attach_roles(roles);
+    }
+
     /// The partition count of the open data directory.
     pub fn partitions(&self) -> usize {
         self.inner.partitions

@@ -62,6 +62,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
         .map_err(|e| ServerError::Engine(joltdb_engine::Error::internal(e.to_string())))??;
 
     let roles = Arc::new(RoleStore::open(&args.data_dir)?);
+    engine.attach_roles((*roles).clone());
     let password = std::env::var("JOLTDB_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty());

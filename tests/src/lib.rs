@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 pub use tokio_postgres;
 
+pub mod postgres;
 pub mod raw;
 
 /// Password given to the superuser on first start.

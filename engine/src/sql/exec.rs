@@ -163,6 +163,7 @@ pub fn eval_special(f: SpecialFunc, args: &[Value], ctx: &StmtCtx) -> Result<Val
             Value::Int8(v)
         }
         SpecialFunc::TxidCurrent => Value::Int8(ctx.txn as i64),
+        SpecialFunc::Catalog(f) => crate::syscat::functions::eval(f, args, ctx)?,
     })
 }
 
@@ -223,6 +224,7 @@ pub fn is_heavy(plan: &Plan) -> bool {
         | Plan::Sort { .. }
         | Plan::Distinct { .. }
         | Plan::SetOp { .. } => true,
+        Plan::SystemScan { .. } | Plan::FunctionScan { .. } => false,
     }
 }
 
@@ -324,7 +326,9 @@ impl Node {
             Plan::Aggregate { .. }
             | Plan::Sort { .. }
             | Plan::Distinct { .. }
-            | Plan::SetOp { .. } => Node::Materialized(None),
+            | Plan::SetOp { .. }
+            | Plan::SystemScan { .. }
+            | Plan::FunctionScan { .. } => Node::Materialized(None),
             Plan::Limit { input, .. } => Node::Limit {
                 input: Box::new(Node::new(input)),
                 remaining: None,
@@ -663,6 +667,14 @@ fn materialize(plan: &Plan, env: &Env) -> Result<Vec<Row>> {
             Ok(set_op(l, r, *kind, *all))
         }
         Plan::Aggregate { input, group, aggs } => aggregate(input, group, aggs, env),
+        Plan::SystemScan { table } => Ok(crate::syscat::rows(table, env.ctx)),
+        Plan::FunctionScan { func, args } => {
+            let args = args
+                .iter()
+                .map(|a| a.eval(&[], env))
+                .collect::<Result<Vec<_>>>()?;
+            func.rows(&args, env.ctx)
+        }
         _ => Err(Error::internal("not a materializing plan")),
     }
 }

@@ -47,6 +47,8 @@ pub enum SpecialFunc {
     Currval,
     Setval,
     TxidCurrent,
+    /// Functions over the system catalogs (format_type, pg_get_expr, ...).
+    Catalog(crate::syscat::functions::CatalogFunc),
 }
 
 #[derive(Clone, Debug)]
@@ -55,6 +57,8 @@ pub enum SubqueryKind {
     Exists,
     /// `expr IN (subquery)`; the comparison is `expr = column 0`.
     In(Box<Expr>),
+    /// `ARRAY(subquery)`: the column's values as an array literal (text).
+    Array,
 }
 
 #[derive(Clone)]
@@ -513,7 +517,7 @@ fn eval_subquery(sq: &Subquery, row: &[Value], env: &Env) -> Result<Value> {
     let limit = match sq.kind {
         SubqueryKind::Exists => Some(1),
         SubqueryKind::Scalar => Some(2),
-        SubqueryKind::In(_) => None,
+        SubqueryKind::In(_) | SubqueryKind::Array => None,
     };
     let rows = exec::run_subquery(sq, row, env, limit)?;
     Ok(match &sq.kind {
@@ -527,6 +531,7 @@ fn eval_subquery(sq: &Subquery, row: &[Value], env: &Env) -> Result<Value> {
             }
             rows.first().map(|r| r[0].clone()).unwrap_or(Value::Null)
         }
+        SubqueryKind::Array => crate::syscat::array_from_values(rows.iter().map(|r| &r[0])),
         SubqueryKind::In(e) => {
             let v = e.eval(row, env)?;
             if v.is_null() {

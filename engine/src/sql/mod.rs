@@ -7,3 +7,4 @@ pub mod exec;
 pub mod expr;
 pub mod parser;
 pub mod plan;
+pub mod srf;

@@ -115,6 +115,15 @@ pub enum Plan {
         kind: SetOpKind,
         all: bool,
     },
+    /// A system catalog relation; its rows are generated when read.
+    SystemScan {
+        table: &'static crate::syscat::SysTable,
+    },
+    /// A set-returning function in FROM (generate_series).
+    FunctionScan {
+        func: super::srf::TableFunction,
+        args: Vec<Expr>,
+    },
 }
 
 pub struct InsertPlan {

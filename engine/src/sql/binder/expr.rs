@@ -48,6 +48,9 @@ fn op_of(op: &ast::BinaryOperator) -> Option<BinaryOp> {
         B::PGILikeMatch => BinaryOp::ILike,
         B::PGNotLikeMatch => BinaryOp::NotLike,
         B::PGNotILikeMatch => BinaryOp::NotILike,
+        B::PGCustomBinaryOperator(parts) => {
+            return op_of(&super::syscat::qualified_operator(parts)?)
+        }
         _ => return None,
     })
 }
@@ -101,6 +104,7 @@ fn special_type(f: SpecialFunc) -> DataType {
         | SpecialFunc::Currval
         | SpecialFunc::Setval
         | SpecialFunc::TxidCurrent => DataType::Int8,
+        SpecialFunc::Catalog(f) => crate::syscat::functions::return_type(f),
     }
 }
 
@@ -295,7 +299,7 @@ impl Binder<'_> {
         Err(undefined_column(name))
     }
 
-    fn bind_subquery(
+    pub(super) fn bind_subquery(
         &mut self,
         q: &ast::Query,
         scopes: &[Scope],
@@ -305,7 +309,7 @@ impl Binder<'_> {
         Ok((Arc::new(plan), cols, correlated))
     }
 
-    fn subquery(
+    pub(super) fn subquery(
         &mut self,
         plan: Arc<Plan>,
         kind: SubqueryKind,
@@ -597,6 +601,9 @@ impl Binder<'_> {
             E::Cast {
                 expr, data_type, ..
             } => {
+                if let Some(r) = self.bind_catalog_cast(expr, data_type, scopes)? {
+                    return Ok(r);
+                }
                 let to = convert_type(data_type)?;
                 let (b, t) = self.bind_expr_typed(expr, scopes, Some(to))?;
                 let b = match b {
@@ -691,7 +698,17 @@ impl Binder<'_> {
             E::AtTimeZone { .. } => {
                 return Err(Error::unsupported("AT TIME ZONE is not supported yet"))
             }
-            E::Array(_) | E::AnyOp { .. } | E::AllOp { .. } => {
+            E::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            } => self.bind_any(left, compare_op, right, scopes)?,
+            E::CompoundFieldAccess { root, access_chain } => {
+                self.bind_subscript(root, access_chain, scopes)?
+            }
+            E::Collate { expr, collation } => self.bind_collate(expr, collation, scopes, hint)?,
+            E::Array(_) | E::AllOp { .. } => {
                 return Err(Error::unsupported("arrays are not supported yet"))
             }
             E::Tuple(_) => {
@@ -1005,7 +1022,11 @@ impl Binder<'_> {
         ))
     }
 
-    fn function_args(&mut self, f: &ast::Function, scopes: &[Scope]) -> Result<FunctionArgs> {
+    pub(super) fn function_args(
+        &mut self,
+        f: &ast::Function,
+        scopes: &[Scope],
+    ) -> Result<FunctionArgs> {
         let mut star = false;
         let mut distinct = false;
         let mut out = Vec::new();
@@ -1038,6 +1059,9 @@ impl Binder<'_> {
     }
 
     fn bind_function(&mut self, f: &ast::Function, scopes: &[Scope]) -> Result<(Expr, DataType)> {
+        if let Some(r) = self.bind_catalog_call(f, scopes)? {
+            return Ok(r);
+        }
         let name = object_name(&f.name)?;
         if f.over.is_some() {
             return Err(Error::unsupported("window functions are not supported yet"));
@@ -1385,5 +1409,7 @@ pub(super) fn plan_refers_outer(plan: &Plan) -> bool {
         } => opt(limit) || opt(offset) || plan_refers_outer(input),
         Plan::Distinct { input } => plan_refers_outer(input),
         Plan::SetOp { left, right, .. } => plan_refers_outer(left) || plan_refers_outer(right),
+        Plan::SystemScan { .. } => false,
+        Plan::FunctionScan { args, .. } => exprs_outer(args),
     }
 }

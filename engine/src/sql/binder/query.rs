@@ -223,6 +223,11 @@ impl Binder<'_> {
             ast::TableFactor::Table {
                 name, alias, args, ..
             } => {
+                if let Some(r) =
+                    self.bind_system_relation(name, alias.as_ref(), args.as_ref(), outer)?
+                {
+                    return Ok(r);
+                }
                 if args.is_some() {
                     return Err(Error::unsupported("table functions are not supported yet"));
                 }
@@ -672,7 +677,7 @@ impl Binder<'_> {
     }
 }
 
-fn rename_columns(scope: &mut Scope, names: &[ast::TableAliasColumnDef]) -> Result<()> {
+pub(super) fn rename_columns(scope: &mut Scope, names: &[ast::TableAliasColumnDef]) -> Result<()> {
     if names.len() > scope.cols.len() {
         return Err(Error::new(
             SqlState::INVALID_COLUMN_REFERENCE,
