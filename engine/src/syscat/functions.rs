@@ -444,6 +444,7 @@ pub fn eval(f: CatalogFunc, args: &[Value], ctx: &StmtCtx) -> Result<Value> {
         }
         F::GetConstraintdef => {
             let oid = oid0();
+            let pretty = args.get(1).and_then(Value::as_bool).unwrap_or(false);
             let sys = sys();
             let table_of = |low: u32| {
                 sys.catalog
@@ -456,13 +457,13 @@ pub fn eval(f: CatalogFunc, args: &[Value], ctx: &StmtCtx) -> Result<Value> {
                     table_constraints(&t.def)
                         .into_iter()
                         .find(|c| c.oid == oid)
-                        .map(|c| constraint_def(&c))
+                        .map(|c| constraint_def(&c, pretty))
                 }),
                 Some(oids::ConstraintRef::Index(_)) => sys.catalog.tables.values().find_map(|t| {
                     table_constraints(&t.def)
                         .into_iter()
                         .find(|c| c.oid == oid)
-                        .map(|c| constraint_def(&c))
+                        .map(|c| constraint_def(&c, pretty))
                 }),
                 None => None,
             };

@@ -340,8 +340,9 @@ fn check_columns(def: &TableDef, expr: &str) -> Vec<usize> {
         .collect()
 }
 
-/// pg_get_constraintdef's text for a constraint.
-pub fn constraint_def(c: &ConstraintView) -> String {
+/// pg_get_constraintdef's text for a constraint; without `pretty` an
+/// operator expression is parenthesised, as PostgreSQL does.
+pub fn constraint_def(c: &ConstraintView, pretty: bool) -> String {
     let cols = |idx: &[usize]| {
         idx.iter()
             .map(|&i| quote_ident(&c.table.columns[i].name))
@@ -351,7 +352,14 @@ pub fn constraint_def(c: &ConstraintView) -> String {
     match c.kind {
         'p' => format!("PRIMARY KEY ({})", cols(&c.columns)),
         'u' => format!("UNIQUE ({})", cols(&c.columns)),
-        _ => format!("CHECK ({})", c.check.unwrap_or("")),
+        _ => {
+            let expr = c.check.unwrap_or("");
+            if pretty || !expr.contains(' ') {
+                format!("CHECK ({expr})")
+            } else {
+                format!("CHECK (({expr}))")
+            }
+        }
     }
 }
 
