@@ -128,6 +128,12 @@ pub struct CatalogSnapshot {
 impl CatalogSnapshot {
     pub fn table(&self, name: &str) -> Result<&Arc<Table>> {
         self.tables.get(name).ok_or_else(|| {
+            if crate::syscat::lookup(None, name).is_some() {
+                return Error::new(
+                    SqlState::WRONG_OBJECT_TYPE,
+                    format!("cannot change system catalog relation \"{name}\""),
+                );
+            }
             Error::new(
                 SqlState::UNDEFINED_TABLE,
                 format!("relation \"{name}\" does not exist"),

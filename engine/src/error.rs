@@ -50,6 +50,7 @@ impl SqlState {
     pub const DUPLICATE_COLUMN: SqlState = SqlState("42701");
     pub const AMBIGUOUS_COLUMN: SqlState = SqlState("42702");
     pub const DATATYPE_MISMATCH: SqlState = SqlState("42804");
+    pub const WRONG_OBJECT_TYPE: SqlState = SqlState("42809");
     pub const CANNOT_COERCE: SqlState = SqlState("42846");
     pub const GROUPING_ERROR: SqlState = SqlState("42803");
     pub const UNDEFINED_OBJECT_SAVEPOINT: SqlState = SqlState("3B001");
