@@ -16,6 +16,7 @@ pub mod error;
 pub mod session;
 pub mod sql;
 pub mod storage;
+pub mod syscat;
 pub mod txn;
 pub mod types;
 pub mod wal;
