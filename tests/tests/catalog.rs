@@ -25,6 +25,76 @@ CREATE TABLE counters (n bigserial PRIMARY KEY, label char(4));
 CREATE TABLE plain (a smallint, b double precision, c boolean, d bytea, e date, f uuid);
 ";
 
+/// joltdb's built-in roles, created on PostgreSQL too so that role lists
+/// compare equal.
+const JOLTDB_BUILTIN_ROLES: &str =
+    "CREATE ROLE joltdb_backup NOLOGIN; CREATE ROLE joltdb_restore NOLOGIN;";
+
+/// Roles, ownership and grants for the privilege checks.
+const PRIVILEGES: &str = "
+CREATE ROLE readers NOLOGIN;
+CREATE ROLE alice LOGIN PASSWORD 'alice-secret';
+CREATE ROLE bob LOGIN NOINHERIT CREATEDB VALID UNTIL '2030-01-01 00:00:00+00';
+CREATE ROLE ops LOGIN CREATEROLE;
+GRANT readers TO bob;
+GRANT readers TO alice;
+CREATE TABLE accounts (id int PRIMARY KEY, owner text, balance numeric);
+CREATE TABLE notes (id int, body text);
+GRANT SELECT ON accounts TO readers;
+GRANT INSERT, UPDATE ON accounts TO alice WITH GRANT OPTION;
+GRANT SELECT (id, owner) ON accounts TO ops;
+GRANT ALL ON notes TO ops;
+GRANT SELECT ON notes TO PUBLIC;
+REVOKE UPDATE ON accounts FROM alice;
+";
+
+/// Queries over privileges whose rows must match PostgreSQL's.
+const PRIVILEGE_QUERIES: &[&str] = &[
+    "SELECT has_table_privilege('alice', 'accounts', 'INSERT'), \
+            has_table_privilege('alice', 'accounts', 'UPDATE'), \
+            has_table_privilege('alice', 'accounts', 'SELECT'), \
+            has_table_privilege('alice', 'accounts', 'DELETE'), \
+            has_table_privilege('bob', 'accounts', 'SELECT'), \
+            has_table_privilege('readers', 'accounts', 'SELECT'), \
+            has_table_privilege('ops', 'accounts', 'SELECT'), \
+            has_table_privilege('ops', 'notes', 'TRUNCATE'), \
+            has_table_privilege('bob', 'notes', 'SELECT'), \
+            has_table_privilege('bob', 'notes', 'INSERT'), \
+            has_table_privilege('alice', 'accounts', 'INSERT WITH GRANT OPTION'), \
+            has_table_privilege('accounts', 'DELETE')",
+    "SELECT has_table_privilege('alice', 'accounts'::regclass, 'select, insert')",
+    "SELECT grantor, grantee, table_name, privilege_type, is_grantable, with_hierarchy \
+     FROM information_schema.role_table_grants WHERE table_schema = 'public' \
+     ORDER BY table_name, grantee, privilege_type",
+    "SELECT grantor, grantee, table_name, privilege_type, is_grantable \
+     FROM information_schema.table_privileges WHERE table_schema = 'public' \
+     ORDER BY table_name, grantee, privilege_type",
+    "SELECT relname, relacl, pg_get_userbyid(relowner) FROM pg_class \
+     WHERE relname IN ('accounts', 'notes') ORDER BY 1",
+    "SELECT r.rolname, m.rolname, a.admin_option, g.rolname FROM pg_auth_members a \
+     JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member \
+     JOIN pg_roles g ON g.oid = a.grantor WHERE m.rolname !~ '^pg_' ORDER BY 1, 2",
+];
+
+/// The same, as a role that is not a superuser (`SET ROLE alice`): only
+/// the grants alice takes part in are listed.
+const PRIVILEGE_QUERIES_AS_ALICE: &[&str] = &[
+    "SELECT grantor, grantee, table_name, privilege_type, is_grantable \
+     FROM information_schema.role_table_grants WHERE table_schema = 'public' \
+     ORDER BY table_name, grantee, privilege_type",
+    "SELECT grantee, table_name, privilege_type \
+     FROM information_schema.table_privileges WHERE table_schema = 'public' \
+     ORDER BY table_name, grantee, privilege_type",
+    "SELECT has_table_privilege('notes', 'SELECT'), has_table_privilege('notes', 'DELETE')",
+];
+
+/// Privilege errors that must carry PostgreSQL's SQLSTATE.
+const PRIVILEGE_ERRORS: &[&str] = &[
+    "SELECT has_table_privilege('nobody', 'accounts', 'SELECT')",
+    "SELECT has_table_privilege('alice', 'accounts', 'FLY')",
+    "SELECT has_table_privilege('alice', 'no_such_table', 'SELECT')",
+];
+
 /// psql commands whose output must match PostgreSQL's exactly.
 const PSQL_COMMANDS: &[&str] = &[
     "\\d items",
@@ -140,6 +210,9 @@ async fn catalogs_match_postgres() {
     post.batch_execute(SCHEMA)
         .await
         .expect("schema on PostgreSQL");
+    post.batch_execute(JOLTDB_BUILTIN_ROLES)
+        .await
+        .expect("built-in roles on PostgreSQL");
 
     for cmd in PSQL_COMMANDS {
         let j = psql_text(server.psql(&["-c", cmd]));
@@ -256,4 +329,64 @@ async fn catalogs_follow_ddl_and_psql_extras_work() {
             .await,
         &SqlState::UNDEFINED_TABLE,
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_and_privileges_match_postgres() {
+    let mut pg = Postgres::start();
+    let server = TestServer::start_default();
+    let jolt = server.connect().await;
+    let post = pg.connect().await;
+    post.batch_execute(JOLTDB_BUILTIN_ROLES)
+        .await
+        .expect("built-in roles on PostgreSQL");
+    jolt.batch_execute(PRIVILEGES)
+        .await
+        .expect("grants on joltdb");
+    post.batch_execute(PRIVILEGES)
+        .await
+        .expect("grants on PostgreSQL");
+
+    for cmd in ["\\du", "\\dp", "\\dp accounts", "\\du alice"] {
+        let j = psql_text(server.psql(&["-c", cmd]));
+        let p = psql_text(pg.psql(&["-c", cmd]));
+        assert_eq!(
+            j, p,
+            "psql {cmd}: joltdb (left) and PostgreSQL (right) differ"
+        );
+    }
+    for sql in PRIVILEGE_QUERIES {
+        let j = rows(&jolt, sql).await;
+        let p = rows(&post, sql).await;
+        assert!(p.is_ok(), "{sql} failed on PostgreSQL: {p:?}");
+        assert_eq!(j, p, "{sql}: joltdb (left) and PostgreSQL (right) differ");
+    }
+    for sql in PRIVILEGE_ERRORS {
+        let j = rows(&jolt, sql).await;
+        let p = rows(&post, sql).await;
+        assert!(p.is_err(), "{sql} succeeded on PostgreSQL");
+        assert_eq!(j, p, "{sql}: joltdb (left) and PostgreSQL (right) differ");
+    }
+    jolt.batch_execute("SET ROLE alice").await.unwrap();
+    post.batch_execute("SET ROLE alice").await.unwrap();
+    for sql in PRIVILEGE_QUERIES_AS_ALICE {
+        let j = rows(&jolt, sql).await;
+        let p = rows(&post, sql).await;
+        assert!(p.is_ok(), "{sql} failed on PostgreSQL: {p:?}");
+        assert_eq!(
+            j, p,
+            "as alice: {sql}: joltdb (left) and PostgreSQL (right) differ"
+        );
+    }
+
+    // A grant shows at once; a revoke takes it away.
+    jolt.batch_execute("RESET ROLE; GRANT DELETE ON notes TO alice")
+        .await
+        .unwrap();
+    let q = "SELECT has_table_privilege('alice', 'notes', 'DELETE')";
+    assert_eq!(rows(&jolt, q).await, Ok(vec![vec![Some("t".into())]]));
+    jolt.batch_execute("REVOKE DELETE ON notes FROM alice")
+        .await
+        .unwrap();
+    assert_eq!(rows(&jolt, q).await, Ok(vec![vec![Some("f".into())]]));
 }

@@ -400,10 +400,7 @@ fn check_privilege_names(privs: &str, allowed: &[&str]) -> Result<()> {
 pub fn eval(f: CatalogFunc, args: &[Value], ctx: &StmtCtx) -> Result<Value> {
     use CatalogFunc as F;
     // Most functions are strict.
-    let strict = !matches!(
-        f,
-        F::FormatType | F::SetConfig | F::RegOut(_) | F::RegIn(_)
-    );
+    let strict = !matches!(f, F::FormatType | F::SetConfig | F::RegOut(_) | F::RegIn(_));
     if strict && args.iter().any(Value::is_null) {
         return Ok(Value::Null);
     }
@@ -504,14 +501,12 @@ pub fn eval(f: CatalogFunc, args: &[Value], ctx: &StmtCtx) -> Result<Value> {
                     Value::Text(name) => name.clone(),
                     v => {
                         let oid = oid_arg(v).unwrap_or(0);
-                        sys.role_name(oid)
-                            .map(str::to_string)
-                            .ok_or_else(|| {
-                                Error::new(
-                                    SqlState::UNDEFINED_OBJECT,
-                                    format!("role with OID {oid} does not exist"),
-                                )
-                            })?
+                        sys.role_name(oid).map(str::to_string).ok_or_else(|| {
+                            Error::new(
+                                SqlState::UNDEFINED_OBJECT,
+                                format!("role with OID {oid} does not exist"),
+                            )
+                        })?
                     }
                 },
                 _ => ctx.user.clone(),

@@ -174,10 +174,11 @@ impl SysCtx {
             .map(|r| r.name.as_str())
     }
 
-    /// Whether the current user is `role` or a member of it (an "enabled
-    /// role" in information_schema's terms).
+    /// Whether the current user is `role` or a member of it, or a
+    /// superuser (an "enabled role" in information_schema's terms).
     pub fn is_enabled_role(&self, role: &str) -> bool {
-        crate::acl::is_member_of(&self.store, &self.user, role)
+        self.store.get(&self.user).is_some_and(|r| r.superuser)
+            || crate::acl::is_member_of(&self.store, &self.user, role)
     }
 
     /// The name shown as the owner of the built-in objects (schemas, the

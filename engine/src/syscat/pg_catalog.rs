@@ -2,8 +2,8 @@
 //! clients query (pg_class, pg_attribute, pg_index, pg_roles, ...).
 
 use super::{
-    columns, oids, Schema, SysCtx, SysTable, DATABASE_OID,
-    INFORMATION_SCHEMA_NAMESPACE, PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE,
+    columns, oids, Schema, SysCtx, SysTable, DATABASE_OID, INFORMATION_SCHEMA_NAMESPACE,
+    PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE,
 };
 use crate::catalog::{IdentityKind, Table, TableDef};
 use crate::types::functions::quote_ident;
@@ -447,9 +447,7 @@ fn pg_class(ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
                 .set("relowner", o(super::oids::role(&d.owner)))
                 .set(
                     "relacl",
-                    crate::acl::relacl_text(d)
-                        .map(|items| Value::Array(items.into_iter().map(Value::Text).collect()))
-                        .unwrap_or(Value::Null),
+                    d.acl.as_deref().map(acl_array).unwrap_or(Value::Null),
                 )
                 .set("relam", o(HEAP_AM))
                 .set("relnatts", i2(d.columns.len() as i64))
@@ -538,6 +536,11 @@ fn attribute<'a>(
         .set("attcollation", o(type_collation(dt)))
 }
 
+/// An ACL as `aclitem[]` (shown as `text[]`), e.g. `{alice=r/owner}`.
+fn acl_array(acl: &[crate::acl::AclItem]) -> Value {
+    Value::Array(acl.iter().map(|item| t(item.to_text())).collect())
+}
+
 fn pg_attribute(ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
     let mut rows = Vec::new();
     for table in tables_sorted(ctx) {
@@ -553,6 +556,14 @@ fn pg_attribute(ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
                 attribute(me, d.oid, &c.name, i + 1, c.data_type, not_null)
                     .set("atthasdef", b(c.default.is_some() && c.identity.is_none()))
                     .set("attidentity", t(identity))
+                    .set(
+                        "attacl",
+                        d.column_acl
+                            .get(&c.name)
+                            .filter(|acl| !acl.is_empty())
+                            .map(|acl| acl_array(acl))
+                            .unwrap_or(Value::Null),
+                    )
                     .build(),
             );
         }
@@ -674,7 +685,11 @@ fn pg_index(ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
     for table in tables_sorted(ctx) {
         let d = &table.def;
         for ix in table_indexes(d) {
-            let keys = ix.columns.iter().map(|c| Value::Int2(*c as i16 + 1)).collect();
+            let keys = ix
+                .columns
+                .iter()
+                .map(|c| Value::Int2(*c as i16 + 1))
+                .collect();
             let n = ix.columns.len();
             let colls = ix
                 .columns
@@ -708,7 +723,11 @@ fn pg_constraint(ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
     let mut rows = Vec::new();
     for table in tables_sorted(ctx) {
         for c in table_constraints(&table.def) {
-            let keys = c.columns.iter().map(|k| Value::Int2(*k as i16 + 1)).collect();
+            let keys = c
+                .columns
+                .iter()
+                .map(|k| Value::Int2(*k as i16 + 1))
+                .collect();
             rows.push(
                 me.row()
                     .set("oid", o(c.oid))
