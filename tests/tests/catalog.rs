@@ -134,7 +134,7 @@ const QUERIES: &[&str] = &[
     "SELECT c.relname, c.relkind, c.relnatts, c.relchecks, c.relhasindex \
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
      WHERE n.nspname = 'public' ORDER BY c.relname",
-    "SELECT ic.relname, i.indisunique, i.indisprimary, i.indkey, \
+    "SELECT ic.relname, i.indisunique, i.indisprimary, pg_catalog.array_to_string(i.indkey, ' '), \
      pg_get_indexdef(i.indexrelid) \
      FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
      WHERE i.indrelid = 'items'::regclass ORDER BY ic.relname",
