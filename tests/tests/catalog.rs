@@ -76,8 +76,8 @@ const PRIVILEGE_QUERIES: &[&str] = &[
      JOIN pg_roles g ON g.oid = a.grantor WHERE m.rolname !~ '^pg_' ORDER BY 1, 2",
 ];
 
-/// The same, as a role that is not a superuser (`SET ROLE alice`): only
-/// the grants alice takes part in are listed.
+/// Privilege queries as a role that is not a superuser (`SET ROLE
+/// alice`): only the grants alice takes part in are listed.
 const PRIVILEGE_QUERIES_AS_ALICE: &[&str] = &[
     "SELECT grantor, grantee, table_name, privilege_type, is_grantable \
      FROM information_schema.role_table_grants WHERE table_schema = 'public' \
@@ -200,6 +200,41 @@ async fn rows(c: &Client, sql: &str) -> Result<Vec<Vec<Option<String>>>, String>
     }
 }
 
+/// Whether a query is expected to succeed on PostgreSQL.
+#[derive(Clone, Copy, PartialEq)]
+enum Outcome {
+    Rows,
+    Error,
+}
+
+/// Runs each psql command on both servers and asserts the output is the
+/// same, byte for byte.
+fn same_psql_output(server: &TestServer, pg: &Postgres, commands: &[&str]) {
+    for cmd in commands {
+        let j = psql_text(server.psql(&["-c", cmd]));
+        let p = psql_text(pg.psql(&["-c", cmd]));
+        assert_eq!(
+            j, p,
+            "psql {cmd}: joltdb (left) and PostgreSQL (right) differ"
+        );
+    }
+}
+
+/// Runs each query on both servers and asserts the same rows (or the same
+/// SQLSTATE) come back.
+async fn same_rows(jolt: &Client, post: &Client, queries: &[&str], outcome: Outcome) {
+    for sql in queries {
+        let j = rows(jolt, sql).await;
+        let p = rows(post, sql).await;
+        assert_eq!(
+            p.is_err(),
+            outcome == Outcome::Error,
+            "{sql} on PostgreSQL: {p:?}"
+        );
+        assert_eq!(j, p, "{sql}: joltdb (left) and PostgreSQL (right) differ");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalogs_match_postgres() {
     let mut pg = Postgres::start();
@@ -214,25 +249,9 @@ async fn catalogs_match_postgres() {
         .await
         .expect("built-in roles on PostgreSQL");
 
-    for cmd in PSQL_COMMANDS {
-        let j = psql_text(server.psql(&["-c", cmd]));
-        let p = psql_text(pg.psql(&["-c", cmd]));
-        assert_eq!(
-            j, p,
-            "psql {cmd}: joltdb (left) and PostgreSQL (right) differ"
-        );
-    }
-    for sql in QUERIES {
-        let j = rows(&jolt, sql).await;
-        let p = rows(&post, sql).await;
-        assert_eq!(j, p, "{sql}: joltdb (left) and PostgreSQL (right) differ");
-    }
-    for sql in ERRORS {
-        let j = rows(&jolt, sql).await;
-        let p = rows(&post, sql).await;
-        assert!(p.is_err(), "{sql} succeeded on PostgreSQL");
-        assert_eq!(j, p, "{sql}: joltdb (left) and PostgreSQL (right) differ");
-    }
+    same_psql_output(&server, &pg, PSQL_COMMANDS);
+    same_rows(&jolt, &post, QUERIES, Outcome::Rows).await;
+    same_rows(&jolt, &post, ERRORS, Outcome::Error).await;
 
     // \dn: PostgreSQL 15's public schema belongs to pg_database_owner,
     // joltdb's to the superuser.
@@ -347,37 +366,17 @@ async fn roles_and_privileges_match_postgres() {
         .await
         .expect("grants on PostgreSQL");
 
-    for cmd in ["\\du", "\\dp", "\\dp accounts", "\\du alice"] {
-        let j = psql_text(server.psql(&["-c", cmd]));
-        let p = psql_text(pg.psql(&["-c", cmd]));
-        assert_eq!(
-            j, p,
-            "psql {cmd}: joltdb (left) and PostgreSQL (right) differ"
-        );
-    }
-    for sql in PRIVILEGE_QUERIES {
-        let j = rows(&jolt, sql).await;
-        let p = rows(&post, sql).await;
-        assert!(p.is_ok(), "{sql} failed on PostgreSQL: {p:?}");
-        assert_eq!(j, p, "{sql}: joltdb (left) and PostgreSQL (right) differ");
-    }
-    for sql in PRIVILEGE_ERRORS {
-        let j = rows(&jolt, sql).await;
-        let p = rows(&post, sql).await;
-        assert!(p.is_err(), "{sql} succeeded on PostgreSQL");
-        assert_eq!(j, p, "{sql}: joltdb (left) and PostgreSQL (right) differ");
-    }
+    same_psql_output(
+        &server,
+        &pg,
+        &["\\du", "\\dp", "\\dp accounts", "\\du alice"],
+    );
+    same_rows(&jolt, &post, PRIVILEGE_QUERIES, Outcome::Rows).await;
+    same_rows(&jolt, &post, PRIVILEGE_ERRORS, Outcome::Error).await;
+    // As a role that is not a superuser.
     jolt.batch_execute("SET ROLE alice").await.unwrap();
     post.batch_execute("SET ROLE alice").await.unwrap();
-    for sql in PRIVILEGE_QUERIES_AS_ALICE {
-        let j = rows(&jolt, sql).await;
-        let p = rows(&post, sql).await;
-        assert!(p.is_ok(), "{sql} failed on PostgreSQL: {p:?}");
-        assert_eq!(
-            j, p,
-            "as alice: {sql}: joltdb (left) and PostgreSQL (right) differ"
-        );
-    }
+    same_rows(&jolt, &post, PRIVILEGE_QUERIES_AS_ALICE, Outcome::Rows).await;
 
     // A grant shows at once; a revoke takes it away.
     jolt.batch_execute("RESET ROLE; GRANT DELETE ON notes TO alice")
