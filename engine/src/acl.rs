@@ -442,6 +442,36 @@ pub fn parse_privilege_list(text: &str) -> Result<Vec<(Privilege, bool)>> {
     Ok(out)
 }
 
+/// `has_table_privilege(role, table, privileges)`: whether `role` holds
+/// any of the comma-separated `privileges` (each optionally `WITH GRANT
+/// OPTION`) on the table, from its real ACL. Errors: 42704 for an unknown
+/// role, 22023 for an unknown privilege name.
+pub fn role_has_table_privilege(
+    store: &RoleStore,
+    role: &str,
+    def: &TableDef,
+    privileges: &str,
+) -> Result<bool> {
+    if store.get(role).is_none() {
+        return Err(Error::new(
+            SqlState::UNDEFINED_OBJECT,
+            format!("role \"{role}\" does not exist"),
+        ));
+    }
+    let who = Principal::load(store, role);
+    for (p, grant_option) in parse_privilege_list(privileges)? {
+        let held = if grant_option {
+            who.superuser || who.grant_option_bits(def) & p.bit() != 0
+        } else {
+            who.table_bits(def) & p.bit() != 0
+        };
+        if held {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Rows of `information_schema.role_table_grants`-style data for one
 /// table: (grantor, grantee, privilege, is_grantable). PUBLIC is spelled
 /// `PUBLIC`.

@@ -34,6 +34,9 @@ pub struct IndexDef {
     pub columns: Vec<usize>,
     pub unique: bool,
     pub primary: bool,
+    /// Made for a UNIQUE constraint (rather than by CREATE INDEX).
+    #[serde(default)]
+    pub constraint: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -144,6 +147,12 @@ pub struct CatalogSnapshot {
 impl CatalogSnapshot {
     pub fn table(&self, name: &str) -> Result<&Arc<Table>> {
         self.tables.get(name).ok_or_else(|| {
+            if crate::syscat::lookup(None, name).is_some() {
+                return Error::new(
+                    SqlState::WRONG_OBJECT_TYPE,
+                    format!("cannot change system catalog relation \"{name}\""),
+                );
+            }
             Error::new(
                 SqlState::UNDEFINED_TABLE,
                 format!("relation \"{name}\" does not exist"),

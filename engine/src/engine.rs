@@ -55,6 +55,8 @@ pub struct EngineInner {
     pub roles: joltdb_auth::RoleStore,
     /// Per-statement memory limit in bytes (0 = unlimited).
     pub query_memory_limit: std::sync::atomic::AtomicUsize,
+    /// When this engine was opened (pg_postmaster_start_time).
+    pub started: chrono::DateTime<chrono::Utc>,
     _lock: File,
 }
 
@@ -212,6 +214,7 @@ impl EngineInner {
                 .backup_dir
                 .clone()
                 .unwrap_or_else(|| dir.join("backups")),
+            started: chrono::Utc::now(),
             _lock: lock,
         };
         engine.recover()?;
@@ -407,6 +410,7 @@ impl EngineInner {
                 columns: cols.clone(),
                 unique: true,
                 primary: false,
+                constraint: true,
             });
             new_data.next_oid += 1;
         }
@@ -541,6 +545,7 @@ impl EngineInner {
             columns: cols,
             unique,
             primary: false,
+            constraint: false,
         };
         new_data.next_oid += 1;
         let snap = self.catalog();

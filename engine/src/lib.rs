@@ -17,6 +17,7 @@ mod pitr;
 pub mod session;
 pub mod sql;
 pub mod storage;
+pub mod syscat;
 pub mod txn;
 pub mod types;
 pub mod wal;

@@ -88,6 +88,24 @@ impl Postgres {
         std::fs::read_to_string(self.dir.path().join("postgres.log")).unwrap_or_default()
     }
 
+    /// Runs psql against this cluster (as the `joltdb` role, database
+    /// `postgres`) with the given extra arguments.
+    pub fn psql(&self, args: &[&str]) -> std::process::Output {
+        Command::new(crate::psql_binary())
+            .args(["-X", "-h", "127.0.0.1", "-U", "joltdb", "-d", "postgres"])
+            .arg("-p")
+            .arg(self.port.to_string())
+            .args(args)
+            .env("PGCONNECT_TIMEOUT", "10")
+            .env("PGTZ", "UTC")
+            .env("HOME", self.dir.path())
+            .env_remove("PGSERVICE")
+            .env_remove("PGOPTIONS")
+            .stdin(Stdio::null())
+            .output()
+            .expect("running psql")
+    }
+
     /// A configuration for the `postgres` database as `joltdb`.
     pub fn config(&self) -> tokio_postgres::Config {
         let mut cfg = tokio_postgres::Config::new();

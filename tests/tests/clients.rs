@@ -143,9 +143,9 @@ fn sqlalchemy_orm() {
 
 /// Reflection (`inspect(engine).get_columns`), `create_all` with its
 /// existence check and the dialect's hstore lookup on connect all query
-/// pg_catalog.
+/// pg_catalog, naming columns as `pg_catalog.pg_namespace.oid`.
 #[test]
-#[ignore = "needs pg_catalog"]
+#[ignore = "needs schema.table.column references to pg_catalog"]
 fn sqlalchemy_reflection() {
     run_python("sqlalchemy_test.py", &["catalog"]);
 }
@@ -156,9 +156,10 @@ fn asyncpg() {
 }
 
 /// A custom type codec makes asyncpg introspect types with its recursive
-/// query over pg_catalog.pg_type.
+/// query over pg_catalog.pg_type, which reads `typtype` as the one-byte
+/// `"char"` type.
 #[test]
-#[ignore = "needs pg_catalog"]
+#[ignore = "needs the \"char\" type (pg_type.typtype is text)"]
 fn asyncpg_type_introspection() {
     run_python("asyncpg_test.py", &["catalog"]);
 }

@@ -882,24 +882,13 @@ impl Engine {
     /// holds any of the comma-separated `privileges` (each optionally
     /// `WITH GRANT OPTION`) on `table`, from the table's real ACL.
     pub fn has_table_privilege(&self, role: &str, table: &str, privileges: &str) -> Result<bool> {
-        let store = &self.inner.roles;
-        if store.get(role).is_none() {
-            return Err(undefined_role(role));
-        }
         let catalog = self.inner.catalog();
-        let def = &catalog.table(table)?.def;
-        let who = Principal::load(store, role);
-        for (p, grant_option) in acl::parse_privilege_list(privileges)? {
-            let held = if grant_option {
-                who.superuser || who.grant_option_bits(def) & p.bit() != 0
-            } else {
-                who.table_bits(def) & p.bit() != 0
-            };
-            if held {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        acl::role_has_table_privilege(
+            &self.inner.roles,
+            role,
+            &catalog.table(table)?.def,
+            privileges,
+        )
     }
 
     /// A table's `relacl` as aclitem texts (`alice=arwdDxt/owner`), or

@@ -187,6 +187,7 @@ pub fn eval_special(f: SpecialFunc, args: &[Value], ctx: &StmtCtx) -> Result<Val
             Value::Int8(v)
         }
         SpecialFunc::TxidCurrent => Value::Int8(ctx.txn as i64),
+        SpecialFunc::Catalog(f) => crate::syscat::functions::eval(f, args, ctx)?,
     })
 }
 
@@ -263,6 +264,7 @@ pub fn is_heavy(plan: &Plan) -> bool {
         | Plan::WorkTable { .. }
         | Plan::Window { .. }
         | Plan::DistinctOn { .. } => true,
+        Plan::SystemScan { .. } => false,
     }
 }
 
@@ -370,7 +372,8 @@ impl Node {
             | Plan::RecursiveUnion { .. }
             | Plan::WorkTable { .. }
             | Plan::Window { .. }
-            | Plan::DistinctOn { .. } => Node::Materialized(None),
+            | Plan::DistinctOn { .. }
+            | Plan::SystemScan { .. } => Node::Materialized(None),
             Plan::Limit { input, .. } => Node::Limit {
                 input: Box::new(Node::new(input)),
                 remaining: None,
@@ -756,6 +759,7 @@ fn materialize(plan: &Plan, env: &Env) -> Result<Vec<Row>> {
             .get(id)
             .map(|rows| rows.as_ref().clone())
             .unwrap_or_default()),
+        Plan::SystemScan { table } => Ok(crate::syscat::rows(table, env.ctx)),
         _ => Err(Error::internal("not a materializing plan")),
     }
 }

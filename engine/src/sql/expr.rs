@@ -52,6 +52,8 @@ pub enum SpecialFunc {
     Lastval,
     Setval,
     TxidCurrent,
+    /// Functions over the system catalogs (format_type, pg_get_expr, ...).
+    Catalog(crate::syscat::functions::CatalogFunc),
 }
 
 #[derive(Clone, Debug)]

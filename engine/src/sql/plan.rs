@@ -186,6 +186,10 @@ pub enum Plan {
     WorkTable {
         id: usize,
     },
+    /// A system catalog relation; its rows are generated when read.
+    SystemScan {
+        table: &'static crate::syscat::SysTable,
+    },
 }
 
 pub struct InsertPlan {

@@ -659,6 +659,7 @@ mod tests {
                 columns: vec![1],
                 unique: false,
                 primary: false,
+                constraint: false,
             }],
             checks: vec![],
             partition_key: vec![0],

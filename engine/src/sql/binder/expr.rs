@@ -51,6 +51,9 @@ fn op_of(op: &ast::BinaryOperator) -> Option<BinaryOp> {
         B::AtArrow => BinaryOp::Contains,
         B::ArrowAt => BinaryOp::ContainedBy,
         B::PGOverlap => BinaryOp::Overlap,
+        B::PGCustomBinaryOperator(parts) => {
+            return op_of(&super::syscat::qualified_operator(parts)?)
+        }
         _ => return None,
     })
 }
@@ -114,6 +117,7 @@ fn special_type(f: SpecialFunc) -> DataType {
         | SpecialFunc::Lastval
         | SpecialFunc::Setval
         | SpecialFunc::TxidCurrent => DataType::Int8,
+        SpecialFunc::Catalog(f) => crate::syscat::functions::return_type(f),
     }
 }
 
@@ -626,6 +630,9 @@ impl Binder<'_> {
             E::Cast {
                 expr, data_type, ..
             } => {
+                if let Some(r) = self.bind_catalog_cast(expr, data_type, scopes)? {
+                    return Ok(r);
+                }
                 let to = convert_type(data_type)?;
                 let (b, t) = self.bind_expr_typed(expr, scopes, Some(to))?;
                 let b = match b {
@@ -735,6 +742,7 @@ impl Binder<'_> {
             E::CompoundFieldAccess { root, access_chain } => {
                 self.bind_subscript(root, access_chain, scopes)?
             }
+            E::Collate { expr, collation } => self.bind_collate(expr, collation, scopes, hint)?,
             E::Tuple(_) => {
                 return Err(Error::unsupported("row constructors are not supported yet"))
             }
@@ -1158,6 +1166,9 @@ impl Binder<'_> {
     }
 
     fn bind_function(&mut self, f: &ast::Function, scopes: &[Scope]) -> Result<(Expr, DataType)> {
+        if let Some(r) = self.bind_catalog_call(f, scopes)? {
+            return Ok(r);
+        }
         let name = object_name(&f.name)?;
         if let (true, ast::FunctionArguments::Subquery(q)) = (name == "array", &f.args) {
             return self.bind_array_subquery(q, scopes);
@@ -1556,5 +1567,6 @@ pub(super) fn plan_refers_outer(plan: &Plan) -> bool {
                         || c.order.iter().any(|k| k.expr.refers_outer(1))
                 })
         }
+        Plan::SystemScan { .. } => false,
     }
 }

@@ -184,6 +184,11 @@ pub fn convert_type(t: &ast::DataType) -> Result<DataType> {
                 "float4" => DataType::Float4,
                 "float8" => DataType::Float8,
                 "bool" => DataType::Bool,
+                // Other built-in type names (text, varchar, "char", ...).
+                _ if crate::syscat::pg_catalog::type_by_name(&n).is_some() => {
+                    let t = crate::syscat::pg_catalog::type_by_name(&n).expect("checked");
+                    DataType::from_oid(t.oid).unwrap_or(DataType::Text)
+                }
                 _ => {
                     return Err(Error::new(
                         SqlState::UNDEFINED_OBJECT,
@@ -653,4 +658,5 @@ mod ddl;
 mod dml;
 mod expr;
 mod query;
+mod syscat;
 mod window;

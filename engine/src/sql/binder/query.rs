@@ -248,6 +248,9 @@ impl Binder<'_> {
                 if let Some(cte) = self.cte_reference(name, alias.as_ref())? {
                     return Ok(cte);
                 }
+                if let Some(r) = self.bind_system_relation(name, alias.as_ref())? {
+                    return Ok(r);
+                }
                 let tname = object_name(name)?;
                 let table = self.catalog.table(&tname)?.clone();
                 self.needs
