@@ -225,6 +225,10 @@ impl Explainer {
                 self.work_tables.pop();
             }
             Plan::WorkTable { .. } => self.node(depth, "WorkTable Scan".into()),
+            Plan::SystemScan { table } => self.node(
+                depth,
+                format!("Seq Scan on {}.{}", table.schema.name(), table.name),
+            ),
             Plan::Window { input, calls } => {
                 self.node(depth, "WindowAgg".into());
                 let names = self.names(input);
@@ -407,6 +411,9 @@ impl Explainer {
                 .map(|c| format!("{}.{}", table.def.name, c.name))
                 .collect(),
             Plan::FunctionScan { func, .. } => vec![snake_case(&format!("{func:?}"))],
+            Plan::SystemScan { table } => {
+                table.columns.iter().map(|c| c.name.to_string()).collect()
+            }
             Plan::Filter { input, .. }
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }
