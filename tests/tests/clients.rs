@@ -159,7 +159,6 @@ fn asyncpg() {
 /// query over pg_catalog.pg_type, which reads `typtype` as the one-byte
 /// `"char"` type.
 #[test]
-#[ignore = "needs the \"char\" type (pg_type.typtype is text)"]
 fn asyncpg_type_introspection() {
     run_python("asyncpg_test.py", &["catalog"]);
 }

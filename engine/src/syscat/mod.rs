@@ -9,10 +9,10 @@
 //! stable across restarts (see [`oids`]). Built-in types use PostgreSQL's
 //! OIDs, and namespaces its numbers (`pg_catalog` = 11, `public` = 2200).
 //!
-//! Array columns are arrays (`aclitem[]` and `"char"[]` as `text[]`);
-//! vectors (`int2vector`, `oidvector`) are `int2[]`/`oid[]`, so they print
-//! as `{1,2}` and are subscripted from 1. `"char"`, `regproc` and
-//! `pg_node_tree` columns are text in PostgreSQL's text form.
+//! Array columns are arrays (`aclitem[]` as `text[]`); vectors
+//! (`int2vector`, `oidvector`) are `int2[]`/`oid[]`, so they print as
+//! `{1,2}` and are subscripted from 1. `regproc` and `pg_node_tree` columns
+//! are text in PostgreSQL's text form.
 
 pub mod functions;
 mod information_schema;
@@ -277,10 +277,12 @@ fn columns(spec: &'static str) -> Vec<SysColumn> {
                 "float4" => DataType::Float4,
                 "float8" => DataType::Float8,
                 "tstz" => DataType::TimestampTz,
-                // text, "char", arrays, vectors, regproc, pg_node_tree
-                "text" | "char" => DataType::Text,
-                // aclitem and "char" elements are shown as text.
-                "text[]" | "aclitem[]" | "char[]" => DataType::Text.array_of().expect("text[]"),
+                "char" => DataType::InternalChar,
+                "char[]" => DataType::InternalChar.array_of().expect("\"char\"[]"),
+                // text, regproc, pg_node_tree
+                "text" => DataType::Text,
+                // aclitem elements are shown as text.
+                "text[]" | "aclitem[]" => DataType::Text.array_of().expect("text[]"),
                 "int2[]" | "int2vector" => DataType::Int2.array_of().expect("int2[]"),
                 "oid[]" | "oidvector" => DataType::Oid.array_of().expect("oid[]"),
                 other => panic!("unknown catalog column type {other}"),

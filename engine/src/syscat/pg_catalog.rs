@@ -220,12 +220,11 @@ pub fn format_type(oid: u32, typmod: i32) -> String {
 
 /// The collation a column of this type has (100 = default for strings).
 pub fn type_collation(dt: DataType) -> u32 {
-    if dt.is_string() && dt != DataType::Name {
-        DEFAULT_COLLATION
-    } else if dt == DataType::Name {
-        950
-    } else {
-        0
+    match dt {
+        DataType::Name => 950,
+        DataType::InternalChar => 0,
+        _ if dt.is_string() => DEFAULT_COLLATION,
+        _ => 0,
     }
 }
 

@@ -13,6 +13,7 @@ use std::cmp::Ordering;
 const ARRAY_TYPES: &[(u32, u32, &str)] = &[
     (16, 1000, "boolean[]"),
     (17, 1001, "bytea[]"),
+    (18, 1002, "\"char\"[]"),
     (19, 1003, "name[]"),
     (20, 1016, "bigint[]"),
     (21, 1005, "smallint[]"),

@@ -270,6 +270,13 @@ fn apply_modifier(v: Value, target: DataType, assignment: bool) -> Result<Value>
             s.extend(std::iter::repeat_n(' ', n as usize - len));
             Ok(Value::Text(s))
         }
+        (Value::Text(s), DataType::InternalChar) => {
+            // PostgreSQL keeps the first byte; a multibyte character is
+            // kept whole here, since values are UTF-8 strings.
+            Ok(Value::Text(
+                s.chars().next().map(String::from).unwrap_or_default(),
+            ))
+        }
         (Value::Text(mut s), DataType::Name) => {
             if s.len() > 63 {
                 let mut cut = 63;

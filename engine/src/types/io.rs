@@ -109,6 +109,7 @@ pub fn parse_text(ty: DataType, input: &str, ctx: &IoContext) -> Result<Value> {
         | DataType::Varchar(_)
         | DataType::Char(_)
         | DataType::Name
+        | DataType::InternalChar
         | DataType::Unknown => Ok(Value::Text(input.to_string())),
         DataType::Bytea => parse_bytea(input).map(Value::Bytea),
         DataType::Date => {
@@ -1084,6 +1085,7 @@ pub fn encode_binary(value: &Value, ty: DataType, out: &mut Vec<u8>) -> Result<(
             | DataType::Varchar(_)
             | DataType::Char(_)
             | DataType::Name
+            | DataType::InternalChar
             | DataType::Unknown,
             Value::Text(s),
         ) => {
@@ -1272,6 +1274,7 @@ pub fn decode_binary(ty: DataType, bytes: &[u8]) -> Result<Value> {
         | DataType::Varchar(_)
         | DataType::Char(_)
         | DataType::Name
+        | DataType::InternalChar
         | DataType::Unknown => match std::str::from_utf8(bytes) {
             Ok(s) => Value::Text(s.to_string()),
             Err(e) => {

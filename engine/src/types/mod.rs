@@ -50,6 +50,9 @@ pub enum DataType {
     Oid,
     /// `name` (catalog identifiers).
     Name,
+    /// `"char"`: a single byte, as the catalogs use for codes like
+    /// pg_type.typtype.
+    InternalChar,
     /// The type of an untyped literal or of a NULL whose type is not yet
     /// known; resolved by context.
     Unknown,
@@ -89,6 +92,7 @@ impl DataType {
             DataType::Uuid => 2950,
             DataType::Oid => 26,
             DataType::Name => 19,
+            DataType::InternalChar => 18,
             DataType::Unknown => 705,
             DataType::Array(e) => array::array_oid(e.oid).unwrap_or(0),
         }
@@ -116,6 +120,7 @@ impl DataType {
             2950 => DataType::Uuid,
             26 => DataType::Oid,
             19 => DataType::Name,
+            18 => DataType::InternalChar,
             705 | 0 => DataType::Unknown,
             _ => {
                 return array::elem_oid(oid)
@@ -139,7 +144,7 @@ impl DataType {
     /// Fixed size in bytes as in pg_type.typlen (-1 for variable length).
     pub fn type_len(&self) -> i16 {
         match self {
-            DataType::Bool => 1,
+            DataType::Bool | DataType::InternalChar => 1,
             DataType::Int2 => 2,
             DataType::Int4 | DataType::Float4 | DataType::Date | DataType::Oid => 4,
             DataType::Int8
@@ -179,6 +184,7 @@ impl DataType {
             DataType::Uuid => "uuid".into(),
             DataType::Oid => "oid".into(),
             DataType::Name => "name".into(),
+            DataType::InternalChar => "\"char\"".into(),
             DataType::Unknown => "unknown".into(),
             DataType::Array(_) => format!("{}[]", self.elem().unwrap_or(DataType::Text).sql_name()),
         }
@@ -207,6 +213,7 @@ impl DataType {
             DataType::Uuid => "uuid",
             DataType::Oid => "oid",
             DataType::Name => "name",
+            DataType::InternalChar => "\"char\"",
             DataType::Unknown => "unknown",
             DataType::Array(e) => array::array_base_name(e.oid),
         }
@@ -232,7 +239,11 @@ impl DataType {
     pub fn is_string(&self) -> bool {
         matches!(
             self,
-            DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Name
+            DataType::Text
+                | DataType::Varchar(_)
+                | DataType::Char(_)
+                | DataType::Name
+                | DataType::InternalChar
         )
     }
 

@@ -256,7 +256,9 @@ impl Binder<'_> {
         let (table, name) = match parts {
             [c] => (None, c.as_str()),
             [t, c] => (Some(t.as_str()), c.as_str()),
-            [s, t, c] if s == "public" => (Some(t.as_str()), c.as_str()),
+            [s, t, c] if matches!(s.as_str(), "public" | "pg_catalog" | "information_schema") => {
+                (Some(t.as_str()), c.as_str())
+            }
             _ => {
                 return Err(Error::syntax(format!(
                     "improper qualified name: {}",
