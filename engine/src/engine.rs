@@ -24,7 +24,9 @@ use std::sync::Arc;
 
 mod alter;
 mod sequence;
+mod view;
 pub use alter::Evaluator;
+pub use view::NewView;
 
 pub const SERVER_VERSION: &str = "15.0";
 pub const SERVER_VERSION_NUM: &str = "150000";
@@ -407,6 +409,8 @@ impl EngineInner {
             owner: owner.to_string(),
             acl: None,
             column_acl: Default::default(),
+            view: None,
+            foreign_keys: vec![],
         };
         let table = build_table(def.clone(), None, self.partitions)?;
         new_data.tables.insert(plan.name.clone(), def);
@@ -422,9 +426,28 @@ impl EngineInner {
 
     /// Drops tables; returns the names that did not exist (for notices).
     pub fn drop_tables(&self, names: &[String], if_exists: bool) -> Result<Vec<String>> {
+        self.drop_tables_cascade(names, if_exists, false)
+            .map(|(missing, _)| missing)
+    }
+
+    /// Drops tables, and with `cascade` the views that read them; returns
+    /// the names that did not exist and the views dropped along.
+    pub fn drop_tables_cascade(
+        &self,
+        names: &[String],
+        if_exists: bool,
+        cascade: bool,
+    ) -> Result<(Vec<String>, Vec<String>)> {
         let mut data = self.catalog_data.lock();
         let mut missing = Vec::new();
         for n in names {
+            if data.tables.get(n).is_some_and(|d| d.is_view()) {
+                return Err(Error::new(
+                    SqlState::WRONG_OBJECT_TYPE,
+                    format!("\"{n}\" is not a table"),
+                )
+                .with_hint("Use DROP VIEW to remove a view."));
+            }
             if !data.tables.contains_key(n) {
                 if if_exists {
                     missing.push(n.clone());
@@ -436,9 +459,15 @@ impl EngineInner {
                 }
             }
         }
+        let present: Vec<String> = names
+            .iter()
+            .filter(|n| data.tables.contains_key(*n))
+            .cloned()
+            .collect();
+        let cascaded = view::cascade_views(&data, &present, "table", cascade)?;
         let mut new_data = data.clone();
         let mut dropped_seqs = Vec::new();
-        for n in names {
+        for n in names.iter().chain(&cascaded) {
             if let Some(def) = new_data.tables.remove(n) {
                 for s in def.owned_sequences {
                     new_data.sequences.remove(&s);
@@ -447,7 +476,7 @@ impl EngineInner {
             }
         }
         self.publish(&new_data, |snap| {
-            for n in names {
+            for n in names.iter().chain(&cascaded) {
                 snap.tables.remove(n);
             }
             for s in &dropped_seqs {
@@ -455,7 +484,7 @@ impl EngineInner {
             }
         })?;
         *data = new_data;
-        Ok(missing)
+        Ok((missing, cascaded))
     }
 
     pub fn create_index(
@@ -473,6 +502,13 @@ impl EngineInner {
                 format!("relation \"{table}\" does not exist"),
             ));
         };
+        if def.is_view() {
+            return Err(Error::new(
+                SqlState::WRONG_OBJECT_TYPE,
+                format!("cannot create index on relation \"{table}\""),
+            )
+            .with_detail("This operation is not supported for views."));
+        }
         let mut cols = Vec::new();
         for c in columns {
             cols.push(def.column_index(c).ok_or_else(|| {

@@ -109,6 +109,20 @@ impl EngineInner {
         let old = self.catalog().table(table)?.clone();
         let col = |name: &str| def.column_index(name).ok_or_else(|| no_column(table, name));
         let mut new_def = def.clone();
+        let reshapes = match action {
+            AlterAction::RenameTable(_) => Some(format!("rename table {table}")),
+            AlterAction::DropColumn { name: c, .. } => {
+                Some(format!("drop column {c} of table {table}"))
+            }
+            AlterAction::RenameColumn { from: c, .. } | AlterAction::SetType { column: c, .. } => {
+                Some(format!("alter column {c} of table {table}"))
+            }
+            AlterAction::AddColumn { .. } => Some(format!("add a column to table {table}")),
+            _ => None,
+        };
+        if let Some(what) = reshapes {
+            super::view::refuse_if_views_depend(&data, table, &what)?;
+        }
         match action {
             AlterAction::AddUnique { .. } => unreachable!("handled above"),
             AlterAction::RenameTable(to) => {

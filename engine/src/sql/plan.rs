@@ -331,6 +331,13 @@ pub enum Command {
     DropTable {
         names: Vec<String>,
         if_exists: bool,
+        cascade: bool,
+    },
+    CreateView(crate::engine::NewView),
+    DropView {
+        names: Vec<String>,
+        if_exists: bool,
+        cascade: bool,
     },
     CreateIndex {
         name: Option<String>,

@@ -285,10 +285,12 @@ impl<'a> Binder<'a> {
             S::Update(upd) => self.bind_update(upd)?,
             S::Delete(del) => self.bind_delete(del)?,
             S::CreateTable(ct) => (Command::CreateTable(self.bind_create_table(ct)?), vec![]),
+            S::CreateView(cv) => (self.bind_create_view(cv)?, vec![]),
             S::Drop {
                 object_type,
                 if_exists,
                 names,
+                cascade,
                 ..
             } => {
                 let names = names.iter().map(object_name).collect::<Result<Vec<_>>>()?;
@@ -297,6 +299,15 @@ impl<'a> Binder<'a> {
                         Command::DropTable {
                             names,
                             if_exists: *if_exists,
+                            cascade: *cascade,
+                        },
+                        vec![],
+                    ),
+                    ast::ObjectType::View => (
+                        Command::DropView {
+                            names,
+                            if_exists: *if_exists,
+                            cascade: *cascade,
                         },
                         vec![],
                     ),
@@ -375,6 +386,12 @@ impl<'a> Binder<'a> {
                 let mut tables = Vec::new();
                 for target in &t.table_names {
                     let table = self.catalog.table(&object_name(&target.name)?)?.clone();
+                    if table.def.is_view() {
+                        return Err(Error::new(
+                            SqlState::WRONG_OBJECT_TYPE,
+                            format!("\"{}\" is not a table", table.def.name),
+                        ));
+                    }
                     self.needs
                         .borrow_mut()
                         .require(&table.def, crate::acl::Privilege::Truncate);
@@ -594,4 +611,5 @@ mod ddl;
 mod dml;
 mod expr;
 mod query;
+mod view;
 mod window;

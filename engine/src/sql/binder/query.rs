@@ -250,6 +250,9 @@ impl Binder<'_> {
                 }
                 let tname = object_name(name)?;
                 let table = self.catalog.table(&tname)?.clone();
+                if table.def.is_view() {
+                    return self.bind_view_reference(&table, alias.as_ref());
+                }
                 self.needs
                     .borrow_mut()
                     .require(&table.def, crate::acl::Privilege::Select);
