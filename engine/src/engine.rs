@@ -23,9 +23,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 mod alter;
+mod foreign_key;
 mod sequence;
 mod view;
 pub use alter::Evaluator;
+pub use foreign_key::NewForeignKey;
 pub use view::NewView;
 
 pub const SERVER_VERSION: &str = "15.0";
@@ -396,7 +398,7 @@ impl EngineInner {
                 expr: expr.clone(),
             });
         }
-        let def = TableDef {
+        let mut def = TableDef {
             oid,
             name: plan.name.clone(),
             columns,
@@ -412,6 +414,7 @@ impl EngineInner {
             view: None,
             foreign_keys: vec![],
         };
+        foreign_key::resolve_all(&new_data, &mut def, &plan.foreign_keys)?;
         let table = build_table(def.clone(), None, self.partitions)?;
         new_data.tables.insert(plan.name.clone(), def);
         self.publish(&new_data, |snap| {
@@ -466,6 +469,14 @@ impl EngineInner {
             .collect();
         let cascaded = view::cascade_views(&data, &present, "table", cascade)?;
         let mut new_data = data.clone();
+        let unreferenced = foreign_key::drop_referencing(&mut new_data, &present, cascade)?;
+        let snap = self.catalog();
+        let mut rebuilt = Vec::new();
+        for t in &unreferenced {
+            let def = new_data.tables[t].clone();
+            let store = snap.table(t)?.store.clone();
+            rebuilt.push((t.clone(), build_table(def, Some(store), self.partitions)?));
+        }
         let mut dropped_seqs = Vec::new();
         for n in names.iter().chain(&cascaded) {
             if let Some(def) = new_data.tables.remove(n) {
@@ -481,6 +492,9 @@ impl EngineInner {
             }
             for s in &dropped_seqs {
                 snap.sequences.remove(s);
+            }
+            for (t, table) in rebuilt {
+                snap.tables.insert(t, table);
             }
         })?;
         *data = new_data;

@@ -84,6 +84,10 @@ impl EngineInner {
         action: &AlterAction,
         eval: Evaluator,
     ) -> Result<Option<(SqlState, String)>> {
+        if let AlterAction::AddForeignKey(fk) = action {
+            self.add_foreign_key(table, fk)?;
+            return Ok(None);
+        }
         if let AlterAction::AddUnique { name, columns } = action {
             let name = name.clone().unwrap_or_else(|| {
                 let data = self.catalog_data.lock();
@@ -122,9 +126,14 @@ impl EngineInner {
         };
         if let Some(what) = reshapes {
             super::view::refuse_if_views_depend(&data, table, &what)?;
+            if !matches!(action, AlterAction::AddColumn { .. }) {
+                super::foreign_key::refuse_if_keys_use(&data, table, &what)?;
+            }
         }
         match action {
-            AlterAction::AddUnique { .. } => unreachable!("handled above"),
+            AlterAction::AddUnique { .. } | AlterAction::AddForeignKey(_) => {
+                unreachable!("handled above")
+            }
             AlterAction::RenameTable(to) => {
                 if Self::relation_exists(&data, to) {
                     return Err(duplicate_relation(to));
@@ -213,6 +222,8 @@ impl EngineInner {
             AlterAction::DropConstraint { name, if_exists } => {
                 if let Some(pos) = def.checks.iter().position(|c| &c.name == name) {
                     new_def.checks.remove(pos);
+                } else if let Some(pos) = def.foreign_keys.iter().position(|f| &f.name == name) {
+                    new_def.foreign_keys.remove(pos);
                 } else if def.pk_name.as_deref() == Some(name.as_str()) {
                     new_def.primary_key.clear();
                     new_def.pk_name = None;

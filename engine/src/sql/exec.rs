@@ -26,7 +26,9 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Instant;
 
+mod fk;
 mod window;
+pub use fk::check_existing_references;
 
 /// Everything a statement runs with.
 pub struct StmtCtx {
@@ -1519,6 +1521,7 @@ pub fn run_insert(ip: &InsertPlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
                 _ => return Err(unique_violation(table, &index, &row)),
             }
         }
+        fk::check_references(ctx, table, &row, None)?;
         if track {
             touched.insert((p, key));
         }
@@ -1558,7 +1561,7 @@ pub fn insert_prepared(
             if let Some(index) = unique_conflict(ctx, table, &key, row)? {
                 return Err(unique_violation(table, &index, row));
             }
-            Ok(())
+            fk::check_references(ctx, table, row, None)
         })();
         if let Err(e) = written {
             rollback_to(ctx, mark);
@@ -1668,7 +1671,7 @@ fn update_row(
     table: &Table,
     p: u16,
     key: &Key,
-    _old: &Row,
+    old: &Row,
     new: Row,
     env: &Env,
     latest: bool,
@@ -1716,6 +1719,12 @@ fn update_row(
     }
     if let Some(index) = unique_conflict(ctx, table, &new_key, &new)? {
         return Err(unique_violation(table, &index, &new));
+    }
+    fk::check_references(ctx, table, &new, Some(old))?;
+    if fk::is_referenced(ctx, &table.def.name) {
+        let mut pending = Vec::new();
+        fk::on_referenced_row_gone(ctx, env, table, old, Some(&new), &mut pending)?;
+        fk::check_pending(ctx, pending)?;
     }
     Ok(new)
 }
@@ -1789,6 +1798,8 @@ pub fn run_delete(dp: &DeletePlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
         count: 0,
         rows: vec![],
     };
+    let referenced = fk::is_referenced(ctx, &table.def.name);
+    let mut pending = Vec::new();
     for (p, key, old) in targets {
         match table
             .store
@@ -1799,6 +1810,9 @@ pub fn run_delete(dp: &DeletePlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
             }
             WriteOutcome::Duplicate => unreachable!(),
         }
+        if referenced {
+            fk::on_referenced_row_gone(ctx, &env, table, &old, None, &mut pending)?;
+        }
         result.count += 1;
         if let Some(ret) = &dp.returning {
             result.rows.push(
@@ -1808,6 +1822,7 @@ pub fn run_delete(dp: &DeletePlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
             );
         }
     }
+    fk::check_pending(ctx, pending)?;
     Ok(result)
 }
 

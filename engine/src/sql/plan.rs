@@ -244,6 +244,7 @@ pub struct CreateTablePlan {
     pub uniques: Vec<(Option<String>, Vec<usize>)>,
     pub checks: Vec<(Option<String>, String)>,
     pub partition_by: Option<Vec<usize>>,
+    pub foreign_keys: Vec<crate::engine::NewForeignKey>,
 }
 
 /// COPY ... FROM STDIN.
@@ -309,6 +310,7 @@ pub enum AlterAction {
         name: Option<String>,
         expr: String,
     },
+    AddForeignKey(crate::engine::NewForeignKey),
     DropConstraint {
         name: String,
         if_exists: bool,

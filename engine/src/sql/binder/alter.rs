@@ -269,6 +269,14 @@ impl Binder<'_> {
                         expr,
                     }
                 }
+                ast::TableConstraint::ForeignKey(fk) => {
+                    let names: Vec<String> = def
+                        .map(|d| d.columns.iter().map(|c| c.name.clone()).collect())
+                        .unwrap_or_default();
+                    AlterAction::AddForeignKey(foreign_key::bind_foreign_key(
+                        fk, None, &names, None,
+                    )?)
+                }
                 other => {
                     return Err(Error::unsupported(format!(
                         "table constraint not supported: {other}"

@@ -610,6 +610,7 @@ mod cte;
 mod ddl;
 mod dml;
 mod expr;
+mod foreign_key;
 mod query;
 mod view;
 mod window;
