@@ -27,8 +27,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 mod fk;
+mod variance;
 mod window;
 pub use fk::check_existing_references;
+pub use variance::VarianceKind;
 
 /// Everything a statement runs with.
 pub struct StmtCtx {
@@ -847,6 +849,7 @@ enum AggState {
     Bool(Option<bool>),
     StringAgg(Option<String>),
     ArrayAgg(Option<Vec<Value>>),
+    Variance(variance::VarianceState),
 }
 
 fn agg_init(call: &AggCall) -> AggState {
@@ -858,6 +861,9 @@ fn agg_init(call: &AggCall) -> AggState {
         AggFunc::BoolAnd | AggFunc::BoolOr => AggState::Bool(None),
         AggFunc::StringAgg => AggState::StringAgg(None),
         AggFunc::ArrayAgg => AggState::ArrayAgg(None),
+        AggFunc::Variance(_) => AggState::Variance(variance::VarianceState::new(
+            call.result_type == DataType::Float8,
+        )),
     }
 }
 
@@ -944,6 +950,7 @@ fn agg_update(state: &mut AggState, call: &AggCall, args: &[Value]) -> Result<()
             }
         }
         AggState::ArrayAgg(_) => {}
+        AggState::Variance(acc) => acc.add(v)?,
     }
     Ok(())
 }
@@ -964,6 +971,10 @@ fn agg_final(state: AggState, call: &AggCall) -> Result<Value> {
         AggState::Bool(b) => b.map(Value::Bool).unwrap_or(Value::Null),
         AggState::StringAgg(s) => s.map(Value::Text).unwrap_or(Value::Null),
         AggState::ArrayAgg(items) => items.map(Value::Array).unwrap_or(Value::Null),
+        AggState::Variance(acc) => match call.func {
+            AggFunc::Variance(kind) => acc.finish(kind)?,
+            _ => return Err(Error::internal("variance state of another aggregate")),
+        },
     })
 }
 
@@ -1013,6 +1024,11 @@ fn aggregate(input: &Plan, group: &[Expr], aggs: &[AggCall], env: &Env) -> Resul
         };
         let g = &mut groups[gi];
         for (ai, call) in aggs.iter().enumerate() {
+            if let Some(filter) = &call.filter {
+                if !filter.eval_pred(&row, env)? {
+                    continue;
+                }
+            }
             let args = call
                 .args
                 .iter()
