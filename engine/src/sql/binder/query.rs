@@ -414,13 +414,34 @@ impl Binder<'_> {
             combined.cols.extend(rscope.cols.iter().cloned());
             let mut scopes = outer.to_vec();
             scopes.push(combined.clone());
+            // NATURAL JOIN is USING over the column names both sides show.
+            let using: Option<Vec<String>> = match constraint {
+                Some(ast::JoinConstraint::Using(cols)) => {
+                    Some(cols.iter().map(object_name).collect::<Result<_>>()?)
+                }
+                Some(ast::JoinConstraint::Natural) => Some(
+                    scope
+                        .cols
+                        .iter()
+                        .filter(|c| !c.hidden)
+                        .map(|c| c.name.clone())
+                        .filter(|n| rscope.cols.iter().any(|c| !c.hidden && &c.name == n))
+                        .fold(Vec::new(), |mut v, n| {
+                            if !v.contains(&n) {
+                                v.push(n);
+                            }
+                            v
+                        }),
+                ),
+                _ => None,
+            };
             let on = match constraint {
                 None | Some(ast::JoinConstraint::None) => None,
                 Some(ast::JoinConstraint::On(e)) => Some(self.bind_predicate(e, &scopes)?),
-                Some(ast::JoinConstraint::Using(cols)) => {
+                Some(ast::JoinConstraint::Using(_) | ast::JoinConstraint::Natural) => {
                     let mut pred: Option<Expr> = None;
-                    for c in cols {
-                        let n = object_name(c)?;
+                    for n in using.iter().flatten() {
+                        let n = n.clone();
                         let li = find_unique(&scope, &n)?;
                         let ri = find_unique(&rscope, &n)?;
                         let (l, lt) = (Expr::Column(li), scope.cols[li].ty);
@@ -441,9 +462,6 @@ impl Binder<'_> {
                         });
                     }
                     pred
-                }
-                Some(ast::JoinConstraint::Natural) => {
-                    return Err(Error::unsupported("NATURAL JOIN is not supported yet"))
                 }
                 Some(other) => {
                     return Err(Error::unsupported(format!(
