@@ -54,10 +54,9 @@ fn direct_dependents<'a>(data: &'a CatalogData, name: &str) -> Vec<&'a TableDef>
         .collect()
 }
 
-/// Every view that reads one of `roots`, directly or through other views,
-/// in an order that lists a view before the views it depends on is never
-/// needed (they are all dropped together). Each comes with the relation it
-/// depends on, for error details.
+/// Every view that reads one of `roots`, directly or through other views
+/// (they are all dropped together, so their order does not matter). Each
+/// comes with the relation it depends on, for error details.
 fn dependents(data: &CatalogData, roots: &[String]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     let mut queue: Vec<String> = roots.to_vec();
