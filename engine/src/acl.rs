@@ -325,6 +325,16 @@ pub struct TableNeed {
 #[derive(Clone, Debug, Default)]
 pub struct AccessNeeds {
     pub tables: Vec<TableNeed>,
+    /// What the queries of the views the statement reads need, checked
+    /// against each view's owner rather than the current role.
+    pub views: Vec<ViewAccess>,
+}
+
+/// The needs of one view's query and the role they are checked against.
+#[derive(Clone, Debug, Default)]
+pub struct ViewAccess {
+    pub owner: String,
+    pub needs: AccessNeeds,
 }
 
 impl AccessNeeds {
@@ -410,8 +420,34 @@ pub fn check_need(who: &Principal, def: &TableDef, need: &TableNeed) -> Result<(
             _ => vec![],
         };
         if !who.has(def, p, Some(&cols)) {
+            if def.is_view() {
+                return Err(Error::new(
+                    SqlState::INSUFFICIENT_PRIVILEGE,
+                    format!("permission denied for view {}", def.name),
+                ));
+            }
             return Err(permission_denied(&def.name));
         }
+    }
+    Ok(())
+}
+
+/// Checks what the queries of views need against each view's owner (as
+/// PostgreSQL does: reading a view needs SELECT on the view, and the view's
+/// owner needs the privileges on what the view reads).
+pub fn check_view_access(
+    store: &RoleStore,
+    catalog: &crate::catalog::CatalogSnapshot,
+    views: &[ViewAccess],
+) -> Result<()> {
+    for view in views {
+        let owner = Principal::load(store, &view.owner);
+        for need in &view.needs.tables {
+            if let Some(t) = catalog.tables.values().find(|t| t.def.oid == need.oid) {
+                check_need(&owner, &t.def, need)?;
+            }
+        }
+        check_view_access(store, catalog, &view.needs.views)?;
     }
     Ok(())
 }

@@ -73,6 +73,60 @@ pub struct TableDef {
     /// Column privileges by column name.
     #[serde(default)]
     pub column_acl: crate::acl::ColumnAcls,
+    /// Set when this relation is a view (it then has no rows of its own).
+    #[serde(default)]
+    pub view: Option<ViewDef>,
+    /// FOREIGN KEY constraints of this table (it is the referencing side).
+    #[serde(default)]
+    pub foreign_keys: Vec<ForeignKeyDef>,
+}
+
+/// What makes a relation a view: its defining query. The view's columns
+/// (names and types) are the relation's `columns`; privileges on the
+/// relations the query reads are checked as the view's owner.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ViewDef {
+    /// The defining query as SQL text.
+    pub query: String,
+    /// Names of the tables and views the query reads.
+    pub depends_on: Vec<String>,
+}
+
+/// What a foreign key does to referencing rows when the referenced row is
+/// deleted or its key updated.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ForeignKeyAction {
+    NoAction,
+    Restrict,
+    Cascade,
+    SetNull,
+    SetDefault,
+}
+
+impl ForeignKeyAction {
+    /// PostgreSQL's spelling (`NO ACTION`, `CASCADE`, ...).
+    pub fn sql(self) -> &'static str {
+        match self {
+            ForeignKeyAction::NoAction => "NO ACTION",
+            ForeignKeyAction::Restrict => "RESTRICT",
+            ForeignKeyAction::Cascade => "CASCADE",
+            ForeignKeyAction::SetNull => "SET NULL",
+            ForeignKeyAction::SetDefault => "SET DEFAULT",
+        }
+    }
+}
+
+/// A FOREIGN KEY constraint: `columns` of the owning table reference
+/// `ref_columns` of `ref_table` (which has a primary key or unique index on
+/// exactly those columns).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ForeignKeyDef {
+    pub name: String,
+    pub columns: Vec<usize>,
+    pub ref_table: String,
+    pub ref_columns: Vec<usize>,
+    pub on_delete: ForeignKeyAction,
+    pub on_update: ForeignKeyAction,
 }
 
 fn default_owner() -> String {
@@ -82,6 +136,10 @@ fn default_owner() -> String {
 impl TableDef {
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
+    }
+
+    pub fn is_view(&self) -> bool {
+        self.view.is_some()
     }
 }
 

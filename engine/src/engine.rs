@@ -23,8 +23,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 mod alter;
+mod foreign_key;
 mod sequence;
+mod view;
 pub use alter::Evaluator;
+pub use foreign_key::NewForeignKey;
+pub use view::NewView;
 
 pub const SERVER_VERSION: &str = "15.0";
 pub const SERVER_VERSION_NUM: &str = "150000";
@@ -429,7 +433,7 @@ impl EngineInner {
                 expr: expr.clone(),
             });
         }
-        let def = TableDef {
+        let mut def = TableDef {
             oid,
             name: plan.name.clone(),
             columns,
@@ -442,7 +446,10 @@ impl EngineInner {
             owner: owner.to_string(),
             acl: None,
             column_acl: Default::default(),
+            view: None,
+            foreign_keys: vec![],
         };
+        foreign_key::resolve_all(&new_data, &mut def, &plan.foreign_keys)?;
         let table = build_table(def.clone(), None, self.partitions)?;
         new_data.tables.insert(plan.name.clone(), def);
         self.publish(&new_data, |snap| {
@@ -457,9 +464,28 @@ impl EngineInner {
 
     /// Drops tables; returns the names that did not exist (for notices).
     pub fn drop_tables(&self, names: &[String], if_exists: bool) -> Result<Vec<String>> {
+        self.drop_tables_cascade(names, if_exists, false)
+            .map(|(missing, _)| missing)
+    }
+
+    /// Drops tables, and with `cascade` the views that read them; returns
+    /// the names that did not exist and the views dropped along.
+    pub fn drop_tables_cascade(
+        &self,
+        names: &[String],
+        if_exists: bool,
+        cascade: bool,
+    ) -> Result<(Vec<String>, Vec<String>)> {
         let mut data = self.catalog_data.lock();
         let mut missing = Vec::new();
         for n in names {
+            if data.tables.get(n).is_some_and(|d| d.is_view()) {
+                return Err(Error::new(
+                    SqlState::WRONG_OBJECT_TYPE,
+                    format!("\"{n}\" is not a table"),
+                )
+                .with_hint("Use DROP VIEW to remove a view."));
+            }
             if !data.tables.contains_key(n) {
                 if if_exists {
                     missing.push(n.clone());
@@ -471,9 +497,23 @@ impl EngineInner {
                 }
             }
         }
+        let present: Vec<String> = names
+            .iter()
+            .filter(|n| data.tables.contains_key(*n))
+            .cloned()
+            .collect();
+        let cascaded = view::cascade_views(&data, &present, "table", cascade)?;
         let mut new_data = data.clone();
+        let unreferenced = foreign_key::drop_referencing(&mut new_data, &present, cascade)?;
+        let snap = self.catalog();
+        let mut rebuilt = Vec::new();
+        for t in &unreferenced {
+            let def = new_data.tables[t].clone();
+            let store = snap.table(t)?.store.clone();
+            rebuilt.push((t.clone(), build_table(def, Some(store), self.partitions)?));
+        }
         let mut dropped_seqs = Vec::new();
-        for n in names {
+        for n in names.iter().chain(&cascaded) {
             if let Some(def) = new_data.tables.remove(n) {
                 for s in def.owned_sequences {
                     new_data.sequences.remove(&s);
@@ -482,15 +522,18 @@ impl EngineInner {
             }
         }
         self.publish(&new_data, |snap| {
-            for n in names {
+            for n in names.iter().chain(&cascaded) {
                 snap.tables.remove(n);
             }
             for s in &dropped_seqs {
                 snap.sequences.remove(s);
             }
+            for (t, table) in rebuilt {
+                snap.tables.insert(t, table);
+            }
         })?;
         *data = new_data;
-        Ok(missing)
+        Ok((missing, cascaded))
     }
 
     pub fn create_index(
@@ -508,6 +551,13 @@ impl EngineInner {
                 format!("relation \"{table}\" does not exist"),
             ));
         };
+        if def.is_view() {
+            return Err(Error::new(
+                SqlState::WRONG_OBJECT_TYPE,
+                format!("cannot create index on relation \"{table}\""),
+            )
+            .with_detail("This operation is not supported for views."));
+        }
         let mut cols = Vec::new();
         for c in columns {
             cols.push(def.column_index(c).ok_or_else(|| {

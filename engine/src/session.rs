@@ -553,6 +553,19 @@ fn dropped(tag: &str, kind: &str, missing: Vec<String>) -> Output {
     })
 }
 
+/// Adds PostgreSQL's `drop cascades to view v` notices.
+fn with_cascade_notices(mut out: Output, cascaded: Vec<String>) -> Output {
+    if let Output::Command(c) = &mut out {
+        c.notices.extend(cascaded.into_iter().map(|v| {
+            Notice::info(
+                SqlState::SUCCESSFUL_COMPLETION,
+                format!("drop cascades to view {v}"),
+            )
+        }));
+    }
+    out
+}
+
 fn command_with_notice(tag: &str, notice: Notice) -> Output {
     Output::Command(CommandComplete {
         tag: tag.into(),
@@ -970,9 +983,34 @@ impl Session {
                     ))
                 }
             }
-            Command::DropTable { names, if_exists } => {
-                let missing = self.engine.drop_tables(names, *if_exists)?;
-                Ok(dropped("DROP TABLE", "table", missing))
+            Command::DropTable {
+                names,
+                if_exists,
+                cascade,
+            } => {
+                let (missing, cascaded) = self
+                    .engine
+                    .drop_tables_cascade(names, *if_exists, *cascade)?;
+                Ok(with_cascade_notices(
+                    dropped("DROP TABLE", "table", missing),
+                    cascaded,
+                ))
+            }
+            Command::CreateView(view) => {
+                let owner = self.auth.current_user().to_string();
+                self.engine.create_view(view, &owner)?;
+                Ok(command("CREATE VIEW"))
+            }
+            Command::DropView {
+                names,
+                if_exists,
+                cascade,
+            } => {
+                let (missing, cascaded) = self.engine.drop_views(names, *if_exists, *cascade)?;
+                Ok(with_cascade_notices(
+                    dropped("DROP VIEW", "view", missing),
+                    cascaded,
+                ))
             }
             Command::CreateIndex {
                 name,

@@ -248,6 +248,8 @@ fn placeholder_def() -> TableDef {
         owner: String::new(),
         acl: None,
         column_acl: Default::default(),
+        view: None,
+        foreign_keys: vec![],
     }
 }
 

@@ -84,6 +84,10 @@ impl EngineInner {
         action: &AlterAction,
         eval: Evaluator,
     ) -> Result<Option<(SqlState, String)>> {
+        if let AlterAction::AddForeignKey(fk) = action {
+            self.add_foreign_key(table, fk)?;
+            return Ok(None);
+        }
         if let AlterAction::AddUnique { name, columns } = action {
             let name = name.clone().unwrap_or_else(|| {
                 let data = self.catalog_data.lock();
@@ -140,8 +144,27 @@ impl EngineInner {
     ) -> Result<Option<(SqlState, String)>> {
         let col = |name: &str| def.column_index(name).ok_or_else(|| no_column(table, name));
         let mut new_def = def.clone();
+        let reshapes = match action {
+            AlterAction::RenameTable(_) => Some(format!("rename table {table}")),
+            AlterAction::DropColumn { name: c, .. } => {
+                Some(format!("drop column {c} of table {table}"))
+            }
+            AlterAction::RenameColumn { from: c, .. } | AlterAction::SetType { column: c, .. } => {
+                Some(format!("alter column {c} of table {table}"))
+            }
+            AlterAction::AddColumn { .. } => Some(format!("add a column to table {table}")),
+            _ => None,
+        };
+        if let Some(what) = reshapes {
+            super::view::refuse_if_views_depend(&data, table, &what)?;
+            if !matches!(action, AlterAction::AddColumn { .. }) {
+                super::foreign_key::refuse_if_keys_use(&data, table, &what)?;
+            }
+        }
         match action {
-            AlterAction::AddUnique { .. } => unreachable!("handled above"),
+            AlterAction::AddUnique { .. } | AlterAction::AddForeignKey(_) => {
+                unreachable!("handled above")
+            }
             AlterAction::RenameTable(to) => {
                 if Self::relation_exists(data, to) {
                     return Err(duplicate_relation(to));
@@ -230,6 +253,8 @@ impl EngineInner {
             AlterAction::DropConstraint { name, if_exists } => {
                 if let Some(pos) = def.checks.iter().position(|c| &c.name == name) {
                     new_def.checks.remove(pos);
+                } else if let Some(pos) = def.foreign_keys.iter().position(|f| &f.name == name) {
+                    new_def.foreign_keys.remove(pos);
                 } else if def.pk_name.as_deref() == Some(name.as_str()) {
                     new_def.primary_key.clear();
                     new_def.pk_name = None;

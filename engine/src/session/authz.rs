@@ -109,7 +109,8 @@ impl Session {
     /// effect at the next statement, prepared ones included.
     pub(super) fn check_access(&mut self, bound: &BoundStatement) -> Result<()> {
         let owner_of: Vec<String> = match &bound.command {
-            Command::DropTable { names, .. } => names.clone(),
+            Command::DropTable { names, .. } | Command::DropView { names, .. } => names.clone(),
+            Command::CreateView(v) if v.or_replace => vec![v.name.clone()],
             Command::CreateIndex { table, .. } => vec![table.clone()],
             Command::DropIndex { names, .. } => {
                 let catalog = self.engine.catalog();
@@ -129,6 +130,11 @@ impl Session {
         if bound.access.tables.is_empty() && owner_of.is_empty() {
             return Ok(());
         }
+        acl::check_view_access(
+            &self.engine.roles,
+            &self.engine.catalog(),
+            &bound.access.views,
+        )?;
         if self.principal().superuser {
             return Ok(());
         }
@@ -143,6 +149,9 @@ impl Session {
         for name in owner_of {
             if let Some(t) = catalog.tables.get(&name) {
                 if !who.owns(&t.def) {
+                    if t.def.is_view() {
+                        return Err(denied(format!("must be owner of view {name}")));
+                    }
                     return Err(must_be_owner(&name));
                 }
             }

@@ -26,7 +26,11 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Instant;
 
+mod fk;
+mod variance;
 mod window;
+pub use fk::check_existing_references;
+pub use variance::VarianceKind;
 
 /// Everything a statement runs with.
 pub struct StmtCtx {
@@ -849,6 +853,7 @@ enum AggState {
     Bool(Option<bool>),
     StringAgg(Option<String>),
     ArrayAgg(Option<Vec<Value>>),
+    Variance(variance::VarianceState),
 }
 
 fn agg_init(call: &AggCall) -> AggState {
@@ -860,6 +865,9 @@ fn agg_init(call: &AggCall) -> AggState {
         AggFunc::BoolAnd | AggFunc::BoolOr => AggState::Bool(None),
         AggFunc::StringAgg => AggState::StringAgg(None),
         AggFunc::ArrayAgg => AggState::ArrayAgg(None),
+        AggFunc::Variance(_) => AggState::Variance(variance::VarianceState::new(
+            call.result_type == DataType::Float8,
+        )),
     }
 }
 
@@ -946,6 +954,7 @@ fn agg_update(state: &mut AggState, call: &AggCall, args: &[Value]) -> Result<()
             }
         }
         AggState::ArrayAgg(_) => {}
+        AggState::Variance(acc) => acc.add(v)?,
     }
     Ok(())
 }
@@ -966,6 +975,10 @@ fn agg_final(state: AggState, call: &AggCall) -> Result<Value> {
         AggState::Bool(b) => b.map(Value::Bool).unwrap_or(Value::Null),
         AggState::StringAgg(s) => s.map(Value::Text).unwrap_or(Value::Null),
         AggState::ArrayAgg(items) => items.map(Value::Array).unwrap_or(Value::Null),
+        AggState::Variance(acc) => match call.func {
+            AggFunc::Variance(kind) => acc.finish(kind)?,
+            _ => return Err(Error::internal("variance state of another aggregate")),
+        },
     })
 }
 
@@ -1015,6 +1028,11 @@ fn aggregate(input: &Plan, group: &[Expr], aggs: &[AggCall], env: &Env) -> Resul
         };
         let g = &mut groups[gi];
         for (ai, call) in aggs.iter().enumerate() {
+            if let Some(filter) = &call.filter {
+                if !filter.eval_pred(&row, env)? {
+                    continue;
+                }
+            }
             let args = call
                 .args
                 .iter()
@@ -1523,6 +1541,7 @@ pub fn run_insert(ip: &InsertPlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
                 _ => return Err(unique_violation(table, &index, &row)),
             }
         }
+        fk::check_references(ctx, table, &row, None)?;
         if track {
             touched.insert((p, key));
         }
@@ -1562,7 +1581,7 @@ pub fn insert_prepared(
             if let Some(index) = unique_conflict(ctx, table, &key, row)? {
                 return Err(unique_violation(table, &index, row));
             }
-            Ok(())
+            fk::check_references(ctx, table, row, None)
         })();
         if let Err(e) = written {
             rollback_to(ctx, mark);
@@ -1672,7 +1691,7 @@ fn update_row(
     table: &Table,
     p: u16,
     key: &Key,
-    _old: &Row,
+    old: &Row,
     new: Row,
     env: &Env,
     latest: bool,
@@ -1720,6 +1739,12 @@ fn update_row(
     }
     if let Some(index) = unique_conflict(ctx, table, &new_key, &new)? {
         return Err(unique_violation(table, &index, &new));
+    }
+    fk::check_references(ctx, table, &new, Some(old))?;
+    if fk::is_referenced(ctx, &table.def.name) {
+        let mut pending = Vec::new();
+        fk::on_referenced_row_gone(ctx, env, table, old, Some(&new), &mut pending)?;
+        fk::check_pending(ctx, pending)?;
     }
     Ok(new)
 }
@@ -1794,6 +1819,8 @@ pub fn run_delete(dp: &DeletePlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
         count: 0,
         rows: vec![],
     };
+    let referenced = fk::is_referenced(ctx, &table.def.name);
+    let mut pending = Vec::new();
     for (p, key, old) in targets {
         match table
             .store
@@ -1804,6 +1831,9 @@ pub fn run_delete(dp: &DeletePlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
             }
             WriteOutcome::Duplicate => unreachable!(),
         }
+        if referenced {
+            fk::on_referenced_row_gone(ctx, &env, table, &old, None, &mut pending)?;
+        }
         result.count += 1;
         if let Some(ret) = &dp.returning {
             result.rows.push(
@@ -1813,6 +1843,7 @@ pub fn run_delete(dp: &DeletePlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
             );
         }
     }
+    fk::check_pending(ctx, pending)?;
     Ok(result)
 }
 

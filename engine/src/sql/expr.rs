@@ -21,6 +21,7 @@ pub enum AggFunc {
     BoolOr,
     StringAgg,
     ArrayAgg,
+    Variance(super::exec::VarianceKind),
 }
 
 #[derive(Clone, Debug)]
@@ -31,6 +32,8 @@ pub struct AggCall {
     /// `agg(x ORDER BY ...)`: the order the inputs are fed in.
     pub order_by: Vec<super::plan::SortKey>,
     pub result_type: DataType,
+    /// `agg(...) FILTER (WHERE ...)`: only rows passing it are fed in.
+    pub filter: Option<Expr>,
 }
 
 /// Functions that need the session or transaction.
@@ -277,6 +280,9 @@ impl Expr {
             Expr::Agg(call) => {
                 call.args.iter().for_each(|a| a.walk(f));
                 call.order_by.iter().for_each(|k| k.expr.walk(f));
+                if let Some(filter) = &call.filter {
+                    filter.walk(f);
+                }
             }
         }
     }
@@ -417,6 +423,7 @@ impl Expr {
                     key.expr = std::mem::replace(&mut key.expr, Expr::Literal(Value::Null))
                         .transform(f)?;
                 }
+                call.filter = call.filter.map(|e| e.transform(f)).transpose()?;
                 Expr::Agg(call)
             }
             other => other,

@@ -248,6 +248,7 @@ pub struct CreateTablePlan {
     pub uniques: Vec<(Option<String>, Vec<usize>)>,
     pub checks: Vec<(Option<String>, String)>,
     pub partition_by: Option<Vec<usize>>,
+    pub foreign_keys: Vec<crate::engine::NewForeignKey>,
 }
 
 /// COPY ... FROM STDIN.
@@ -313,6 +314,7 @@ pub enum AlterAction {
         name: Option<String>,
         expr: String,
     },
+    AddForeignKey(crate::engine::NewForeignKey),
     DropConstraint {
         name: String,
         if_exists: bool,
@@ -335,6 +337,13 @@ pub enum Command {
     DropTable {
         names: Vec<String>,
         if_exists: bool,
+        cascade: bool,
+    },
+    CreateView(crate::engine::NewView),
+    DropView {
+        names: Vec<String>,
+        if_exists: bool,
+        cascade: bool,
     },
     CreateIndex {
         name: Option<String>,

@@ -667,6 +667,8 @@ mod tests {
             owner: "joltdb".into(),
             acl: None,
             column_acl: Default::default(),
+            view: None,
+            foreign_keys: vec![],
         };
         let store = TableStore::new(&def, 1);
         (def, store)

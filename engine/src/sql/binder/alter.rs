@@ -79,6 +79,12 @@ impl Binder<'_> {
     pub(super) fn bind_alter_table(&mut self, at: &ast::AlterTable) -> Result<Command> {
         let table = object_name(&at.name)?;
         let def = match self.catalog.tables.get(&table) {
+            Some(t) if t.def.is_view() => {
+                return Err(Error::new(
+                    SqlState::WRONG_OBJECT_TYPE,
+                    format!("\"{table}\" is not a table, composite type, or foreign table"),
+                ))
+            }
             Some(t) => Some(t.def.clone()),
             None if at.if_exists => None,
             None => {
@@ -262,6 +268,14 @@ impl Binder<'_> {
                         name: chk.name.as_ref().map(ident),
                         expr,
                     }
+                }
+                ast::TableConstraint::ForeignKey(fk) => {
+                    let names: Vec<String> = def
+                        .map(|d| d.columns.iter().map(|c| c.name.clone()).collect())
+                        .unwrap_or_default();
+                    AlterAction::AddForeignKey(foreign_key::bind_foreign_key(
+                        fk, None, &names, None,
+                    )?)
                 }
                 other => {
                     return Err(Error::unsupported(format!(

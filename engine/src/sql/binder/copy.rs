@@ -21,6 +21,21 @@ impl Binder<'_> {
             CopyTarget::Table(name) => self.catalog.table(&object_name(name)?)?.clone(),
         };
         let def = table.def.clone();
+        if def.is_view() {
+            let (msg, hint) = if stmt.from {
+                (format!("cannot copy to view \"{}\"", def.name), None)
+            } else {
+                (
+                    format!("cannot copy from view \"{}\"", def.name),
+                    Some("Try the COPY (SELECT ...) TO variant."),
+                )
+            };
+            let err = Error::new(SqlState::WRONG_OBJECT_TYPE, msg);
+            return Err(match hint {
+                Some(h) => err.with_hint(h),
+                None => err,
+            });
+        }
         let columns: Vec<usize> = if stmt.columns.is_empty() {
             (0..def.columns.len()).collect()
         } else {

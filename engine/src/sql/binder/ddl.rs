@@ -13,6 +13,7 @@ impl Binder<'_> {
         let mut pk_name = None;
         let mut uniques = Vec::new();
         let mut checks = Vec::new();
+        let mut foreign_keys = Vec::new();
         for c in &ct.columns {
             let cname = ident(&c.name);
             if columns.iter().any(|x| x.name == cname) {
@@ -75,8 +76,13 @@ impl Binder<'_> {
                         });
                         col.not_null = true;
                     }
-                    ast::ColumnOption::ForeignKey(_) => {
-                        return Err(Error::unsupported("foreign keys are not supported yet"))
+                    ast::ColumnOption::ForeignKey(fk) => {
+                        foreign_keys.push(foreign_key::bind_foreign_key(
+                            fk,
+                            opt.name.as_ref().map(ident),
+                            &[],
+                            Some(idx),
+                        )?)
                     }
                     ast::ColumnOption::Collation(_) | ast::ColumnOption::Comment(_) => {}
                     other => {
@@ -128,8 +134,9 @@ impl Binder<'_> {
                 ast::TableConstraint::Check(chk) => {
                     checks.push((chk.name.as_ref().map(ident), chk.expr.to_string()))
                 }
-                ast::TableConstraint::ForeignKey(_) => {
-                    return Err(Error::unsupported("foreign keys are not supported yet"))
+                ast::TableConstraint::ForeignKey(fk) => {
+                    let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+                    foreign_keys.push(foreign_key::bind_foreign_key(fk, None, &names, None)?)
                 }
                 other => {
                     return Err(Error::unsupported(format!(
@@ -181,6 +188,7 @@ impl Binder<'_> {
             uniques,
             checks,
             partition_by,
+            foreign_keys,
         })
     }
 

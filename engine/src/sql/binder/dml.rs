@@ -91,6 +91,7 @@ impl Binder<'_> {
         };
         let table = self.catalog.table(&object_name(tname)?)?.clone();
         let def = table.def.clone();
+        view::refuse_view_target(&def, "insert into")?;
         self.needs.borrow_mut().touch(&def);
         let targets: Vec<usize> = if ins.columns.is_empty() {
             // Without a column list, values fill the leading columns.
@@ -406,6 +407,7 @@ impl Binder<'_> {
             return Err(Error::unsupported("UPDATE ... FROM is not supported yet"));
         }
         let (table, alias) = self.single_table(&upd.table)?;
+        view::refuse_view_target(&table.def, "update")?;
         self.needs.borrow_mut().touch(&table.def);
         let scope = self.table_scope(&table, alias);
         let assignments = self.bind_assignments(&table, &upd.assignments, &scope)?;
@@ -443,6 +445,7 @@ impl Binder<'_> {
             ));
         }
         let (table, alias) = self.single_table(&from[0])?;
+        view::refuse_view_target(&table.def, "delete from")?;
         self.needs
             .borrow_mut()
             .require(&table.def, crate::acl::Privilege::Delete);

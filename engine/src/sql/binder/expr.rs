@@ -74,7 +74,7 @@ pub(super) fn agg_func(name: &str) -> Option<AggFunc> {
         "bool_or" => AggFunc::BoolOr,
         "string_agg" => AggFunc::StringAgg,
         "array_agg" => AggFunc::ArrayAgg,
-        _ => return None,
+        other => AggFunc::Variance(crate::sql::exec::VarianceKind::by_name(other)?),
     })
 }
 
@@ -1178,16 +1178,27 @@ impl Binder<'_> {
         if f.over.is_some() {
             return self.bind_window_call(f, &name, scopes);
         }
-        if f.filter.is_some() {
-            return Err(Error::unsupported("aggregate FILTER is not supported yet"));
-        }
         let (args, star, distinct) = self.function_args(f, scopes)?;
         let order_by = self.aggregate_order_by(f, scopes)?;
         if let Some(agg) = agg_func(&name) {
+            let filter = match &f.filter {
+                Some(pred) => {
+                    let (e, t) = self.bind_expr(pred, scopes)?;
+                    if contains_agg(&e) {
+                        return Err(Error::new(
+                            SqlState::GROUPING_ERROR,
+                            "aggregate functions are not allowed in FILTER",
+                        ));
+                    }
+                    Some(self.coerce(e, t, DataType::Bool)?)
+                }
+                None => None,
+            };
             let (e, t) = self.bind_aggregate(agg, &name, args, star, distinct)?;
             return Ok(match e {
                 Expr::Agg(mut call) => {
                     call.order_by = order_by;
+                    call.filter = filter;
                     (Expr::Agg(call), t)
                 }
                 other => (other, t),
@@ -1381,6 +1392,22 @@ impl Binder<'_> {
                 let e = self.coerce(e, DataType::Unknown, t)?;
                 (agg, at, vec![(e, t)])
             }
+            (AggFunc::Variance(_), false, 1) => {
+                let (e, t) = args.into_iter().next().unwrap();
+                let rt = match t {
+                    DataType::Int2 | DataType::Int4 | DataType::Int8 | DataType::Numeric(_) => {
+                        DataType::Numeric(None)
+                    }
+                    DataType::Float4 | DataType::Float8 | DataType::Unknown => DataType::Float8,
+                    other => return Err(no_function(name, &[(e, other)])),
+                };
+                let e = if rt == DataType::Float8 {
+                    self.coerce(e, t, DataType::Float8)?
+                } else {
+                    e
+                };
+                (agg, rt, vec![(e, t)])
+            }
             (AggFunc::StringAgg, false, 2) => {
                 let mut out = Vec::new();
                 for (e, t) in args {
@@ -1397,6 +1424,7 @@ impl Binder<'_> {
                 distinct,
                 order_by: Vec::new(),
                 result_type,
+                filter: None,
             })),
             result_type,
         ))

@@ -349,10 +349,12 @@ impl<'a> Binder<'a> {
             S::Update(upd) => self.bind_update(upd)?,
             S::Delete(del) => self.bind_delete(del)?,
             S::CreateTable(ct) => (Command::CreateTable(self.bind_create_table(ct)?), vec![]),
+            S::CreateView(cv) => (self.bind_create_view(cv)?, vec![]),
             S::Drop {
                 object_type,
                 if_exists,
                 names,
+                cascade,
                 ..
             } => {
                 let names = names.iter().map(object_name).collect::<Result<Vec<_>>>()?;
@@ -361,6 +363,15 @@ impl<'a> Binder<'a> {
                         Command::DropTable {
                             names,
                             if_exists: *if_exists,
+                            cascade: *cascade,
+                        },
+                        vec![],
+                    ),
+                    ast::ObjectType::View => (
+                        Command::DropView {
+                            names,
+                            if_exists: *if_exists,
+                            cascade: *cascade,
                         },
                         vec![],
                     ),
@@ -439,6 +450,12 @@ impl<'a> Binder<'a> {
                 let mut tables = Vec::new();
                 for target in &t.table_names {
                     let table = self.catalog.table(&object_name(&target.name)?)?.clone();
+                    if table.def.is_view() {
+                        return Err(Error::new(
+                            SqlState::WRONG_OBJECT_TYPE,
+                            format!("\"{}\" is not a table", table.def.name),
+                        ));
+                    }
                     self.needs
                         .borrow_mut()
                         .require(&table.def, crate::acl::Privilege::Truncate);
@@ -657,6 +674,8 @@ mod cte;
 mod ddl;
 mod dml;
 mod expr;
+mod foreign_key;
 mod query;
 mod syscat;
+mod view;
 mod window;

@@ -253,6 +253,9 @@ impl Binder<'_> {
                 }
                 let tname = object_name(name)?;
                 let table = self.catalog.table(&tname)?.clone();
+                if table.def.is_view() {
+                    return self.bind_view_reference(&table, alias.as_ref());
+                }
                 self.needs
                     .borrow_mut()
                     .require(&table.def, crate::acl::Privilege::Select);
@@ -414,13 +417,34 @@ impl Binder<'_> {
             combined.cols.extend(rscope.cols.iter().cloned());
             let mut scopes = outer.to_vec();
             scopes.push(combined.clone());
+            // NATURAL JOIN is USING over the column names both sides show.
+            let using: Option<Vec<String>> = match constraint {
+                Some(ast::JoinConstraint::Using(cols)) => {
+                    Some(cols.iter().map(object_name).collect::<Result<_>>()?)
+                }
+                Some(ast::JoinConstraint::Natural) => Some(
+                    scope
+                        .cols
+                        .iter()
+                        .filter(|c| !c.hidden)
+                        .map(|c| c.name.clone())
+                        .filter(|n| rscope.cols.iter().any(|c| !c.hidden && &c.name == n))
+                        .fold(Vec::new(), |mut v, n| {
+                            if !v.contains(&n) {
+                                v.push(n);
+                            }
+                            v
+                        }),
+                ),
+                _ => None,
+            };
             let on = match constraint {
                 None | Some(ast::JoinConstraint::None) => None,
                 Some(ast::JoinConstraint::On(e)) => Some(self.bind_predicate(e, &scopes)?),
-                Some(ast::JoinConstraint::Using(cols)) => {
+                Some(ast::JoinConstraint::Using(_) | ast::JoinConstraint::Natural) => {
                     let mut pred: Option<Expr> = None;
-                    for c in cols {
-                        let n = object_name(c)?;
+                    for n in using.iter().flatten() {
+                        let n = n.clone();
                         let li = find_unique(&scope, &n)?;
                         let ri = find_unique(&rscope, &n)?;
                         let (l, lt) = (Expr::Column(li), scope.cols[li].ty);
@@ -441,9 +465,6 @@ impl Binder<'_> {
                         });
                     }
                     pred
-                }
-                Some(ast::JoinConstraint::Natural) => {
-                    return Err(Error::unsupported("NATURAL JOIN is not supported yet"))
                 }
                 Some(other) => {
                     return Err(Error::unsupported(format!(
