@@ -469,6 +469,7 @@ impl EngineInner {
             self.txns.finish(txn);
             return Err(e);
         }
+        self.wait_logs_durable()?;
         let table = build_table(new_def.clone(), Some(store.clone()), self.partitions)?;
         let fresh: Vec<Arc<IndexStore>> = new_def
             .indexes
@@ -497,15 +498,30 @@ impl EngineInner {
         Ok(None)
     }
 
+    /// Commits one batch of a rewrite without waiting for the log: the new
+    /// table is published only after [`Self::wait_logs_durable`], so its
+    /// rows need not be durable batch by batch, and the batches share syncs.
     fn commit_rewrite_batch(&self, txn: u64, writes: &mut Vec<WriteEntry>) -> Result<()> {
-        let res =
-            futures::executor::block_on(commit_writes(&self.txns, &self.logs, txn, writes, true));
+        // `unconstrained`: this runs on a runtime worker thread, where tokio's
+        // cooperative budget would otherwise run out after enough batches and
+        // defer the gate's wake-up to a worker that is blocked right here.
+        let res = futures::executor::block_on(tokio::task::unconstrained(commit_writes(
+            &self.txns, &self.logs, txn, writes, false,
+        )));
         if res.is_err() {
             rollback_writes(txn, writes, 0);
         }
         writes.clear();
         self.txns.finish(txn);
         res.map(|_| ())
+    }
+
+    /// Waits until everything logged so far is durable.
+    fn wait_logs_durable(&self) -> Result<()> {
+        for log in &self.logs {
+            log.wait_durable()?;
+        }
+        Ok(())
     }
 }
 
