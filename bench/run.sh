@@ -204,10 +204,10 @@ run_latency() {
     printf '  %-22s %-9s p50 %.3f ms  p99 %.3f ms\n' "$metric" "$server" "$p50" "$p99" >&2
 }
 
-# Memory of a server's processes in KiB: joltdb's peak resident set
-# (VmHWM); PostgreSQL's summed proportional set size (shared buffers
-# counted once) over all its processes.
-joltdb_rss_kib() { awk '/^VmHWM/ {print $2}' "/proc/$JOLT_PID/status"; }
+# Memory of a server's processes in KiB: joltdb's peak (VmHWM) or current
+# (VmRSS) resident set; PostgreSQL's summed proportional set size (shared
+# buffers counted once) over all its processes.
+joltdb_rss_kib() { awk -v f="$1" '$1 == f ":" {print $2}' "/proc/$JOLT_PID/status"; }
 postgres_pss_kib() {
     local pid total=0 pss
     for pid in $(pgrep -d' ' -u postgres -f "postgres" || true); do
@@ -256,8 +256,10 @@ for scale in $RSS_SCALES; do
     record "rss_s$scale.raw_mb" postgres "$(calc "$raw / 1000000")"
     start_joltdb "rss-jolt-$scale"
     load joltdb "$scale" >/dev/null
-    kib=$(joltdb_rss_kib)
+    kib=$(joltdb_rss_kib VmHWM)
     record "rss_s$scale.mb" joltdb "$(calc "$kib * 1024 / 1000000")"
+    kib=$(joltdb_rss_kib VmRSS)
+    record "rss_s$scale.now_mb" joltdb "$(calc "$kib * 1024 / 1000000")"
     stop_joltdb
     start_postgres "rss-pg-$scale"
     PG_PM=$(head -1 "$PG_DATA/postmaster.pid")
@@ -289,7 +291,7 @@ awk -v date="$DATE" -v host="$HOST" -v rounds="$ROUNDS" \
     {
         key = $1 SUBSEP $2
         val[key, ++count[key]] = $3
-        all[key] = (key in all ? all[key] "," : "") $3
+        all[key] = (count[key] > 1 ? all[key] "," : "") $3
     }
     END {
         # How each metric compares: "higher" is better (throughput) or
@@ -314,7 +316,14 @@ awk -v date="$DATE" -v host="$HOST" -v rounds="$ROUNDS" \
             ratio = (p > 0) ? j / p : 0
             d = (m in desc) ? desc[m] : m
             if (m ~ /^rss_s[0-9]+\.raw_mb$/) { d = "raw row bytes, scale " substr(m, 6, index(m, ".") - 6) " (MB)"; ratio = 0 }
-            if (m ~ /^rss_s[0-9]+\.mb$/) d = "server memory after -i -s " substr(m, 6, index(m, ".") - 6) " (MB)"
+            if (m ~ /^rss_s[0-9]+\.mb$/ || m ~ /^rss_s[0-9]+\.now_mb$/) {
+                # Memory is compared with the raw row bytes, not with
+                # PostgreSQL, whose data lives on disk and in the page cache.
+                sc = substr(m, 6, index(m, ".") - 6)
+                raw = median("rss_s" sc ".raw_mb" SUBSEP "joltdb")
+                d = (m ~ /now/) ? "memory after -i -s " sc ", resident (MB) / raw" : "memory after -i -s " sc ", peak (MB) / raw"
+                ratio = (raw > 0 && j != "") ? j / raw : 0
+            }
             if (m ~ /^rss_s[0-9]+\.disk_mb$/) { d = "PostgreSQL database size, scale " substr(m, 6, index(m, ".") - 6) " (MB)"; j = "" }
             fmt = (j != "" && j + 0 >= 100) ? "%12.0f" : "%12.3f"
             printf "%-42s ", d
@@ -326,6 +335,7 @@ awk -v date="$DATE" -v host="$HOST" -v rounds="$ROUNDS" \
                 all[m SUBSEP "joltdb"], all[m SUBSEP "postgres"], (i < nm ? "," : "") > out
         }
         printf "  ]\n}\n" > out
-        printf "\nratio = joltdb / PostgreSQL (higher is better for tps; lower for times, latencies and memory)\n"
+        printf "\nratio = joltdb / PostgreSQL (higher is better for tps; lower for times and latencies);\n"
+        printf "memory rows: ratio = joltdb / raw row bytes; the PostgreSQL column is its total process PSS\n"
         printf "%s, %s; JSON in %s\n", date, host, out
     }' "$SAMPLES" "$SAMPLES.sorted"
