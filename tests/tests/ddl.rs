@@ -315,6 +315,44 @@ async fn add_primary_key_after_load_survives_restart() {
     );
 }
 
+/// A rewrite runs in many batches (pgbench -i -s 3 and up add a primary key
+/// to 300,000 rows and more); it must finish, and the result be durable.
+#[tokio::test]
+async fn add_primary_key_to_a_large_table() {
+    let mut server = TestServer::start_default();
+    let c = server.connect().await;
+    c.batch_execute("CREATE TABLE big (id int NOT NULL, v int)")
+        .await
+        .unwrap();
+    for start in (1..=300_000).step_by(10_000) {
+        let values: Vec<String> = (start..start + 10_000)
+            .map(|i| format!("({i}, {})", i % 7))
+            .collect();
+        c.batch_execute(&format!("INSERT INTO big VALUES {}", values.join(",")))
+            .await
+            .unwrap();
+    }
+    tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        c.batch_execute("ALTER TABLE big ADD PRIMARY KEY (id)"),
+    )
+    .await
+    .expect("ALTER TABLE ADD PRIMARY KEY did not finish")
+    .unwrap();
+    drop(c);
+    server.kill9();
+    server.restart();
+    let c = server.connect().await;
+    assert_eq!(
+        rows(&c, "SELECT count(*), sum(id) FROM big").await,
+        vec![r(&[Some("300000"), Some("45000150000")])]
+    );
+    assert_sqlstate(
+        c.batch_execute("INSERT INTO big VALUES (123456, 0)").await,
+        &SqlState::UNIQUE_VIOLATION,
+    );
+}
+
 #[tokio::test]
 async fn sequences() {
     let mut server = TestServer::start_default();

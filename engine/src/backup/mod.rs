@@ -12,6 +12,7 @@
 pub mod crypto;
 pub mod format;
 mod restore;
+pub(crate) use restore::LogBatcher;
 mod statement;
 mod take;
 

@@ -533,15 +533,16 @@ pub fn restore_backup(
 /// `None` for a deletion replayed by a point-in-time restore).
 type BufferedChange = (u32, Key, Option<Arc<Row>>);
 
-/// Groups restored rows into partition log records and waits for them.
-struct LogBatcher<'a> {
+/// Groups rows of a table that is not published yet (a restore, a table
+/// rewrite) into partition log records, and waits for them.
+pub(crate) struct LogBatcher<'a> {
     engine: &'a EngineInner,
     buffers: Vec<Vec<BufferedChange>>,
     in_flight: Vec<BoxFuture<'static, Result<u64>>>,
 }
 
 impl<'a> LogBatcher<'a> {
-    fn new(engine: &'a EngineInner) -> Self {
+    pub(crate) fn new(engine: &'a EngineInner) -> Self {
         LogBatcher {
             engine,
             buffers: (0..engine.partitions).map(|_| Vec::new()).collect(),
@@ -549,7 +550,13 @@ impl<'a> LogBatcher<'a> {
         }
     }
 
-    fn add(&mut self, partition: u16, oid: u32, key: Key, row: Option<Arc<Row>>) -> Result<()> {
+    pub(crate) fn add(
+        &mut self,
+        partition: u16,
+        oid: u32,
+        key: Key,
+        row: Option<Arc<Row>>,
+    ) -> Result<()> {
         let buf = &mut self.buffers[partition as usize];
         buf.push((oid, key, row));
         if buf.len() >= ROWS_PER_RECORD {
@@ -592,7 +599,7 @@ impl<'a> LogBatcher<'a> {
     }
 
     /// Logs what is left and waits until every record is durable.
-    fn finish(mut self) -> Result<()> {
+    pub(crate) fn finish(mut self) -> Result<()> {
         for p in 0..self.buffers.len() {
             self.flush_partition(p as u16)?;
         }

@@ -2,19 +2,20 @@
 //! defaults, NOT NULL, CHECK, UNIQUE) only replace the table definition.
 //! Changes of the row layout or of the primary key (ADD/DROP COLUMN, ALTER
 //! COLUMN TYPE, ADD/DROP PRIMARY KEY) rewrite the table: every row is
-//! copied, converted, into a new table store with a new table id, logged
-//! like ordinary inserts, and the catalog then swaps the new table in. The
+//! copied, converted, into a new table store with a new table id and
+//! logged (in large records, as a RESTORE logs its rows), and once all of
+//! it is durable the catalog swaps the new table in. The
 //! new id is persisted before any row is logged, so the rows of a rewrite
 //! interrupted by a crash belong to no table and are ignored on recovery.
 
 use super::{build_table, duplicate_relation, EngineInner};
+use crate::backup::LogBatcher;
 use crate::catalog::{self, CatalogData, CheckDef, IndexDef, Table, TableDef};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::binder::bind_table_check;
 use crate::sql::expr::Expr;
 use crate::sql::plan::AlterAction;
-use crate::storage::{IndexStore, Key, TableStore, WriteCtx, WriteKind, WriteOutcome};
-use crate::txn::{commit_writes, rollback_writes, WriteEntry};
+use crate::storage::{IndexStore, Key, TableStore, Ts};
 use crate::types::cast::assign;
 use crate::types::{Row, Value};
 use parking_lot::RwLock;
@@ -26,14 +27,36 @@ use std::sync::Arc;
 /// defaults like now() or nextval() see the statement's context).
 pub type Evaluator<'a> = &'a dyn Fn(&Expr, &[Value]) -> Result<Value>;
 
-/// Rows per transaction while rewriting a table.
-const REWRITE_BATCH: usize = 2000;
-
 fn no_column(table: &str, column: &str) -> Error {
     Error::new(
         SqlState::UNDEFINED_COLUMN,
         format!("column \"{column}\" of relation \"{table}\" does not exist"),
     )
+}
+
+/// The error PostgreSQL gives when a new primary key meets a duplicate.
+fn duplicate_key(def: &TableDef, row: &[Value]) -> Error {
+    let pk_name = def.pk_name.clone().unwrap_or_default();
+    let names: Vec<&str> = def
+        .primary_key
+        .iter()
+        .map(|&c| def.columns[c].name.as_str())
+        .collect();
+    let io = crate::types::io::IoContext::default();
+    let vals: Vec<String> = def
+        .primary_key
+        .iter()
+        .map(|&c| crate::types::io::to_text(&row[c], &io))
+        .collect();
+    Error::new(
+        SqlState::UNIQUE_VIOLATION,
+        format!("could not create unique index \"{pk_name}\""),
+    )
+    .with_detail(format!(
+        "Key ({})=({}) is duplicated.",
+        names.join(", "),
+        vals.join(", ")
+    ))
 }
 
 fn contains_nulls(table: &str, column: &str) -> Error {
@@ -156,9 +179,9 @@ impl EngineInner {
             _ => None,
         };
         if let Some(what) = reshapes {
-            super::view::refuse_if_views_depend(&data, table, &what)?;
+            super::view::refuse_if_views_depend(data, table, &what)?;
             if !matches!(action, AlterAction::AddColumn { .. }) {
-                super::foreign_key::refuse_if_keys_use(&data, table, &what)?;
+                super::foreign_key::refuse_if_keys_use(data, table, &what)?;
             }
         }
         match action {
@@ -454,74 +477,30 @@ impl EngineInner {
         data.next_oid = reserved.next_oid;
 
         let store = Arc::new(TableStore::new(&new_def, self.partitions));
+        // The indexes are built once all rows are in.
+        *store.indexes.write() = Arc::new(Vec::new());
         let mut rows = Vec::new();
         self.for_each_row(old, &mut |row| {
             rows.push(row.clone());
             Ok(())
         })?;
-        let mut writes: Vec<WriteEntry> = Vec::new();
-        let mut txn = self.txns.begin();
-        let snapshot = self.txns.visible_ts();
-        let result = (|| -> Result<()> {
-            for row in rows {
-                let row = map(row)?;
-                let (key, partition) = store.place_new(&new_def, &row);
-                let ctx = WriteCtx {
-                    txn,
-                    snapshot,
-                    snapshot_isolation: false,
-                };
-                match store.write(
-                    partition,
-                    &key,
-                    Some(Arc::new(row.clone())),
-                    WriteKind::Insert,
-                    ctx,
-                )? {
-                    WriteOutcome::Duplicate => {
-                        let pk_name = new_def.pk_name.clone().unwrap_or_default();
-                        let names: Vec<&str> = new_def
-                            .primary_key
-                            .iter()
-                            .map(|&c| new_def.columns[c].name.as_str())
-                            .collect();
-                        let io = crate::types::io::IoContext::default();
-                        let vals: Vec<String> = new_def
-                            .primary_key
-                            .iter()
-                            .map(|&c| crate::types::io::to_text(&row[c], &io))
-                            .collect();
-                        return Err(Error::new(
-                            SqlState::UNIQUE_VIOLATION,
-                            format!("could not create unique index \"{pk_name}\""),
-                        )
-                        .with_detail(format!(
-                            "Key ({})=({}) is duplicated.",
-                            names.join(", "),
-                            vals.join(", ")
-                        )));
-                    }
-                    WriteOutcome::Written { previous } => writes.push(WriteEntry {
-                        table: store.clone(),
-                        partition,
-                        key,
-                        previous,
-                        index_entries: Vec::new(),
-                        epoch: 0,
-                    }),
-                }
-                if writes.len() >= REWRITE_BATCH {
-                    self.commit_rewrite_batch(txn, &mut writes)?;
-                    txn = self.txns.begin();
-                }
+        // Nobody sees the new table before it is published, so its rows go
+        // in as committed versions directly, and are logged in large
+        // records whose syncs are waited for once, at the end (as a
+        // RESTORE does). A crash before the catalog swap leaves rows of a
+        // table id no table has, which recovery ignores.
+        let mut log = LogBatcher::new(self);
+        for row in rows {
+            let row = map(row)?;
+            let (key, partition) = store.place_new(&new_def, &row);
+            if store.get(partition, &key, Ts::MAX, 0).is_some() {
+                return Err(duplicate_key(&new_def, &row));
             }
-            self.commit_rewrite_batch(txn, &mut writes)
-        })();
-        if let Err(e) = result {
-            rollback_writes(txn, &mut writes, 0);
-            self.txns.finish(txn);
-            return Err(e);
+            let row = Arc::new(row);
+            store.replay_put(partition, key.clone(), Some(row.clone()));
+            log.add(partition, new_def.oid, key, Some(row))?;
         }
+        log.finish()?;
         let table = build_table(new_def.clone(), Some(store.clone()), self.partitions)?;
         let fresh: Vec<Arc<IndexStore>> = new_def
             .indexes
@@ -548,17 +527,6 @@ impl EngineInner {
         })?;
         *data = next;
         Ok(None)
-    }
-
-    fn commit_rewrite_batch(&self, txn: u64, writes: &mut Vec<WriteEntry>) -> Result<()> {
-        let res =
-            futures::executor::block_on(commit_writes(&self.txns, &self.logs, txn, writes, true));
-        if res.is_err() {
-            rollback_writes(txn, writes, 0);
-        }
-        writes.clear();
-        self.txns.finish(txn);
-        res.map(|_| ())
     }
 }
 

@@ -39,7 +39,7 @@ impl Binder<'_> {
 
     /// Coercion for storing into a column: implicit casts plus the
     /// assignment casts PostgreSQL allows (numeric narrowing, anything to
-    /// text).
+    /// text, timestamptz to timestamp or date).
     pub(super) fn coerce_assign(
         &mut self,
         e: Expr,
@@ -50,11 +50,7 @@ impl Binder<'_> {
         if from == to || from == DataType::Unknown {
             return self.coerce(e, from, to);
         }
-        if can_implicit_cast(from, to)
-            || (from.is_numeric() && to.is_numeric())
-            || to.is_string()
-            || from.is_string() && to.is_string()
-        {
+        if crate::types::cast::can_assign_cast(from, to) {
             return Ok(Expr::Cast {
                 expr: Box::new(e),
                 to,
