@@ -158,6 +158,8 @@ pub fn convert_type(t: &ast::DataType) -> Result<DataType> {
         },
         T::Interval { .. } => DataType::Interval,
         T::Uuid => DataType::Uuid,
+        T::JSON => DataType::Json,
+        T::JSONB => DataType::Jsonb,
         T::Regclass => DataType::Oid,
         T::Array(
             ast::ArrayElemTypeDef::SquareBracket(inner, _)
@@ -184,6 +186,8 @@ pub fn convert_type(t: &ast::DataType) -> Result<DataType> {
                 "float4" => DataType::Float4,
                 "float8" => DataType::Float8,
                 "bool" => DataType::Bool,
+                "json" => DataType::Json,
+                "jsonb" => DataType::Jsonb,
                 _ => {
                     return Err(Error::new(
                         SqlState::UNDEFINED_OBJECT,
@@ -593,5 +597,6 @@ mod cte;
 mod ddl;
 mod dml;
 mod expr;
+mod json;
 mod query;
 mod window;
