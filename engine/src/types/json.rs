@@ -574,11 +574,12 @@ impl Jsonb {
         }
     }
 
-    /// `jsonb_pretty` output: four-space indentation, one member a line.
+    /// `jsonb_pretty` output: four-space indentation, one member a line
+    /// (an empty container still spans two lines, as in PostgreSQL).
     pub fn write_pretty(&self, indent: usize, out: &mut String) {
         let pad = |out: &mut String, n: usize| out.extend(std::iter::repeat_n(' ', n * 4));
         match self {
-            Jsonb::Array(items) if !items.is_empty() => {
+            Jsonb::Array(items) => {
                 out.push_str("[\n");
                 for (i, v) in items.iter().enumerate() {
                     if i > 0 {
@@ -587,11 +588,13 @@ impl Jsonb {
                     pad(out, indent + 1);
                     v.write_pretty(indent + 1, out);
                 }
-                out.push('\n');
+                if !items.is_empty() {
+                    out.push('\n');
+                }
                 pad(out, indent);
                 out.push(']');
             }
-            Jsonb::Object(pairs) if !pairs.is_empty() => {
+            Jsonb::Object(pairs) => {
                 out.push_str("{\n");
                 for (i, (k, v)) in pairs.iter().enumerate() {
                     if i > 0 {
@@ -602,7 +605,9 @@ impl Jsonb {
                     out.push_str(": ");
                     v.write_pretty(indent + 1, out);
                 }
-                out.push('\n');
+                if !pairs.is_empty() {
+                    out.push('\n');
+                }
                 pad(out, indent);
                 out.push('}');
             }
@@ -675,8 +680,22 @@ fn rank(v: &Jsonb) -> u8 {
 /// PostgreSQL's jsonb ordering (btree jsonb_ops): by type (null < string <
 /// number < boolean < array < object), arrays and objects first by their
 /// number of elements/pairs, then member by member (object keys in key
-/// order, each key before its value).
+/// order, each key before its value). A top-level scalar is stored as a
+/// one-element array, so it sorts among arrays by that count: after `[]`,
+/// before any other array.
 pub fn compare(a: &Jsonb, b: &Jsonb) -> Ordering {
+    let scalar_vs_array = |items: &Vec<Jsonb>| match items.len() {
+        1 => Ordering::Less,
+        n => 1.cmp(&n),
+    };
+    match (a, b) {
+        (s, Jsonb::Array(items)) if s.is_scalar() => scalar_vs_array(items),
+        (Jsonb::Array(items), s) if s.is_scalar() => scalar_vs_array(items).reverse(),
+        _ => compare_members(a, b),
+    }
+}
+
+fn compare_members(a: &Jsonb, b: &Jsonb) -> Ordering {
     match (a, b) {
         (Jsonb::String(x), Jsonb::String(y)) => x.as_bytes().cmp(y.as_bytes()),
         (Jsonb::Number(x), Jsonb::Number(y)) => number_cmp(x, y),
@@ -685,7 +704,7 @@ pub fn compare(a: &Jsonb, b: &Jsonb) -> Ordering {
         (Jsonb::Array(x), Jsonb::Array(y)) => x.len().cmp(&y.len()).then_with(|| {
             x.iter()
                 .zip(y)
-                .map(|(p, q)| compare(p, q))
+                .map(|(p, q)| compare_members(p, q))
                 .find(|o| o.is_ne())
                 .unwrap_or(Ordering::Equal)
         }),
@@ -695,7 +714,7 @@ pub fn compare(a: &Jsonb, b: &Jsonb) -> Ordering {
                 .map(|((kp, vp), (kq, vq))| {
                     kp.as_bytes()
                         .cmp(kq.as_bytes())
-                        .then_with(|| compare(vp, vq))
+                        .then_with(|| compare_members(vp, vq))
                 })
                 .find(|o| o.is_ne())
                 .unwrap_or(Ordering::Equal)
@@ -715,7 +734,7 @@ pub fn contains(a: &Jsonb, b: &Jsonb) -> bool {
 }
 
 fn scalar_eq(a: &Jsonb, b: &Jsonb) -> bool {
-    a.is_scalar() && b.is_scalar() && compare(a, b) == Ordering::Equal
+    a.is_scalar() && b.is_scalar() && compare_members(a, b) == Ordering::Equal
 }
 
 fn deep_contains(a: &Jsonb, b: &Jsonb) -> bool {
@@ -770,6 +789,9 @@ mod tests {
         assert_eq!(compare(&j("1.0"), &j("1")), Ordering::Equal);
         assert_eq!(compare(&j("[1,2]"), &j("[3]")), Ordering::Greater);
         assert_eq!(compare(&j("null"), &j("\"a\"")), Ordering::Less);
+        assert_eq!(compare(&j("[]"), &j("null")), Ordering::Less);
+        assert_eq!(compare(&j("true"), &j("[3]")), Ordering::Less);
+        assert_eq!(compare(&j("[[1]]"), &j("[1]")), Ordering::Greater);
         assert_eq!(compare(&j("-2"), &j("-10")), Ordering::Greater);
         assert!(contains(&j(r#"{"a":1,"b":[1,2]}"#), &j(r#"{"b":[2]}"#)));
         assert!(contains(&j("[1,2]"), &j("1")));

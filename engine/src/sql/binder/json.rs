@@ -1,6 +1,7 @@
 //! Binding json/jsonb operators and aggregates onto the functions that
 //! implement them (see `types::json_funcs`).
 
+use super::expr::comparison_op;
 use super::*;
 use crate::types::json_funcs;
 
@@ -46,6 +47,10 @@ impl Binder<'_> {
         left: (Expr, DataType),
         right: (Expr, DataType),
     ) -> Result<std::result::Result<(Expr, DataType), ((Expr, DataType), (Expr, DataType))>> {
+        // json has no equality or ordering operators (jsonb has).
+        if comparison_op(op).is_some() && (left.1 == DataType::Json || right.1 == DataType::Json) {
+            return Err(no_operator(&op.to_string(), left.1, right.1));
+        }
         let Some(sym) = json_operator_symbol(op) else {
             return Ok(Err((left, right)));
         };
