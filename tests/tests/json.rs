@@ -17,19 +17,20 @@ async fn binary_round_trips_through_tokio_postgres() {
         .await
         .unwrap();
 
-    let doc = json!({"name": "ann", "tags": ["a", "b"], "n": 1.5, "nested": {"ok": true, "none": null}});
+    let doc =
+        json!({"name": "ann", "tags": ["a", "b"], "n": 1.5, "nested": {"ok": true, "none": null}});
     let raw = json!([1, "two", {"three": 3}]);
     // Parameters go out in binary (jsonb version 1 + text; json text).
-    c.execute(
-        "INSERT INTO docs VALUES ($1, $2, $3)",
-        &[&1i32, &doc, &raw],
-    )
-    .await
-    .unwrap();
+    c.execute("INSERT INTO docs VALUES ($1, $2, $3)", &[&1i32, &doc, &raw])
+        .await
+        .unwrap();
 
     // Results come back in binary through the extended protocol.
     let row = c
-        .query_one("SELECT doc, raw, doc->'tags', doc->>'name' FROM docs WHERE id = 1", &[])
+        .query_one(
+            "SELECT doc, raw, doc->'tags', doc->>'name' FROM docs WHERE id = 1",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(row.get::<_, Json>(0), doc);
@@ -52,7 +53,10 @@ async fn binary_round_trips_through_tokio_postgres() {
         .unwrap();
     assert_eq!(found.len(), 1);
     let missing = c
-        .query("SELECT id FROM docs WHERE doc @> $1", &[&json!({"name": "bob"})])
+        .query(
+            "SELECT id FROM docs WHERE doc @> $1",
+            &[&json!({"name": "bob"})],
+        )
         .await
         .unwrap();
     assert!(missing.is_empty());
@@ -93,10 +97,9 @@ async fn jsonb_survives_kill9_and_restart() {
     let got: Vec<(String, Option<String>)> = rows
         .iter()
         .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => Some((
-                r.get(0).unwrap().to_string(),
-                r.get(1).map(str::to_string),
-            )),
+            tokio_postgres::SimpleQueryMessage::Row(r) => {
+                Some((r.get(0).unwrap().to_string(), r.get(1).map(str::to_string)))
+            }
             _ => None,
         })
         .collect();
@@ -179,7 +182,10 @@ async fn bad_input_gets_postgres_sqlstates() {
     );
     // A bad binary jsonb parameter (unknown version byte) is rejected.
     let stmt = c.prepare("SELECT $1::jsonb").await.unwrap();
-    let err = c.query(&stmt, &[&RawJsonb(vec![2, b'1'])]).await.unwrap_err();
+    let err = c
+        .query(&stmt, &[&RawJsonb(vec![2, b'1'])])
+        .await
+        .unwrap_err();
     assert!(err.code().is_some(), "{err:?}");
     // The connection is still usable.
     let row = c.query_one("SELECT '[1]'::jsonb -> 0", &[]).await.unwrap();

@@ -197,10 +197,7 @@ impl<'a> Parser<'a> {
     fn enter(&mut self) -> Result<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(Error::new(
-                SqlState("54001"),
-                "stack depth limit exceeded",
-            ));
+            return Err(Error::new(SqlState("54001"), "stack depth limit exceeded"));
         }
         Ok(())
     }
@@ -243,7 +240,10 @@ impl<'a> Parser<'a> {
             ok = digits(&mut p) > 0;
         }
         // A number must end at a delimiter ("01" and "1x" are invalid).
-        if ok && b.get(p).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'.') {
+        if ok
+            && b.get(p)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'.')
+        {
             ok = false;
         }
         if !ok {
@@ -396,7 +396,9 @@ pub fn node_to_jsonb(node: &Node, src: &str) -> Result<Jsonb> {
 
 /// PostgreSQL's jsonb key order: shorter keys first, then bytewise.
 pub fn key_cmp(a: &str, b: &str) -> Ordering {
-    a.len().cmp(&b.len()).then_with(|| a.as_bytes().cmp(b.as_bytes()))
+    a.len()
+        .cmp(&b.len())
+        .then_with(|| a.as_bytes().cmp(b.as_bytes()))
 }
 
 fn numeric_overflow() -> Error {
@@ -417,9 +419,16 @@ pub fn canonical_number(raw: &str) -> Result<String> {
     let (mantissa, exp) = match rest.find(['e', 'E']) {
         Some(i) => {
             let e = &rest[i + 1..];
-            let e: i64 = e
-                .parse()
-                .map_err(|_| if e.trim_start_matches(['+', '-']).bytes().all(|c| c.is_ascii_digit()) { numeric_overflow() } else { invalid_json("") })?;
+            let e: i64 = e.parse().map_err(|_| {
+                if e.trim_start_matches(['+', '-'])
+                    .bytes()
+                    .all(|c| c.is_ascii_digit())
+                {
+                    numeric_overflow()
+                } else {
+                    invalid_json("")
+                }
+            })?;
             (&rest[..i], e)
         }
         None => (rest, 0),
@@ -770,14 +779,19 @@ mod tests {
             norm(r#"{"b":1,"aa":2,"a":3,"b":4}"#),
             r#"{"a": 3, "b": 4, "aa": 2}"#
         );
-        assert_eq!(norm("[1.50, 1e2, -0.0, 1.0e1, 1.5e-1, 0]"), "[1.50, 100, 0.0, 10, 0.15, 0]");
+        assert_eq!(
+            norm("[1.50, 1e2, -0.0, 1.0e1, 1.5e-1, 0]"),
+            "[1.50, 100, 0.0, 10, 0.15, 0]"
+        );
         assert_eq!(norm(r#""a\u00e9\n\"""#), "\"a\u{e9}\\n\\\"\"");
         assert_eq!(norm(" [ ] "), "[]");
     }
 
     #[test]
     fn rejects_invalid_input() {
-        for s in ["", "x", "01", "[1,]", "{\"a\"}", "{a:1}", "[1] x", "1.", "\"\\x\"", "-"] {
+        for s in [
+            "", "x", "01", "[1,]", "{\"a\"}", "{a:1}", "[1] x", "1.", "\"\\x\"", "-",
+        ] {
             let e = parse_jsonb(s).unwrap_err();
             assert_eq!(e.state.code(), "22P02", "{s}");
         }

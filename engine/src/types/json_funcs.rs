@@ -79,12 +79,9 @@ pub fn resolve(name: &str, arg_types: &[DataType]) -> Option<Result<ScalarFuncti
         "jsonb_strip_nulls" => Some(("jsonb_strip_nulls", vec![J], J, f_jsonb_strip_nulls)),
         "jsonb_pretty" => Some(("jsonb_pretty", vec![J], T, f_jsonb_pretty)),
         "jsonb_object_field" => Some(("jsonb_object_field", vec![J, T], J, f_jsonb_field)),
-        "jsonb_object_field_text" => Some((
-            "jsonb_object_field_text",
-            vec![J, T],
-            T,
-            f_jsonb_field_text,
-        )),
+        "jsonb_object_field_text" => {
+            Some(("jsonb_object_field_text", vec![J, T], T, f_jsonb_field_text))
+        }
         "jsonb_array_element" => Some(("jsonb_array_element", vec![J, I4], J, f_jsonb_element)),
         "jsonb_array_element_text" => Some((
             "jsonb_array_element_text",
@@ -100,12 +97,9 @@ pub fn resolve(name: &str, arg_types: &[DataType]) -> Option<Result<ScalarFuncti
             f_jsonb_path_text,
         )),
         "json_object_field" => Some(("json_object_field", vec![JS, T], JS, f_json_field)),
-        "json_object_field_text" => Some((
-            "json_object_field_text",
-            vec![JS, T],
-            T,
-            f_json_field_text,
-        )),
+        "json_object_field_text" => {
+            Some(("json_object_field_text", vec![JS, T], T, f_json_field_text))
+        }
         "json_array_element" => Some(("json_array_element", vec![JS, I4], JS, f_json_element)),
         "json_array_element_text" => Some((
             "json_array_element_text",
@@ -163,15 +157,17 @@ pub fn resolve(name: &str, arg_types: &[DataType]) -> Option<Result<ScalarFuncti
     }
     let variadic: (&'static str, Vec<DataType>, DataType, bool, Eval) = match name {
         "jsonb_build_object" | "json_build_object" => {
-            if arg_types.len() % 2 != 0 {
-                return Some(Err(invalid_param(
-                    "argument list must have even number of elements",
-                ))
-                .map_err(|e| {
-                    e.with_hint(format!(
+            if !arg_types.len().is_multiple_of(2) {
+                return Some(
+                    Err(invalid_param(
+                        "argument list must have even number of elements",
+                    ))
+                    .map_err(|e| {
+                        e.with_hint(format!(
                         "The arguments of {name}() must consist of alternating keys and values."
                     ))
-                }));
+                    }),
+                );
             }
             let args = arg_types.iter().copied().map(any).collect();
             if name == "jsonb_build_object" {
@@ -244,7 +240,13 @@ fn any_array() -> DataType {
     TA
 }
 
-fn make(name: &'static str, args: Vec<DataType>, ret: DataType, strict: bool, eval: Eval) -> ScalarFunction {
+fn make(
+    name: &'static str,
+    args: Vec<DataType>,
+    ret: DataType,
+    strict: bool,
+    eval: Eval,
+) -> ScalarFunction {
     ScalarFunction {
         name,
         arg_types: args,
@@ -446,11 +448,17 @@ fn f_jsonb_path_text_var(a: &[Value]) -> Result<Value> {
 }
 
 fn f_jsonb_contains(a: &[Value]) -> Result<Value> {
-    Ok(Value::Bool(json::contains(jsonb_arg(&a[0]), jsonb_arg(&a[1]))))
+    Ok(Value::Bool(json::contains(
+        jsonb_arg(&a[0]),
+        jsonb_arg(&a[1]),
+    )))
 }
 
 fn f_jsonb_contained(a: &[Value]) -> Result<Value> {
-    Ok(Value::Bool(json::contains(jsonb_arg(&a[1]), jsonb_arg(&a[0]))))
+    Ok(Value::Bool(json::contains(
+        jsonb_arg(&a[1]),
+        jsonb_arg(&a[0]),
+    )))
 }
 
 fn key_exists(j: &Jsonb, key: &str) -> bool {
@@ -471,20 +479,14 @@ fn f_jsonb_exists(a: &[Value]) -> Result<Value> {
 fn f_jsonb_exists_any(a: &[Value]) -> Result<Value> {
     let j = jsonb_arg(&a[0]);
     Ok(Value::Bool(
-        text_items(&a[1])
-            .iter()
-            .flatten()
-            .any(|k| key_exists(j, k)),
+        text_items(&a[1]).iter().flatten().any(|k| key_exists(j, k)),
     ))
 }
 
 fn f_jsonb_exists_all(a: &[Value]) -> Result<Value> {
     let j = jsonb_arg(&a[0]);
     Ok(Value::Bool(
-        text_items(&a[1])
-            .iter()
-            .flatten()
-            .all(|k| key_exists(j, k)),
+        text_items(&a[1]).iter().flatten().all(|k| key_exists(j, k)),
     ))
 }
 
@@ -637,16 +639,12 @@ fn set_path(j: &mut Jsonb, path: &[String], new: &Jsonb, create: bool, pos: usiz
         return Ok(());
     };
     match j {
-        Jsonb::Object(pairs) => {
-            match pairs.binary_search_by(|(k, _)| json::key_cmp(k, step)) {
-                Ok(i) if rest.is_empty() => pairs[i].1 = new.clone(),
-                Ok(i) => set_path(&mut pairs[i].1, rest, new, create, pos + 1)?,
-                Err(i) if rest.is_empty() && create => {
-                    pairs.insert(i, (step.clone(), new.clone()))
-                }
-                Err(_) => {}
-            }
-        }
+        Jsonb::Object(pairs) => match pairs.binary_search_by(|(k, _)| json::key_cmp(k, step)) {
+            Ok(i) if rest.is_empty() => pairs[i].1 = new.clone(),
+            Ok(i) => set_path(&mut pairs[i].1, rest, new, create, pos + 1)?,
+            Err(i) if rest.is_empty() && create => pairs.insert(i, (step.clone(), new.clone())),
+            Err(_) => {}
+        },
         Jsonb::Array(items) => {
             let len = items.len();
             let Some(idx) = path_index(step, len, pos)? else {
@@ -1024,7 +1022,9 @@ pub fn set_members(func: &str, arg: &Value) -> Result<Vec<Value>> {
             jsonb_value(v)
         }
     };
-    let short = func.trim_start_matches("jsonb_").trim_start_matches("json_");
+    let short = func
+        .trim_start_matches("jsonb_")
+        .trim_start_matches("json_");
     match short {
         "array_elements" | "array_elements_text" => {
             let items = match j {
@@ -1042,9 +1042,7 @@ pub fn set_members(func: &str, arg: &Value) -> Result<Vec<Value>> {
         }
         _ => match j {
             Jsonb::Object(pairs) => Ok(pairs.into_iter().map(|(k, _)| Value::Text(k)).collect()),
-            Jsonb::Array(_) => Err(invalid_param(format!(
-                "cannot call {func} on an array"
-            ))),
+            Jsonb::Array(_) => Err(invalid_param(format!("cannot call {func} on an array"))),
             _ => Err(invalid_param(format!("cannot call {func} on a scalar"))),
         },
     }
@@ -1076,12 +1074,14 @@ fn cannot_cast(j: &Jsonb, target: DataType) -> Error {
 }
 
 fn number_to_decimal(n: &str) -> Result<Decimal> {
-    Decimal::from_str(n).or_else(|_| Decimal::from_scientific(n)).map_err(|_| {
-        Error::new(
-            SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
-            "numeric field overflow",
-        )
-    })
+    Decimal::from_str(n)
+        .or_else(|_| Decimal::from_scientific(n))
+        .map_err(|_| {
+            Error::new(
+                SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+                "numeric field overflow",
+            )
+        })
 }
 
 /// Casts to or from json/jsonb; `None` when neither side is json.

@@ -34,6 +34,13 @@ pub(super) fn is_json_only_operator(op: &ast::BinaryOperator) -> bool {
     )
 }
 
+/// A bound expression with its type.
+type Operand = (Expr, DataType);
+
+/// The bound call, or the operands handed back when the operator is not a
+/// json one.
+type OperatorBinding = std::result::Result<Operand, (Operand, Operand)>;
+
 pub(super) fn is_json_aggregate(name: &str) -> bool {
     matches!(name, "jsonb_agg" | "json_agg" | "jsonb_object_agg")
 }
@@ -44,9 +51,9 @@ impl Binder<'_> {
     pub(super) fn bind_json_operator(
         &mut self,
         op: &ast::BinaryOperator,
-        left: (Expr, DataType),
-        right: (Expr, DataType),
-    ) -> Result<std::result::Result<(Expr, DataType), ((Expr, DataType), (Expr, DataType))>> {
+        left: Operand,
+        right: Operand,
+    ) -> Result<OperatorBinding> {
         // json has no equality or ordering operators (jsonb has).
         if comparison_op(op).is_some() && (left.1 == DataType::Json || right.1 == DataType::Json) {
             return Err(no_operator(&op.to_string(), left.1, right.1));
