@@ -1011,7 +1011,7 @@ fn f_json_path_text_var(a: &[Value]) -> Result<Value> {
 pub fn set_members(func: &str, arg: &Value) -> Result<Vec<Value>> {
     let j = match arg {
         Value::Null => return Ok(Vec::new()),
-        Value::Json(s) => json::parse_jsonb(s)?,
+        Value::Json(_) => return json_set_members(func, arg),
         other => jsonb_arg(other).clone(),
     };
     let json_out = func.starts_with("json_");
@@ -1045,6 +1045,29 @@ pub fn set_members(func: &str, arg: &Value) -> Result<Vec<Value>> {
             Jsonb::Array(_) => Err(invalid_param(format!("cannot call {func} on an array"))),
             _ => Err(invalid_param(format!("cannot call {func} on a scalar"))),
         },
+    }
+}
+
+/// `json_array_elements(_text)` and `json_object_keys`: members sliced
+/// verbatim from the input, keys in input order.
+fn json_set_members(func: &str, arg: &Value) -> Result<Vec<Value>> {
+    let (n, src) = json_node(arg)?;
+    match (func, &n.kind) {
+        ("json_array_elements", NodeKind::Array(items)) => {
+            Ok(items.iter().map(|i| node_json(Some(i), src)).collect())
+        }
+        ("json_array_elements_text", NodeKind::Array(items)) => {
+            Ok(items.iter().map(|i| node_text(Some(i), src)).collect())
+        }
+        ("json_object_keys", NodeKind::Object(pairs)) => {
+            Ok(pairs.iter().map(|(k, _)| Value::Text(k.clone())).collect())
+        }
+        ("json_object_keys", NodeKind::Array(_)) => {
+            Err(invalid_param(format!("cannot call {func} on an array")))
+        }
+        ("json_object_keys", _) => Err(invalid_param(format!("cannot call {func} on a scalar"))),
+        (_, NodeKind::Object(_)) => Err(invalid_param("cannot extract elements from an object")),
+        _ => Err(invalid_param("cannot extract elements from a scalar")),
     }
 }
 
