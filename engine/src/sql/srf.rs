@@ -13,6 +13,8 @@ use rust_decimal::Decimal;
 pub enum SetFunc {
     GenerateSeries,
     Unnest,
+    /// jsonb_array_elements(_text), jsonb_object_keys and their json forms.
+    Json(&'static str),
 }
 
 impl SetFunc {
@@ -20,7 +22,7 @@ impl SetFunc {
         match name {
             "generate_series" => Some(SetFunc::GenerateSeries),
             "unnest" => Some(SetFunc::Unnest),
-            _ => None,
+            _ => crate::types::json_funcs::set_function(name).map(|(n, _, _)| SetFunc::Json(n)),
         }
     }
 
@@ -28,6 +30,17 @@ impl SetFunc {
         match self {
             SetFunc::GenerateSeries => "generate_series",
             SetFunc::Unnest => "unnest",
+            SetFunc::Json(name) => name,
+        }
+    }
+
+    /// The produced column's own name, for functions whose result column
+    /// is named independently of the function (PostgreSQL's OUT
+    /// parameters): `value` for the json array element functions.
+    pub fn column_name(&self) -> Option<&'static str> {
+        match self {
+            SetFunc::Json(name) if name.contains("array_elements") => Some("value"),
+            _ => None,
         }
     }
 
@@ -40,6 +53,13 @@ impl SetFunc {
                 [a] if a.is_array() => Some((vec![*a], a.elem()?)),
                 _ => None,
             },
+            SetFunc::Json(name) => {
+                let (_, input, output) = crate::types::json_funcs::set_function(name)?;
+                match args {
+                    [a] if *a == input || *a == T::Unknown => Some((vec![input], output)),
+                    _ => None,
+                }
+            }
             SetFunc::GenerateSeries => {
                 if !(2..=3).contains(&args.len()) {
                     return None;
@@ -124,6 +144,9 @@ impl SetIter {
                 Some(Value::Array(items)) => SetIter::Values(items.into_iter()),
                 _ => SetIter::Done,
             },
+            SetFunc::Json(name) => {
+                SetIter::Values(crate::types::json_funcs::set_members(name, &args[0])?.into_iter())
+            }
             SetFunc::GenerateSeries => match (&args[0], &args[1]) {
                 (Value::Numeric(a), Value::Numeric(b)) => {
                     let step = match args.get(2) {

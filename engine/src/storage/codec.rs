@@ -100,6 +100,14 @@ fn encode_value(v: &Value, out: &mut Vec<u8>) {
             out.push(17);
             encode_row(items, out);
         }
+        Value::Json(s) => {
+            out.push(18);
+            put_bytes(out, s.as_bytes());
+        }
+        Value::Jsonb(j) => {
+            out.push(19);
+            put_bytes(out, j.to_text().as_bytes());
+        }
     }
 }
 
@@ -196,6 +204,13 @@ impl<'a> Reader<'a> {
             15 => Value::Uuid(u128::from_le_bytes(self.array()?)),
             16 => Value::Oid(u32::from_le_bytes(self.array()?)),
             17 => Value::Array(self.row()?),
+            18 => Value::Json(String::from_utf8(self.bytes()?.to_vec()).map_err(|_| corrupt())?),
+            19 => {
+                let text = std::str::from_utf8(self.bytes()?).map_err(|_| corrupt())?;
+                Value::Jsonb(Box::new(
+                    crate::types::json::parse_jsonb(text).map_err(|_| corrupt())?,
+                ))
+            }
             _ => return Err(corrupt()),
         })
     }

@@ -31,6 +31,8 @@ const ARRAY_TYPES: &[(u32, u32, &str)] = &[
     (1186, 1187, "interval[]"),
     (1700, 1231, "numeric[]"),
     (2950, 2951, "uuid[]"),
+    (114, 199, "json[]"),
+    (3802, 3807, "jsonb[]"),
 ];
 
 /// The OID of the array type whose elements have type OID `elem`.

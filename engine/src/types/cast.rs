@@ -42,6 +42,9 @@ fn convert(value: Value, target: DataType, ctx: &IoContext, assignment: bool) ->
     if value.is_null() {
         return Ok(Value::Null);
     }
+    if let Some(r) = super::json_funcs::cast(&value, target) {
+        return r;
+    }
     let from = value.data_type();
     let fail = || cannot_cast(from, target);
     let v = match (value, target) {
@@ -398,6 +401,8 @@ pub fn can_assign_cast(from: DataType, to: DataType) -> bool {
             (from, to),
             (DataType::Interval, DataType::Time)
                 | (DataType::Timestamp | DataType::TimestampTz, DataType::Time)
+                | (DataType::Json, DataType::Jsonb)
+                | (DataType::Jsonb, DataType::Json)
         )
 }
 

@@ -80,6 +80,9 @@ pub fn resolve(name: &str, arg_types: &[DataType]) -> Result<ScalarFunction> {
     if let Some(f) = super::array::resolve(name, arg_types) {
         return f;
     }
+    if let Some(f) = super::json_funcs::resolve(name, arg_types) {
+        return f;
+    }
     if let Some(f) = resolve_variadic(name, arg_types)? {
         return Ok(f);
     }

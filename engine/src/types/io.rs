@@ -136,6 +136,8 @@ pub fn parse_text(ty: DataType, input: &str, ctx: &IoContext) -> Result<Value> {
         DataType::Interval => parse_interval(input).map(Value::Interval),
         DataType::Uuid => parse_uuid(input).map(Value::Uuid),
         DataType::Oid => parse_oid(input).map(Value::Oid),
+        DataType::Json => super::json::validate_json(input).map(|_| Value::Json(input.to_string())),
+        DataType::Jsonb => super::json::parse_jsonb(input).map(|j| Value::Jsonb(Box::new(j))),
         DataType::Array(_) => {
             super::array::parse_array(ty.elem().unwrap_or(DataType::Text), input, ctx)
         }
@@ -895,6 +897,8 @@ pub fn format_text(value: &Value, ctx: &IoContext, out: &mut String) {
             let _ = write!(out, "{v}");
         }
         Value::Array(items) => super::array::format_array(items, ctx, out),
+        Value::Json(s) => out.push_str(s),
+        Value::Jsonb(j) => j.write(out),
     }
 }
 
@@ -1126,6 +1130,16 @@ pub fn encode_binary(value: &Value, ty: DataType, out: &mut Vec<u8>) -> Result<(
         (DataType::Array(_), Value::Array(items)) => {
             super::array::encode_array(items, ty.elem().unwrap_or(DataType::Text), out)
         }
+        (DataType::Json, Value::Json(s)) => {
+            out.extend_from_slice(s.as_bytes());
+            Ok(())
+        }
+        (DataType::Jsonb, Value::Jsonb(j)) => {
+            // Version 1 of jsonb's binary format: the text form.
+            out.push(1);
+            out.extend_from_slice(j.to_text().as_bytes());
+            Ok(())
+        }
         (DataType::Oid, v) if v.as_i64().is_some() => {
             let i = v.as_i64().unwrap_or_default();
             let o = u32::try_from(i)
@@ -1327,6 +1341,24 @@ pub fn decode_binary(ty: DataType, bytes: &[u8]) -> Result<Value> {
         }
         DataType::Uuid => Value::Uuid(u128::from_be_bytes(fixed(bytes)?)),
         DataType::Oid => Value::Oid(u32::from_be_bytes(fixed(bytes)?)),
+        DataType::Json | DataType::Jsonb => {
+            let body = if ty == DataType::Jsonb {
+                match bytes.split_first() {
+                    Some((1, rest)) => rest,
+                    Some((v, _)) => {
+                        return Err(Error::new(
+                            SqlState::INVALID_BINARY_REPRESENTATION,
+                            format!("unsupported jsonb version number {v}"),
+                        ))
+                    }
+                    None => return Err(binary_format_err()),
+                }
+            } else {
+                bytes
+            };
+            let text = std::str::from_utf8(body).map_err(|_| binary_format_err())?;
+            return parse_text(ty, text, &IoContext::default());
+        }
         DataType::Array(_) => {
             return super::array::decode_array(ty.elem().unwrap_or(DataType::Text), bytes)
         }

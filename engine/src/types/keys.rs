@@ -24,6 +24,8 @@ const TAG_TIME: u8 = 0x90;
 const TAG_INTERVAL: u8 = 0xA0;
 const TAG_UUID: u8 = 0xB0;
 const TAG_ARRAY: u8 = 0xC0;
+const TAG_JSON: u8 = 0xD0;
+const TAG_JSONB: u8 = 0xD1;
 const TAG_NULL: u8 = 0xFF;
 
 const MICROS_PER_DAY: i128 = 86_400_000_000;
@@ -95,6 +97,16 @@ fn encode_value(v: &Value, out: &mut Vec<u8>) {
                 encode_value(item, out);
             }
             out.push(0x00);
+        }
+        // json and jsonb keys are equality keys (their text, numbers
+        // normalized for jsonb); they do not follow jsonb's sort order.
+        Value::Json(s) => {
+            out.push(TAG_JSON);
+            put_escaped(out, s.as_bytes());
+        }
+        Value::Jsonb(j) => {
+            out.push(TAG_JSONB);
+            put_escaped(out, j.normalized_text().as_bytes());
         }
     }
 }

@@ -10,11 +10,14 @@
 //! - `functions`: the built-in scalar function library
 //! - `array`: one-dimensional arrays (literals, wire formats, functions)
 //! - `to_char`: date/time formatting with PostgreSQL's patterns
+//! - `json`, `json_funcs`: the json and jsonb types, their operators and functions
 
 pub mod array;
 pub mod cast;
 pub mod functions;
 pub mod io;
+pub mod json;
+pub mod json_funcs;
 pub mod keys;
 pub mod to_char;
 pub mod value;
@@ -53,6 +56,8 @@ pub enum DataType {
     /// `"char"`: a single byte, as the catalogs use for codes like
     /// pg_type.typtype.
     InternalChar,
+    Json,
+    Jsonb,
     /// The type of an untyped literal or of a NULL whose type is not yet
     /// known; resolved by context.
     Unknown,
@@ -93,6 +98,8 @@ impl DataType {
             DataType::Oid => 26,
             DataType::Name => 19,
             DataType::InternalChar => 18,
+            DataType::Json => 114,
+            DataType::Jsonb => 3802,
             DataType::Unknown => 705,
             DataType::Array(e) => array::array_oid(e.oid).unwrap_or(0),
         }
@@ -121,6 +128,8 @@ impl DataType {
             26 => DataType::Oid,
             19 => DataType::Name,
             18 => DataType::InternalChar,
+            114 => DataType::Json,
+            3802 => DataType::Jsonb,
             705 | 0 => DataType::Unknown,
             _ => {
                 return array::elem_oid(oid)
@@ -185,6 +194,8 @@ impl DataType {
             DataType::Oid => "oid".into(),
             DataType::Name => "name".into(),
             DataType::InternalChar => "\"char\"".into(),
+            DataType::Json => "json".into(),
+            DataType::Jsonb => "jsonb".into(),
             DataType::Unknown => "unknown".into(),
             DataType::Array(_) => format!("{}[]", self.elem().unwrap_or(DataType::Text).sql_name()),
         }
@@ -214,6 +225,8 @@ impl DataType {
             DataType::Oid => "oid",
             DataType::Name => "name",
             DataType::InternalChar => "\"char\"",
+            DataType::Json => "json",
+            DataType::Jsonb => "jsonb",
             DataType::Unknown => "unknown",
             DataType::Array(e) => array::array_base_name(e.oid),
         }
@@ -333,6 +346,10 @@ pub enum Value {
     Oid(u32),
     /// A one-dimensional array; elements may be NULL.
     Array(Vec<Value>),
+    /// A `json` value: its validated input text.
+    Json(String),
+    /// A `jsonb` value.
+    Jsonb(Box<json::Jsonb>),
 }
 
 impl Value {
@@ -361,6 +378,8 @@ impl Value {
             Value::Interval(_) => DataType::Interval,
             Value::Uuid(_) => DataType::Uuid,
             Value::Oid(_) => DataType::Oid,
+            Value::Json(_) => DataType::Json,
+            Value::Jsonb(_) => DataType::Jsonb,
             Value::Array(items) => items
                 .iter()
                 .find(|v| !v.is_null())

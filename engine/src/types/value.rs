@@ -135,6 +135,8 @@ enum Class {
     Interval,
     Uuid,
     Array,
+    Json,
+    Jsonb,
 }
 
 fn class_of(v: &Value) -> Option<Class> {
@@ -155,6 +157,8 @@ fn class_of(v: &Value) -> Option<Class> {
         Value::Interval(_) => Class::Interval,
         Value::Uuid(_) => Class::Uuid,
         Value::Array(_) => Class::Array,
+        Value::Json(_) => Class::Json,
+        Value::Jsonb(_) => Class::Jsonb,
     })
 }
 
@@ -230,6 +234,10 @@ impl Value {
             }
             (Value::Uuid(a), Value::Uuid(b)) => a.cmp(b),
             (Value::Array(a), Value::Array(b)) => super::array::cmp_arrays(a, b),
+            (Value::Jsonb(a), Value::Jsonb(b)) => super::json::compare(a, b),
+            // json has no ordering in SQL; grouping and DISTINCT treat it
+            // as its text.
+            (Value::Json(a), Value::Json(b)) => a.as_bytes().cmp(b.as_bytes()),
             _ if ca == Class::Number => number_cmp(self, other),
             _ if ca == Class::DateTime => datetime_micros(self).cmp(&datetime_micros(other)),
             _ => return None,
@@ -275,6 +283,8 @@ impl Hash for Value {
             Value::Interval(iv) => interval_total_micros(iv).hash(state),
             Value::Uuid(u) => u.hash(state),
             Value::Array(items) => items.hash(state),
+            Value::Json(s) => s.hash(state),
+            Value::Jsonb(j) => j.normalized_text().hash(state),
             Value::Date(_) | Value::Timestamp(_) | Value::TimestampTz(_) => {
                 datetime_micros(self).hash(state)
             }
@@ -387,6 +397,7 @@ fn comparable(l: DataType, r: DataType) -> bool {
             T::Time => 5,
             T::Interval => 6,
             T::Uuid => 7,
+            T::Jsonb => 8,
             _ => return None,
         })
     };

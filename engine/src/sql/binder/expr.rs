@@ -843,15 +843,21 @@ impl Binder<'_> {
             }
             _ => {}
         }
-        let bop = op_of(op).ok_or_else(|| {
-            Error::new(
+        let json_only = json::is_json_only_operator(op);
+        if !json_only && op_of(op).is_none() {
+            return Err(Error::new(
                 SqlState::UNDEFINED_FUNCTION,
                 format!("operator does not exist: {op}"),
-            )
-        })?;
+            ));
+        }
         let (l, lt) = self.bind_expr(left, scopes)?;
-        let (r, rt) =
-            self.bind_expr_typed(right, scopes, Some(lt).filter(|t| *t != DataType::Unknown))?;
+        let hint = Some(lt).filter(|t| *t != DataType::Unknown && !json_only);
+        let (r, rt) = self.bind_expr_typed(right, scopes, hint)?;
+        let ((l, lt), (r, rt)) = match self.bind_json_operator(op, (l, lt), (r, rt))? {
+            Ok(bound) => return Ok(bound),
+            Err(operands) => operands,
+        };
+        let bop = op_of(op).ok_or_else(|| no_operator(&op.to_string(), lt, rt))?;
         // A parameter on the left takes the right side's type.
         let (l, lt) = match l {
             Expr::Param(i) if lt == DataType::Unknown && rt != DataType::Unknown => {
@@ -1180,6 +1186,9 @@ impl Binder<'_> {
         }
         let (args, star, distinct) = self.function_args(f, scopes)?;
         let order_by = self.aggregate_order_by(f, scopes)?;
+        if json::is_json_aggregate(&name) {
+            return self.bind_json_aggregate(&name, args, star, distinct, order_by);
+        }
         if let Some(agg) = agg_func(&name) {
             let filter = match &f.filter {
                 Some(pred) => {

@@ -158,6 +158,8 @@ pub fn convert_type(t: &ast::DataType) -> Result<DataType> {
         },
         T::Interval { .. } => DataType::Interval,
         T::Uuid => DataType::Uuid,
+        T::JSON => DataType::Json,
+        T::JSONB => DataType::Jsonb,
         T::Regclass => DataType::Oid,
         T::Array(
             ast::ArrayElemTypeDef::SquareBracket(inner, _)
@@ -189,6 +191,8 @@ pub fn convert_type(t: &ast::DataType) -> Result<DataType> {
                     let t = crate::syscat::pg_catalog::type_by_name(&n).expect("checked");
                     DataType::from_oid(t.oid).unwrap_or(DataType::Text)
                 }
+                "json" => DataType::Json,
+                "jsonb" => DataType::Jsonb,
                 _ => {
                     return Err(Error::new(
                         SqlState::UNDEFINED_OBJECT,
@@ -675,6 +679,7 @@ mod ddl;
 mod dml;
 mod expr;
 mod foreign_key;
+mod json;
 mod query;
 mod syscat;
 mod view;

@@ -382,7 +382,7 @@ impl Binder<'_> {
                 table: Some(tname.clone()),
                 hidden: false,
                 merged: false,
-                name: tname,
+                name: func.column_name().map_or(tname, str::to_string),
                 ty: out_type,
                 table_oid: 0,
                 col_id: 0,
