@@ -23,6 +23,13 @@ CREATE INDEX items_note_idx ON items (note);
 CREATE UNIQUE INDEX items_created_idx ON items (created);
 CREATE TABLE counters (n bigserial PRIMARY KEY, label char(4));
 CREATE TABLE plain (a smallint, b double precision, c boolean, d bytea, e date, f uuid);
+CREATE TABLE makers (id int PRIMARY KEY, name text UNIQUE);
+CREATE TABLE parts (
+    id int PRIMARY KEY,
+    maker int REFERENCES makers ON DELETE CASCADE,
+    maker_name text REFERENCES makers (name) ON DELETE SET NULL
+);
+CREATE VIEW maker_names AS SELECT name FROM makers;
 ";
 
 /// joltdb's built-in roles, created on PostgreSQL too so that role lists
@@ -140,6 +147,12 @@ const QUERIES: &[&str] = &[
      WHERE i.indrelid = 'items'::regclass ORDER BY ic.relname",
     "SELECT conname, contype, conkey, pg_get_constraintdef(oid) FROM pg_constraint \
      WHERE conrelid = 'public.items'::regclass ORDER BY conname",
+    "SELECT conname, contype, conkey, confkey, confupdtype, confdeltype, \
+     confrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint \
+     WHERE conrelid = 'parts'::regclass ORDER BY conname",
+    "SELECT viewname, viewowner FROM pg_views WHERE schemaname = 'public'",
+    "SELECT table_name, check_option FROM information_schema.views \
+     WHERE table_schema = 'public'",
     "SELECT d.adnum, pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d \
      WHERE d.adrelid = 'counters'::regclass ORDER BY 1",
     "SELECT c.oid::regclass::text, pg_table_is_visible(c.oid) FROM pg_class c \

@@ -441,13 +441,13 @@ pub fn eval(f: CatalogFunc, args: &[Value], ctx: &StmtCtx) -> Result<Value> {
             };
             let found = match oids::decode_constraint(oid) {
                 Some(oids::ConstraintRef::Check(low, _)) => table_of(low).and_then(|t| {
-                    table_constraints(&t.def)
+                    table_constraints(&t.def, &sys.catalog)
                         .into_iter()
                         .find(|c| c.oid == oid)
                         .map(|c| constraint_def(&c, pretty))
                 }),
                 Some(oids::ConstraintRef::Index(_)) => sys.catalog.tables.values().find_map(|t| {
-                    table_constraints(&t.def)
+                    table_constraints(&t.def, &sys.catalog)
                         .into_iter()
                         .find(|c| c.oid == oid)
                         .map(|c| constraint_def(&c, pretty))
@@ -456,7 +456,18 @@ pub fn eval(f: CatalogFunc, args: &[Value], ctx: &StmtCtx) -> Result<Value> {
             };
             found.map(text).unwrap_or(Value::Null)
         }
-        F::GetViewdef | F::GetStatisticsobjdefColumns => Value::Null,
+        F::GetViewdef => {
+            let oid = oid0();
+            sys()
+                .catalog
+                .tables
+                .values()
+                .find(|t| t.def.oid == oid)
+                .and_then(|t| t.def.view.as_ref())
+                .map(|v| text(v.query.clone()))
+                .unwrap_or(Value::Null)
+        }
+        F::GetStatisticsobjdefColumns => Value::Null,
         F::TableIsVisible => {
             let oid = oid0();
             let sys = sys();

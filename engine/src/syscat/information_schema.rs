@@ -41,8 +41,22 @@ fn tables_view(ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
                 .set("table_catalog", t(&ctx.database))
                 .set("table_schema", t("public"))
                 .set("table_name", t(&table.def.name))
-                .set("table_type", t("BASE TABLE"))
-                .set("is_insertable_into", t("YES"))
+                .set(
+                    "table_type",
+                    t(if table.def.view.is_some() {
+                        "VIEW"
+                    } else {
+                        "BASE TABLE"
+                    }),
+                )
+                .set(
+                    "is_insertable_into",
+                    t(if table.def.view.is_some() {
+                        "NO"
+                    } else {
+                        "YES"
+                    }),
+                )
                 .set("is_typed", t("NO"))
                 .build(),
         );
@@ -173,6 +187,7 @@ fn constraint_type(c: &ConstraintView) -> &'static str {
     match c.kind {
         'p' => "PRIMARY KEY",
         'u' => "UNIQUE",
+        'f' => "FOREIGN KEY",
         _ => "CHECK",
     }
 }
@@ -194,7 +209,7 @@ fn table_constraint_rows(ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
                 .set("initially_deferred", t("NO"))
                 .set("enforced", t("YES"))
         };
-        for c in table_constraints(d) {
+        for c in table_constraints(d, &ctx.catalog) {
             let kind = constraint_type(&c);
             let mut r = base(c.name.to_string(), kind);
             if c.kind != 'c' {
@@ -218,7 +233,7 @@ fn key_column_usage(ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
     let mut rows = Vec::new();
     for table in ctx.catalog.tables.values() {
         let d = &table.def;
-        for c in table_constraints(d) {
+        for c in table_constraints(d, &ctx.catalog) {
             if c.kind == 'c' {
                 continue;
             }
@@ -245,7 +260,7 @@ fn check_constraints(ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
     let mut rows = Vec::new();
     for table in ctx.catalog.tables.values() {
         let d = &table.def;
-        for c in table_constraints(d) {
+        for c in table_constraints(d, &ctx.catalog) {
             if let Some(expr) = c.check {
                 rows.push(
                     me.row()
@@ -331,6 +346,30 @@ fn role_table_grants(ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
     table_grant_rows(ctx, me, false)
 }
 
+fn views(ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
+    ctx.catalog
+        .tables
+        .values()
+        .filter_map(|table| {
+            let view = table.def.view.as_ref()?;
+            Some(
+                me.row()
+                    .set("table_catalog", t(&ctx.database))
+                    .set("table_schema", t("public"))
+                    .set("table_name", t(&table.def.name))
+                    .set("view_definition", t(&view.query))
+                    .set("check_option", t("NONE"))
+                    .set("is_updatable", t("NO"))
+                    .set("is_insertable_into", t("NO"))
+                    .set("is_trigger_updatable", t("NO"))
+                    .set("is_trigger_deletable", t("NO"))
+                    .set("is_trigger_insertable_into", t("NO"))
+                    .build(),
+            )
+        })
+        .collect()
+}
+
 fn empty(_ctx: &SysCtx, _me: &SysTable) -> Vec<Row> {
     vec![]
 }
@@ -354,7 +393,7 @@ pub(super) fn relations() -> Vec<SysTable> {
         rel("sequences", 13007, "sequence_catalog:name sequence_schema:name sequence_name:name data_type:text numeric_precision:int4 numeric_precision_radix:int4 numeric_scale:int4 start_value:text minimum_value:text maximum_value:text increment:text cycle_option:text", sequences),
         rel("table_privileges", 13010, "grantor:name grantee:name table_catalog:name table_schema:name table_name:name privilege_type:text is_grantable:text with_hierarchy:text", table_privileges),
         rel("role_table_grants", 13011, "grantor:name grantee:name table_catalog:name table_schema:name table_name:name privilege_type:text is_grantable:text with_hierarchy:text", role_table_grants),
-        rel("views", 13008, "table_catalog:name table_schema:name table_name:name view_definition:text check_option:text is_updatable:text is_insertable_into:text is_trigger_updatable:text is_trigger_deletable:text is_trigger_insertable_into:text", empty),
+        rel("views", 13008, "table_catalog:name table_schema:name table_name:name view_definition:text check_option:text is_updatable:text is_insertable_into:text is_trigger_updatable:text is_trigger_deletable:text is_trigger_insertable_into:text", views),
         rel("referential_constraints", 13009, "constraint_catalog:name constraint_schema:name constraint_name:name unique_constraint_catalog:name unique_constraint_schema:name unique_constraint_name:name match_option:text update_rule:text delete_rule:text", empty),
     ]
 }

@@ -213,6 +213,12 @@ pub mod oids {
         CONSTRAINT_BIT | CHECK_BIT | ((table & 0x7F_FFFF) << 6) | (n as u32 & 63)
     }
 
+    /// The `n`-th FOREIGN KEY constraint of a table (numbered after the
+    /// CHECK constraints' range).
+    pub fn foreign_key_constraint(table: u32, n: usize) -> u32 {
+        check_constraint(table, 32 + (n & 31))
+    }
+
     /// A column default (pg_attrdef row) of column `attnum` (1-based).
     pub fn attrdef(table: u32, attnum: usize) -> u32 {
         CONSTRAINT_BIT

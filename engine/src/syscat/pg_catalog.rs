@@ -5,7 +5,7 @@ use super::{
     columns, oids, Schema, SysCtx, SysTable, DATABASE_OID, INFORMATION_SCHEMA_NAMESPACE,
     PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE,
 };
-use crate::catalog::{IdentityKind, Table, TableDef};
+use crate::catalog::{CatalogSnapshot, ForeignKeyAction, IdentityKind, Table, TableDef};
 use crate::types::functions::quote_ident;
 use crate::types::{DataType, Row, Value};
 
@@ -288,7 +288,7 @@ pub fn table_indexes(def: &TableDef) -> Vec<IndexView<'_>> {
 pub struct ConstraintView<'a> {
     pub oid: u32,
     pub name: &'a str,
-    /// 'p', 'u' or 'c'.
+    /// 'p', 'u', 'c' or 'f'.
     pub kind: char,
     pub table: &'a TableDef,
     /// Column positions (0-based).
@@ -296,9 +296,36 @@ pub struct ConstraintView<'a> {
     pub index: u32,
     /// CHECK expression text.
     pub check: Option<&'a str>,
+    /// A foreign key's referenced side.
+    pub references: Option<References<'a>>,
 }
 
-pub fn table_constraints(def: &TableDef) -> Vec<ConstraintView<'_>> {
+/// The referenced side of a foreign key.
+pub struct References<'a> {
+    pub table: &'a TableDef,
+    /// Column positions (0-based) in the referenced table.
+    pub columns: Vec<usize>,
+    pub on_update: ForeignKeyAction,
+    pub on_delete: ForeignKeyAction,
+}
+
+/// pg_constraint's code for a foreign key action.
+pub fn action_code(a: ForeignKeyAction) -> &'static str {
+    match a {
+        ForeignKeyAction::NoAction => "a",
+        ForeignKeyAction::Restrict => "r",
+        ForeignKeyAction::Cascade => "c",
+        ForeignKeyAction::SetNull => "n",
+        ForeignKeyAction::SetDefault => "d",
+    }
+}
+
+/// The constraints of a table; `catalog` resolves what foreign keys
+/// reference.
+pub fn table_constraints<'a>(
+    def: &'a TableDef,
+    catalog: &'a CatalogSnapshot,
+) -> Vec<ConstraintView<'a>> {
     let mut v = Vec::new();
     for ix in table_indexes(def) {
         if !ix.constraint {
@@ -312,6 +339,7 @@ pub fn table_constraints(def: &TableDef) -> Vec<ConstraintView<'_>> {
             columns: ix.columns.to_vec(),
             index: ix.oid,
             check: None,
+            references: None,
         });
     }
     for (n, c) in def.checks.iter().enumerate() {
@@ -323,6 +351,33 @@ pub fn table_constraints(def: &TableDef) -> Vec<ConstraintView<'_>> {
             columns: check_columns(def, &c.expr),
             index: 0,
             check: Some(&c.expr),
+            references: None,
+        });
+    }
+    for (n, fk) in def.foreign_keys.iter().enumerate() {
+        let Some(target) = catalog.tables.get(&fk.ref_table) else {
+            continue;
+        };
+        let target = &target.def;
+        // The referenced key's index: the primary key's or a unique one's.
+        let index = table_indexes(target)
+            .into_iter()
+            .find(|ix| ix.unique && ix.columns == fk.ref_columns.as_slice())
+            .map_or(0, |ix| ix.oid);
+        v.push(ConstraintView {
+            oid: oids::foreign_key_constraint(def.oid, n),
+            name: &fk.name,
+            kind: 'f',
+            table: def,
+            columns: fk.columns.clone(),
+            index,
+            check: None,
+            references: Some(References {
+                table: target,
+                columns: fk.ref_columns.clone(),
+                on_update: fk.on_update,
+                on_delete: fk.on_delete,
+            }),
         });
     }
     v
@@ -351,6 +406,29 @@ pub fn constraint_def(c: &ConstraintView, pretty: bool) -> String {
     match c.kind {
         'p' => format!("PRIMARY KEY ({})", cols(&c.columns)),
         'u' => format!("UNIQUE ({})", cols(&c.columns)),
+        'f' => {
+            let Some(r) = &c.references else {
+                return String::new();
+            };
+            let ref_cols: Vec<String> = r
+                .columns
+                .iter()
+                .map(|&i| quote_ident(&r.table.columns[i].name))
+                .collect();
+            let mut s = format!(
+                "FOREIGN KEY ({}) REFERENCES {}({})",
+                cols(&c.columns),
+                quote_ident(&r.table.name),
+                ref_cols.join(", ")
+            );
+            if r.on_update != ForeignKeyAction::NoAction {
+                s.push_str(&format!(" ON UPDATE {}", r.on_update.sql()));
+            }
+            if r.on_delete != ForeignKeyAction::NoAction {
+                s.push_str(&format!(" ON DELETE {}", r.on_delete.sql()));
+            }
+            s
+        }
         _ => {
             let expr = c.check.unwrap_or("");
             if pretty || !expr.contains(' ') {
@@ -441,18 +519,24 @@ fn pg_class(ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
     for table in tables_sorted(ctx) {
         let d = &table.def;
         let idx = table_indexes(d);
+        let view = d.view.is_some();
         rows.push(
-            class(d.oid, &d.name, PUBLIC_NAMESPACE, "r")
-                .set("relowner", o(super::oids::role(&d.owner)))
-                .set(
-                    "relacl",
-                    d.acl.as_deref().map(acl_array).unwrap_or(Value::Null),
-                )
-                .set("relam", o(HEAP_AM))
-                .set("relnatts", i2(d.columns.len() as i64))
-                .set("relchecks", i2(d.checks.len() as i64))
-                .set("relhasindex", b(!idx.is_empty()))
-                .build(),
+            class(
+                d.oid,
+                &d.name,
+                PUBLIC_NAMESPACE,
+                if view { "v" } else { "r" },
+            )
+            .set("relowner", o(super::oids::role(&d.owner)))
+            .set(
+                "relacl",
+                d.acl.as_deref().map(acl_array).unwrap_or(Value::Null),
+            )
+            .set("relam", o(if view { 0 } else { HEAP_AM }))
+            .set("relnatts", i2(d.columns.len() as i64))
+            .set("relchecks", i2(d.checks.len() as i64))
+            .set("relhasindex", b(!idx.is_empty()))
+            .build(),
         );
         for ix in idx {
             rows.push(
@@ -721,15 +805,33 @@ fn pg_index(ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
 fn pg_constraint(ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
     let mut rows = Vec::new();
     for table in tables_sorted(ctx) {
-        for c in table_constraints(&table.def) {
+        for c in table_constraints(&table.def, &ctx.catalog) {
             let keys = c
                 .columns
                 .iter()
                 .map(|k| Value::Int2(*k as i16 + 1))
                 .collect();
+            let mut row = me.row();
+            if let Some(r) = &c.references {
+                let fkeys = r
+                    .columns
+                    .iter()
+                    .map(|k| Value::Int2(*k as i16 + 1))
+                    .collect();
+                row = row
+                    .set("confrelid", o(r.table.oid))
+                    .set("confupdtype", t(action_code(r.on_update)))
+                    .set("confdeltype", t(action_code(r.on_delete)))
+                    .set("confmatchtype", t("s"))
+                    .set("confkey", Value::Array(fkeys));
+            } else {
+                row = row
+                    .set("confupdtype", t(" "))
+                    .set("confdeltype", t(" "))
+                    .set("confmatchtype", t(" "));
+            }
             rows.push(
-                me.row()
-                    .set("oid", o(c.oid))
+                row.set("oid", o(c.oid))
                     .set("conname", t(c.name))
                     .set("connamespace", o(PUBLIC_NAMESPACE))
                     .set("contype", t(c.kind.to_string()))
@@ -949,6 +1051,7 @@ fn pg_sequences(ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
 
 fn pg_tables(ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
     tables_sorted(ctx)
+        .filter(|table| table.def.view.is_none())
         .map(|table| {
             me.row()
                 .set("schemaname", t("public"))
@@ -956,6 +1059,22 @@ fn pg_tables(ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
                 .set("tableowner", t(&table.def.owner))
                 .set("hasindexes", b(!table_indexes(&table.def).is_empty()))
                 .build()
+        })
+        .collect()
+}
+
+fn pg_views(ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
+    tables_sorted(ctx)
+        .filter_map(|table| {
+            let view = table.def.view.as_ref()?;
+            Some(
+                me.row()
+                    .set("schemaname", t("public"))
+                    .set("viewname", t(&table.def.name))
+                    .set("viewowner", t(&table.def.owner))
+                    .set("definition", t(&view.query))
+                    .build(),
+            )
         })
         .collect()
 }
@@ -1075,7 +1194,7 @@ pub(super) fn relations() -> Vec<SysTable> {
         rel("pg_sequences", 12004, "schemaname:name sequencename:name sequenceowner:name data_type:text start_value:int8 min_value:int8 max_value:int8 increment_by:int8 cycle:bool cache_size:int8 last_value:int8", pg_sequences),
         rel("pg_tables", 12005, "schemaname:name tablename:name tableowner:name tablespace:name hasindexes:bool hasrules:bool hastriggers:bool rowsecurity:bool", pg_tables),
         rel("pg_indexes", 12006, "schemaname:name tablename:name indexname:name tablespace:name indexdef:text", pg_indexes),
-        rel("pg_views", 12007, "schemaname:name viewname:name viewowner:name definition:text", empty),
+        rel("pg_views", 12007, "schemaname:name viewname:name viewowner:name definition:text", pg_views),
         rel("pg_matviews", 12008, "schemaname:name matviewname:name matviewowner:name tablespace:name hasindexes:bool ispopulated:bool definition:text", empty),
         rel("pg_tablespace", 1213, "oid:oid spcname:name spcowner:oid spcacl:aclitem[] spcoptions:text[]", pg_tablespace),
         rel("pg_extension", 3079, "oid:oid extname:name extowner:oid extnamespace:oid extrelocatable:bool extversion:text extconfig:oid[] extcondition:text[]", empty),
