@@ -1553,7 +1553,20 @@ impl Session {
         // backup's contents (SHOW, VERIFY) either one.
         match stmt {
             B::Backup { .. } => self.require_role_membership(crate::acl::BACKUP_ROLE)?,
-            B::Restore { .. } => self.require_role_membership(crate::acl::RESTORE_ROLE)?,
+            B::Restore { request, .. } => {
+                self.require_role_membership(crate::acl::RESTORE_ROLE)?;
+                // Replacing a table is dropping it: its owner's right.
+                if request.replace {
+                    match request.rename.as_ref().or(request.table.as_ref()) {
+                        Some(target) => {
+                            if self.engine.catalog().tables.contains_key(target) {
+                                self.check_table_owner(target)?;
+                            }
+                        }
+                        None => self.require_superuser("RESTORE DATABASE with replace")?,
+                    }
+                }
+            }
             B::Show { .. } | B::Verify { .. } => {
                 if self
                     .require_role_membership(crate::acl::RESTORE_ROLE)

@@ -212,6 +212,15 @@ impl Session {
         )))
     }
 
+    pub(super) fn require_superuser(&mut self, what: &str) -> Result<()> {
+        if self.principal().superuser {
+            return Ok(());
+        }
+        Err(denied(format!(
+            "permission denied: {what} requires superuser"
+        )))
+    }
+
     pub(super) fn run_role_command(&mut self, cmd: &RoleCommand) -> Result<Output> {
         match cmd {
             RoleCommand::CreateRole {
@@ -1015,5 +1024,41 @@ mod tests {
             SqlState::INSUFFICIENT_PRIVILEGE
         );
         admin.check_table_owner("t").unwrap();
+
+        // Restoring over a table takes the restore role and the table's
+        // ownership; over a whole database, a superuser.
+        run(&mut admin, "BACKUP TABLE t TO 't.backup'")
+            .await
+            .unwrap();
+        run(&mut admin, "BACKUP DATABASE TO 'all.backup'")
+            .await
+            .unwrap();
+        run(&mut admin, "GRANT joltdb_restore TO alice")
+            .await
+            .unwrap();
+        for sql in [
+            "RESTORE TABLE t FROM 't.backup' WITH (replace = true)",
+            "RESTORE DATABASE FROM 'all.backup' WITH (replace = true)",
+        ] {
+            let err = run(&mut alice, sql).await.unwrap_err();
+            assert_eq!(err.state, SqlState::INSUFFICIENT_PRIVILEGE, "{sql}");
+        }
+        run(&mut alice, "RESTORE TABLE t FROM 't.backup' AS t_copy")
+            .await
+            .unwrap();
+        // The restored table keeps the owner the backup recorded.
+        let err = run(
+            &mut alice,
+            "RESTORE TABLE t FROM 't.backup' AS t_copy WITH (replace = true)",
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.state, SqlState::INSUFFICIENT_PRIVILEGE);
+        run(
+            &mut admin,
+            "RESTORE TABLE t FROM 't.backup' WITH (replace = true)",
+        )
+        .await
+        .unwrap();
     }
 }
