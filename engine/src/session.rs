@@ -1121,7 +1121,10 @@ impl Session {
         let mut notices = Vec::new();
         let mut result = Ok(());
         for action in actions {
-            match self.engine.alter_table(table, action, &eval) {
+            let altered = crate::sql::exec::run_blocking(true, || {
+                self.engine.alter_table(table, action, &eval)
+            });
+            match altered {
                 Ok(Some((state, n))) => notices.push(Notice::info(state, n)),
                 Ok(None) => {}
                 Err(e) => {

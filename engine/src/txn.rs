@@ -206,7 +206,9 @@ impl TxnManager {
         log: &Arc<dyn PartitionLog>,
         build: impl FnOnce(i64) -> Vec<u8>,
     ) -> futures::future::BoxFuture<'static, Result<crate::wal::Lsn>> {
-        let _gate = self.append_gate.blocking_read();
+        // Not `blocking_read`: a table rewrite calls this from a runtime
+        // thread (inside `block_in_place`), where tokio refuses to block.
+        let _gate = futures::executor::block_on(self.append_gate.read());
         let mut last = self.last_commit_time.lock();
         let now = chrono::Utc::now()
             .timestamp_micros()
