@@ -433,3 +433,24 @@ pub fn assert_sqlstate<T: std::fmt::Debug>(
         ),
     }
 }
+
+/// The rows a simple-protocol query returns, as text (`None` for NULL);
+/// panics naming the statement when it fails.
+pub async fn simple_rows(c: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    c.simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+        .into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => {
+                Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// An expected row of [`simple_rows`], from string literals.
+pub fn text_row(values: &[Option<&str>]) -> Vec<Option<String>> {
+    values.iter().map(|v| v.map(str::to_string)).collect()
+}

@@ -2,32 +2,13 @@
 //! statements, binary results, error SQLSTATEs, transaction states,
 //! start-up/shutdown and authentication.
 
+use joltdb_tests::{simple_rows, text_row as row};
 use std::process::Stdio;
 use std::time::Duration;
 
 use joltdb_tests::{assert_sqlstate, connect_with, free_port, wait_timeout, TestServer};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
-use tokio_postgres::SimpleQueryMessage;
-
-/// Rows of a simple query as text values.
-async fn simple_rows(c: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
-    c.simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
-        .into_iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => {
-                Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-fn row(values: &[Option<&str>]) -> Vec<Option<String>> {
-    values.iter().map(|v| v.map(str::to_string)).collect()
-}
 
 #[tokio::test]
 async fn create_insert_select_update_delete() {

@@ -3,26 +3,8 @@
 //! tables surviving kill -9.
 
 use joltdb_tests::{assert_sqlstate, TestServer};
+use joltdb_tests::{simple_rows as rows, text_row as r};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::SimpleQueryMessage;
-
-async fn rows(c: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
-    c.simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
-        .into_iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => {
-                Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-fn r(values: &[Option<&str>]) -> Vec<Option<String>> {
-    values.iter().map(|v| v.map(str::to_string)).collect()
-}
 
 fn message(err: tokio_postgres::Error) -> String {
     err.as_db_error()

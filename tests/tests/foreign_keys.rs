@@ -5,27 +5,9 @@
 //! kill -9 and BACKUP/RESTORE.
 
 use joltdb_tests::TestServer;
+use joltdb_tests::{simple_rows as rows, text_row as r};
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::SimpleQueryMessage;
-
-async fn rows(c: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
-    c.simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
-        .into_iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => {
-                Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-fn r(values: &[Option<&str>]) -> Vec<Option<String>> {
-    values.iter().map(|v| v.map(str::to_string)).collect()
-}
 
 fn db_error(err: &tokio_postgres::Error) -> (String, String) {
     let e = err.as_db_error().expect("a server error");

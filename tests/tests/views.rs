@@ -3,23 +3,9 @@
 //! rules of DROP TABLE / ALTER TABLE, privileges checked as the view's
 //! owner, and views surviving kill -9, checkpoints and BACKUP/RESTORE.
 
+use joltdb_tests::simple_rows as rows;
 use joltdb_tests::TestServer;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::SimpleQueryMessage;
-
-async fn rows(c: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
-    c.simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
-        .into_iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => {
-                Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
-            }
-            _ => None,
-        })
-        .collect()
-}
 
 fn r(values: &[&str]) -> Vec<Option<String>> {
     values.iter().map(|v| Some(v.to_string())).collect()
