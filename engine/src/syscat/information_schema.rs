@@ -3,7 +3,7 @@
 //! privileges, views).
 
 use super::pg_catalog::{table_constraints, ConstraintView};
-use super::{columns, Schema, SysCtx, SysTable, PUBLIC_NAMESPACE};
+use super::{Schema, SysCtx, SysTable, PUBLIC_NAMESPACE};
 use crate::catalog::IdentityKind;
 use crate::types::{DataType, Row, Value};
 
@@ -370,19 +370,11 @@ fn views(ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
         .collect()
 }
 
-fn empty(_ctx: &SysCtx, _me: &SysTable) -> Vec<Row> {
-    vec![]
-}
-
 pub(super) fn relations() -> Vec<SysTable> {
-    let rel =
-        |name: &'static str, oid: u32, spec: &'static str, generate: super::Generator| SysTable {
-            schema: Schema::InformationSchema,
-            name,
-            oid,
-            columns: columns(spec),
-            generate,
-        };
+    let rel = |name, oid, spec, generate| {
+        super::relation(Schema::InformationSchema, name, oid, spec, generate)
+    };
+    let empty = super::no_rows;
     vec![
         rel("schemata", 13001, "catalog_name:name schema_name:name schema_owner:name default_character_set_catalog:name default_character_set_schema:name default_character_set_name:name sql_path:text", schemata),
         rel("tables", 13002, "table_catalog:name table_schema:name table_name:name table_type:text self_referencing_column_name:name reference_generation:text user_defined_type_catalog:name user_defined_type_schema:name user_defined_type_name:name is_insertable_into:text is_typed:text commit_action:text", tables_view),

@@ -267,6 +267,29 @@ pub mod oids {
     }
 }
 
+/// A system relation of `schema` whose columns are given as a compact
+/// list (see [`columns`]).
+fn relation(
+    schema: Schema,
+    name: &'static str,
+    oid: u32,
+    spec: &'static str,
+    generate: Generator,
+) -> SysTable {
+    SysTable {
+        schema,
+        name,
+        oid,
+        columns: columns(spec),
+        generate,
+    }
+}
+
+/// The generator of relations that are always empty.
+fn no_rows(_ctx: &SysCtx, _me: &SysTable) -> Vec<Row> {
+    Vec::new()
+}
+
 /// Parses a compact column list (`name:type name:type ...`).
 fn columns(spec: &'static str) -> Vec<SysColumn> {
     spec.split_whitespace()

@@ -2,7 +2,7 @@
 //! clients query (pg_class, pg_attribute, pg_index, pg_roles, ...).
 
 use super::{
-    columns, oids, Schema, SysCtx, SysTable, DATABASE_OID, INFORMATION_SCHEMA_NAMESPACE,
+    oids, Schema, SysCtx, SysTable, DATABASE_OID, INFORMATION_SCHEMA_NAMESPACE,
     PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE,
 };
 use crate::catalog::{CatalogSnapshot, ForeignKeyAction, IdentityKind, Table, TableDef};
@@ -1158,19 +1158,10 @@ fn pg_proc(_ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
         .collect()
 }
 
-fn empty(_ctx: &SysCtx, _me: &SysTable) -> Vec<Row> {
-    vec![]
-}
-
 pub(super) fn relations() -> Vec<SysTable> {
     let rel =
-        |name: &'static str, oid: u32, spec: &'static str, generate: super::Generator| SysTable {
-            schema: Schema::PgCatalog,
-            name,
-            oid,
-            columns: columns(spec),
-            generate,
-        };
+        |name, oid, spec, generate| super::relation(Schema::PgCatalog, name, oid, spec, generate);
+    let empty = super::no_rows;
     vec![
         rel("pg_class", 1259, "oid:oid relname:name relnamespace:oid reltype:oid reloftype:oid relowner:oid relam:oid relfilenode:oid reltablespace:oid relpages:int4 reltuples:float4 relallvisible:int4 reltoastrelid:oid relhasindex:bool relisshared:bool relpersistence:char relkind:char relnatts:int2 relchecks:int2 relhasrules:bool relhastriggers:bool relhassubclass:bool relrowsecurity:bool relforcerowsecurity:bool relispopulated:bool relreplident:char relispartition:bool relrewrite:oid relfrozenxid:int8 relminmxid:int8 relacl:aclitem[] reloptions:text[] relpartbound:text", pg_class),
         rel("pg_namespace", 2615, "oid:oid nspname:name nspowner:oid nspacl:aclitem[]", pg_namespace),
