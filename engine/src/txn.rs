@@ -453,8 +453,59 @@ pub fn encode_commit_record(
     buf
 }
 
-/// A row's final image in a committing transaction.
-type FinalWrite<'a> = (&'a Arc<TableStore>, &'a Key, Option<Arc<Row>>);
+/// A commit writing at least this many rows encodes and applies its
+/// partitions on parallel threads.
+const PARALLEL_COMMIT_ROWS: usize = 50_000;
+
+/// Runs `f` for every partition with entries: on one scoped thread per
+/// partition when `parallel`, else in turn. Results are in partition order.
+fn per_partition<'w, T: Send>(
+    parallel: bool,
+    by_partition: &[Vec<&'w WriteEntry>],
+    f: impl Fn(u16, &[&'w WriteEntry]) -> T + Sync,
+) -> Vec<T> {
+    let busy = by_partition
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| !e.is_empty());
+    if !parallel || by_partition.iter().filter(|e| !e.is_empty()).count() < 2 {
+        return busy.map(|(p, e)| f(p as u16, e)).collect();
+    }
+    std::thread::scope(|scope| {
+        let f = &f;
+        let handles: Vec<_> = busy
+            .map(|(p, e)| scope.spawn(move || f(p as u16, e)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+/// The logged changes of one partition's part of a commit: its number of
+/// changes and their encoding (`None` if it has none).
+fn encode_changes(p: u16, entries: &[&WriteEntry], txn: TxnId) -> Option<(u16, usize, Vec<u8>)> {
+    let mut body = Vec::new();
+    let mut changes = 0;
+    for run in entries.chunk_by(|a, b| Arc::ptr_eq(&a.table, &b.table)) {
+        let table = &run[0].table;
+        let keys = run.iter().map(|w| &*w.key);
+        table.for_each_intent(p, keys, txn, |key, row| {
+            changes += 1;
+            put_u32(&mut body, table.oid);
+            put_bytes(&mut body, key);
+            match row {
+                Some(r) => {
+                    body.push(1);
+                    encode_row(r, &mut body);
+                }
+                None => body.push(0),
+            }
+        });
+    }
+    (changes > 0).then_some((p, changes, body))
+}
 
 /// Commits a transaction's writes: logs one record per touched partition,
 /// waits until all are durable (unless `wait_durable` is false), then makes
@@ -466,42 +517,32 @@ pub async fn commit_writes(
     writes: &[WriteEntry],
     wait_durable: bool,
 ) -> Result<Ts> {
-    // The final intent per row, grouped by partition, in first-write order.
-    let mut seen: HashSet<(u32, u16, &[u8])> = HashSet::new();
-    let mut by_partition: BTreeMap<u16, Vec<FinalWrite>> = BTreeMap::new();
-    for w in writes {
-        if !seen.insert((w.table.oid, w.partition, &w.key)) {
-            continue;
-        }
-        let Some(row) = w.table.intent_of(w.partition, &w.key, txn) else {
-            continue;
-        };
-        by_partition
-            .entry(w.partition)
-            .or_default()
-            .push((&w.table, &w.key, row));
+    // A write that found no earlier intent of this transaction is the
+    // row's first: one per row, in first-write order, grouped by partition.
+    let mut by_partition: Vec<Vec<&WriteEntry>> = vec![Vec::new(); logs.len()];
+    for w in writes.iter().filter(|w| w.previous.is_none()) {
+        by_partition[w.partition as usize].push(w);
     }
-    if by_partition.is_empty() {
+    let large = writes.len() >= PARALLEL_COMMIT_ROWS;
+    let bodies: Vec<(u16, usize, Vec<u8>)> = per_partition(large, &by_partition, |p, entries| {
+        encode_changes(p, entries, txn)
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    if bodies.is_empty() {
         return Ok(mgr.visible_ts());
     }
-    let participants: Vec<u16> = by_partition.keys().copied().collect();
-    let mut records = Vec::with_capacity(participants.len());
-    for (&p, changes) in &by_partition {
-        let mut buf = Vec::with_capacity(64 + changes.len() * 64);
-        encode_record_header(txn, 0, &participants, changes.len(), &mut buf);
-        for (table, key, row) in changes {
-            put_u32(&mut buf, table.oid);
-            put_bytes(&mut buf, key);
-            match row {
-                Some(r) => {
-                    buf.push(1);
-                    encode_row(r, &mut buf);
-                }
-                None => buf.push(0),
-            }
-        }
-        records.push((p, buf));
-    }
+    let participants: Vec<u16> = bodies.iter().map(|(p, _, _)| *p).collect();
+    let records: Vec<(u16, Vec<u8>)> = bodies
+        .into_iter()
+        .map(|(p, changes, body)| {
+            let mut buf = Vec::with_capacity(32 + participants.len() * 4 + body.len());
+            encode_record_header(txn, 0, &participants, changes, &mut buf);
+            buf.extend_from_slice(&body);
+            (p, buf)
+        })
+        .collect();
     let gate = mgr.append_gate.read().await;
     // Checked under the gate: `quiesce` then knows every commit that got
     // past this check.
@@ -542,11 +583,12 @@ pub async fn commit_writes(
     let oldest = mgr.oldest_snapshot();
     let _guard = mgr.commit_lock.lock();
     let ts = mgr.visible_ts() + 1;
-    for (&p, changes) in &by_partition {
-        for (table, key, _) in changes {
-            table.apply_commit(p, key, txn, ts, oldest);
+    per_partition(large, &by_partition, |p, entries| {
+        for run in entries.chunk_by(|a, b| Arc::ptr_eq(&a.table, &b.table)) {
+            let keys = run.iter().map(|w| &*w.key);
+            run[0].table.apply_commits(p, keys, txn, ts, oldest);
         }
-    }
+    });
     mgr.set_visible_ts(ts);
     drop(_guard);
     drop(in_flight);

@@ -15,7 +15,7 @@ use crate::error::{Error, Result, SqlState};
 use crate::sql::binder::bind_table_check;
 use crate::sql::expr::Expr;
 use crate::sql::plan::AlterAction;
-use crate::storage::{IndexStore, Key, TableStore, Ts};
+use crate::storage::{IndexStore, Key, TableStore};
 use crate::types::cast::assign;
 use crate::types::{Row, Value};
 use parking_lot::RwLock;
@@ -324,7 +324,8 @@ impl EngineInner {
                 });
                 let (ty, not_null, name) = (column.data_type, column.not_null, &column.name);
                 let checks = build_table(new_def.clone(), None, 1)?;
-                return self.rewrite(data, old, new_def, &mut |mut row| {
+                return self.rewrite(data, old, new_def, &mut |row| {
+                    let mut row = Arc::unwrap_or_clone(row);
                     let v = eval(fill, &[])?;
                     let v = if v.is_null() { v } else { assign(v, ty)? };
                     if not_null && v.is_null() {
@@ -341,7 +342,7 @@ impl EngineInner {
                             ));
                         }
                     }
-                    Ok(row)
+                    Ok(Arc::new(row))
                 });
             }
             AlterAction::DropColumn { name, if_exists } => {
@@ -376,21 +377,23 @@ impl EngineInner {
                     })
                     .collect();
                 new_def.checks.retain(|c| !mentions(&c.expr, name));
-                return self.rewrite(data, old, new_def, &mut |mut row| {
+                return self.rewrite(data, old, new_def, &mut |row| {
+                    let mut row = Arc::unwrap_or_clone(row);
                     if i < row.len() {
                         row.remove(i);
                     }
-                    Ok(row)
+                    Ok(Arc::new(row))
                 });
             }
             AlterAction::SetType { column, data_type } => {
                 let i = col(column)?;
                 new_def.columns[i].data_type = *data_type;
                 let ty = *data_type;
-                return self.rewrite(data, old, new_def, &mut |mut row| {
+                return self.rewrite(data, old, new_def, &mut |row| {
+                    let mut row = Arc::unwrap_or_clone(row);
                     let v = std::mem::take(&mut row[i]);
                     row[i] = if v.is_null() { v } else { assign(v, ty)? };
-                    Ok(row)
+                    Ok(Arc::new(row))
                 });
             }
             AlterAction::AddPrimaryKey { name, columns } => {
@@ -433,7 +436,11 @@ impl EngineInner {
     }
 
     /// Calls `f` with every row of the table visible now.
-    fn for_each_row(&self, table: &Table, f: &mut dyn FnMut(&Row) -> Result<()>) -> Result<()> {
+    fn for_each_row(
+        &self,
+        table: &Table,
+        f: &mut dyn FnMut(&Arc<Row>) -> Result<()>,
+    ) -> Result<()> {
         let snap = self.txns.snapshot();
         for p in 0..table.store.partition_count() {
             let mut from: Bound<Key> = Bound::Unbounded;
@@ -467,7 +474,7 @@ impl EngineInner {
         data: &mut CatalogData,
         old: &Arc<Table>,
         mut new_def: TableDef,
-        map: &mut dyn FnMut(Row) -> Result<Row>,
+        map: &mut dyn FnMut(Arc<Row>) -> Result<Arc<Row>>,
     ) -> Result<Option<(SqlState, String)>> {
         let _no_checkpoint = self.checkpointer.hold_off();
         let mut reserved = data.clone();
@@ -493,11 +500,9 @@ impl EngineInner {
         for row in rows {
             let row = map(row)?;
             let (key, partition) = store.place_new(&new_def, &row);
-            if store.get(partition, &key, Ts::MAX, 0).is_some() {
+            if !store.insert_committed(partition, key.clone(), row.clone()) {
                 return Err(duplicate_key(&new_def, &row));
             }
-            let row = Arc::new(row);
-            store.replay_put(partition, key.clone(), Some(row.clone()));
             log.add(partition, new_def.oid, key, Some(row))?;
         }
         log.finish()?;

@@ -377,15 +377,6 @@ impl TableStore {
         }
     }
 
-    /// The final intent of `txn` on a row (what a commit will write).
-    pub fn intent_of(&self, partition: u16, key: &[u8], txn: TxnId) -> Option<Option<Arc<Row>>> {
-        let map = self.partitions[partition as usize].read();
-        map.get(key)
-            .and_then(|s| s.intent.as_ref())
-            .filter(|i| i.txn == txn)
-            .map(|i| i.row.clone())
-    }
-
     /// Makes `txn`'s intent on a row a committed version with timestamp
     /// `ts`, pruning versions older than `oldest_snapshot` that nobody can
     /// see any more.
@@ -397,36 +388,92 @@ impl TableStore {
         ts: Ts,
         oldest_snapshot: Ts,
     ) {
-        let mut map = self.partitions[partition as usize].write();
-        let Some(slot) = map.get_mut(key) else { return };
-        match slot.intent.take() {
-            Some(intent) if intent.txn == txn => slot.versions.push(Version {
-                ts,
-                row: intent.row,
-            }),
-            other => {
-                slot.intent = other;
-                return;
+        self.apply_commits(partition, [key], txn, ts, oldest_snapshot);
+    }
+
+    /// [`TableStore::apply_commit`] for many rows of one partition, taking
+    /// the partition's lock once per chunk of rows rather than per row.
+    pub fn apply_commits<'k>(
+        &self,
+        partition: u16,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+        txn: TxnId,
+        ts: Ts,
+        oldest_snapshot: Ts,
+    ) {
+        const CHUNK: usize = 4096;
+        let mut keys = keys.into_iter().peekable();
+        while keys.peek().is_some() {
+            let mut cleanup: Vec<(&[u8], RowImages, RowImages)> = Vec::new();
+            {
+                let mut map = self.partitions[partition as usize].write();
+                for key in keys.by_ref().take(CHUNK) {
+                    let Some(slot) = map.get_mut(key) else {
+                        continue;
+                    };
+                    match slot.intent.take() {
+                        Some(intent) if intent.txn == txn => slot.versions.push(Version {
+                            ts,
+                            row: intent.row,
+                        }),
+                        other => {
+                            slot.intent = other;
+                            continue;
+                        }
+                    }
+                    let removed = prune(&mut slot.versions, oldest_snapshot);
+                    let dead = slot.versions.len() == 1
+                        && slot.versions[0].row.is_none()
+                        && slot.versions[0].ts <= oldest_snapshot
+                        && slot.intent.is_none();
+                    if !dead
+                        && (slot.versions.len() > 1
+                            || slot.versions.last().is_some_and(|v| v.row.is_none()))
+                    {
+                        self.garbage[partition as usize].store(true, Ordering::Relaxed);
+                    }
+                    if !removed.is_empty() {
+                        let remaining = if dead {
+                            Vec::new()
+                        } else {
+                            slot.versions.iter().filter_map(|v| v.row.clone()).collect()
+                        };
+                        cleanup.push((key, removed, remaining));
+                    }
+                    if dead {
+                        map.remove(key);
+                    }
+                }
+            }
+            for (key, removed, remaining) in cleanup {
+                self.drop_index_entries(key, &removed, &remaining);
             }
         }
-        let removed = prune(&mut slot.versions, oldest_snapshot);
-        let dead = slot.versions.len() == 1
-            && slot.versions[0].row.is_none()
-            && slot.versions[0].ts <= oldest_snapshot
-            && slot.intent.is_none();
-        let remaining: Vec<Arc<Row>> = if dead {
-            Vec::new()
-        } else {
-            slot.versions.iter().filter_map(|v| v.row.clone()).collect()
-        };
-        if dead {
-            map.remove(key);
-        } else if slot.versions.len() > 1 || slot.versions.last().is_some_and(|v| v.row.is_none()) {
-            self.garbage[partition as usize].store(true, Ordering::Relaxed);
-        }
-        drop(map);
-        if !removed.is_empty() {
-            self.drop_index_entries(key, &removed, &remaining);
+    }
+
+    /// Calls `each` with `txn`'s final intent on every row at `keys` of a
+    /// partition (what a commit will write), under one read lock per chunk;
+    /// rows without such an intent are skipped.
+    pub fn for_each_intent<'k>(
+        &self,
+        partition: u16,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+        txn: TxnId,
+        mut each: impl FnMut(&[u8], Option<&Arc<Row>>),
+    ) {
+        const CHUNK: usize = 4096;
+        let mut keys = keys.into_iter().peekable();
+        while keys.peek().is_some() {
+            let map = self.partitions[partition as usize].read();
+            for key in keys.by_ref().take(CHUNK) {
+                if let Some(intent) = map
+                    .get(key)
+                    .and_then(|s| s.intent.as_ref())
+                    .filter(|i| i.txn == txn)
+                {
+                    each(key, intent.row.as_ref());
+                }
+            }
         }
     }
 
@@ -504,6 +551,26 @@ impl TableStore {
                 if !keep.contains(&k) {
                     index.remove(k, row_key.into());
                 }
+            }
+        }
+    }
+
+    /// Inserts a committed row into a table nobody else sees yet (a table
+    /// being rewritten); false if a row with this key is already there.
+    /// Index entries are left to [`TableStore::build_index`].
+    pub fn insert_committed(&self, partition: u16, key: Key, row: Arc<Row>) -> bool {
+        let mut map = self.partitions[partition as usize].write();
+        match map.entry(key) {
+            std::collections::btree_map::Entry::Occupied(_) => false,
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(Slot {
+                    versions: vec![Version {
+                        ts: 1,
+                        row: Some(row),
+                    }],
+                    intent: None,
+                });
+                true
             }
         }
     }
