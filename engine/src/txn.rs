@@ -483,28 +483,37 @@ fn per_partition<'w, T: Send>(
     })
 }
 
-/// The logged changes of one partition's part of a commit: its number of
-/// changes and their encoding (`None` if it has none).
-fn encode_changes(p: u16, entries: &[&WriteEntry], txn: TxnId) -> Option<(u16, usize, Vec<u8>)> {
-    let mut body = Vec::new();
+/// One partition's log record of a commit (its commit time still zero),
+/// and how many changes it holds. Every partition with entries is a
+/// participant.
+fn encode_partition_record(
+    p: u16,
+    entries: &[&WriteEntry],
+    txn: TxnId,
+    participants: &[u16],
+) -> (u16, usize, Vec<u8>) {
+    let mut buf = Vec::new();
+    encode_record_header(txn, 0, participants, 0, &mut buf);
+    let count_at = buf.len() - 4;
     let mut changes = 0;
     for run in entries.chunk_by(|a, b| Arc::ptr_eq(&a.table, &b.table)) {
         let table = &run[0].table;
         let keys = run.iter().map(|w| &*w.key);
         table.for_each_intent(p, keys, txn, |key, row| {
             changes += 1;
-            put_u32(&mut body, table.oid);
-            put_bytes(&mut body, key);
+            put_u32(&mut buf, table.oid);
+            put_bytes(&mut buf, key);
             match row {
                 Some(r) => {
-                    body.push(1);
-                    encode_row(r, &mut body);
+                    buf.push(1);
+                    encode_row(r, &mut buf);
                 }
-                None => body.push(0),
+                None => buf.push(0),
             }
         });
     }
-    (changes > 0).then_some((p, changes, body))
+    buf[count_at..count_at + 4].copy_from_slice(&(changes as u32).to_le_bytes());
+    (p, changes, buf)
 }
 
 /// Commits a transaction's writes: logs one record per touched partition,
@@ -524,25 +533,18 @@ pub async fn commit_writes(
         by_partition[w.partition as usize].push(w);
     }
     let large = writes.len() >= PARALLEL_COMMIT_ROWS;
-    let bodies: Vec<(u16, usize, Vec<u8>)> = per_partition(large, &by_partition, |p, entries| {
-        encode_changes(p, entries, txn)
-    })
-    .into_iter()
-    .flatten()
-    .collect();
-    if bodies.is_empty() {
+    let participants: Vec<u16> = (0..by_partition.len() as u16)
+        .filter(|&p| !by_partition[p as usize].is_empty())
+        .collect();
+    // Every partition with entries is a participant and logs a record,
+    // even one whose rows no longer carry an intent (then it is empty).
+    let encoded = per_partition(large, &by_partition, |p, entries| {
+        encode_partition_record(p, entries, txn, &participants)
+    });
+    if encoded.iter().all(|(_, changes, _)| *changes == 0) {
         return Ok(mgr.visible_ts());
     }
-    let participants: Vec<u16> = bodies.iter().map(|(p, _, _)| *p).collect();
-    let records: Vec<(u16, Vec<u8>)> = bodies
-        .into_iter()
-        .map(|(p, changes, body)| {
-            let mut buf = Vec::with_capacity(32 + participants.len() * 4 + body.len());
-            encode_record_header(txn, 0, &participants, changes, &mut buf);
-            buf.extend_from_slice(&body);
-            (p, buf)
-        })
-        .collect();
+    let records: Vec<(u16, Vec<u8>)> = encoded.into_iter().map(|(p, _, buf)| (p, buf)).collect();
     let gate = mgr.append_gate.read().await;
     // Checked under the gate: `quiesce` then knows every commit that got
     // past this check.

@@ -1318,13 +1318,12 @@ fn row_text(row: &[Value]) -> String {
 /// Casts a candidate row to the column types and checks NOT NULL and
 /// CHECK constraints.
 pub fn prepare_row(table: &Table, row: Row, env: &Env) -> Result<Row> {
-    let mut out = Vec::with_capacity(row.len());
-    for (v, c) in row.into_iter().zip(&table.def.columns) {
-        out.push(if v.is_null() {
-            v
-        } else {
-            assign(v, c.data_type)?
-        });
+    let mut out = row;
+    out.truncate(table.def.columns.len());
+    for (v, c) in out.iter_mut().zip(&table.def.columns) {
+        if !v.is_null() {
+            *v = assign(std::mem::take(v), c.data_type)?;
+        }
     }
     for (i, c) in table.def.columns.iter().enumerate() {
         if c.not_null && out[i].is_null() {

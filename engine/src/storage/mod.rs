@@ -309,15 +309,14 @@ impl TableStore {
         ctx: WriteCtx,
     ) -> Result<WriteOutcome> {
         let mut map = self.partitions[partition as usize].write();
-        let slot = match map.get_mut(key) {
-            Some(s) => s,
-            None => {
-                if kind != WriteKind::Insert {
-                    // The row vanished (pruned after a delete): nothing to do
-                    // but re-read.
-                    return Err(Error::retry_after(0));
-                }
-                map.entry(key.clone()).or_default()
+        let slot = if kind == WriteKind::Insert {
+            map.entry(key.clone()).or_default()
+        } else {
+            match map.get_mut(key) {
+                Some(s) => s,
+                // The row vanished (pruned after a delete): nothing to do but
+                // re-read.
+                None => return Err(Error::retry_after(0)),
             }
         };
         if let Some(intent) = &slot.intent {

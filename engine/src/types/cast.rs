@@ -296,6 +296,10 @@ fn apply_modifier(v: Value, target: DataType, assignment: bool) -> Result<Value>
 
 fn fit_length(s: String, n: u32, assignment: bool, target: DataType) -> Result<String> {
     let n = n as usize;
+    if s.len() <= n {
+        // No more bytes than allowed characters.
+        return Ok(s);
+    }
     let Some((cut, _)) = s.char_indices().nth(n) else {
         return Ok(s);
     };

@@ -52,6 +52,8 @@ const PREPARING_NAME: &str = "preparing.wal.tmp";
 const CHUNK: usize = 1 << 20;
 /// The writer's batch buffer is released after a batch larger than this.
 const KEEP_BUFFER: usize = 16 << 20;
+/// A record at least this large is written straight from its payload.
+const DIRECT_WRITE: usize = 1 << 20;
 
 /// Settings of a [`FileLog`].
 #[derive(Clone, Debug)]
@@ -560,6 +562,18 @@ impl Writer {
                 created.push(p.lsn);
                 start = HEADER_LEN;
             }
+            if p.payload.len() >= DIRECT_WRITE {
+                // Written in place rather than copied into the batch buffer.
+                self.write_buf(start)?;
+                let off = self.active.write_off;
+                let file = &self.active.file;
+                file.write_all_at(&record_header(p.lsn, &p.payload), off)
+                    .and_then(|()| file.write_all_at(&p.payload, off + RECORD_HEADER_LEN as u64))
+                    .map_err(|e| Error::io("writing partition log", e))?;
+                self.active.write_off += len;
+                start = self.active.write_off;
+                continue;
+            }
             encode_record(&mut self.buf, p.lsn, &p.payload);
             self.active.write_off += len;
         }
@@ -957,11 +971,17 @@ fn record_crc(lsn: Lsn, payload: &[u8]) -> u32 {
     crc32c::crc32c_append(crc32c::crc32c(&lsn.to_le_bytes()), payload)
 }
 
-fn encode_record(buf: &mut Vec<u8>, lsn: Lsn, payload: &[u8]) {
+fn record_header(lsn: Lsn, payload: &[u8]) -> [u8; RECORD_HEADER_LEN] {
     let len = (RECORD_HEADER_LEN + payload.len()) as u32;
-    buf.extend_from_slice(&len.to_le_bytes());
-    buf.extend_from_slice(&record_crc(lsn, payload).to_le_bytes());
-    buf.extend_from_slice(&lsn.to_le_bytes());
+    let mut h = [0u8; RECORD_HEADER_LEN];
+    h[0..4].copy_from_slice(&len.to_le_bytes());
+    h[4..8].copy_from_slice(&record_crc(lsn, payload).to_le_bytes());
+    h[8..16].copy_from_slice(&lsn.to_le_bytes());
+    h
+}
+
+fn encode_record(buf: &mut Vec<u8>, lsn: Lsn, payload: &[u8]) {
+    buf.extend_from_slice(&record_header(lsn, payload));
     buf.extend_from_slice(payload);
 }
 
@@ -1560,6 +1580,31 @@ mod tests {
             .map(|f| fs::metadata(f).unwrap().len())
             .collect();
         assert!(sizes.contains(&(HEADER_LEN + RECORD_HEADER_LEN as u64 + 5000)));
+    }
+
+    #[test]
+    fn large_records_between_small_ones_in_one_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path(), 8 << 20);
+        let big: Vec<u8> = (0..(2 << 20) as u32).map(|i| (i % 251) as u8).collect();
+        let payloads = [
+            b"a".to_vec(),
+            big.clone(),
+            b"b".to_vec(),
+            big.clone(),
+            big.clone(),
+            b"c".to_vec(),
+        ];
+        let pending: Vec<_> = payloads.iter().map(|p| log.append(p.clone())).collect();
+        let lsns = futures::executor::block_on(futures::future::join_all(pending));
+        let lsns: Vec<Lsn> = lsns.into_iter().map(|r| r.unwrap()).collect();
+        assert_eq!(lsns, vec![1, 2, 3, 4, 5, 6]);
+        drop(log);
+        let log = open(dir.path(), 8 << 20);
+        let records = log.read_from(1).unwrap();
+        let read: Vec<&Vec<u8>> = records.iter().map(|r| &r.payload).collect();
+        assert_eq!(read, payloads.iter().collect::<Vec<_>>());
+        assert_eq!(append(&log, b"d".to_vec()).unwrap(), 7);
     }
 
     #[test]
