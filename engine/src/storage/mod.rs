@@ -13,6 +13,7 @@ use crate::error::{Error, Result, SqlState};
 use crate::types::keys::{encode_key, partition_hash};
 use crate::types::{Row, Value};
 use parking_lot::RwLock;
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -560,8 +561,8 @@ impl TableStore {
     pub fn insert_committed(&self, partition: u16, key: Key, row: Arc<Row>) -> bool {
         let mut map = self.partitions[partition as usize].write();
         match map.entry(key) {
-            std::collections::btree_map::Entry::Occupied(_) => false,
-            std::collections::btree_map::Entry::Vacant(slot) => {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(slot) => {
                 slot.insert(Slot {
                     versions: vec![Version {
                         ts: 1,
@@ -577,21 +578,27 @@ impl TableStore {
     /// Applies a replayed (already committed) change during recovery.
     pub fn replay_put(&self, partition: u16, key: Key, row: Option<Arc<Row>>) {
         let mut map = self.partitions[partition as usize].write();
-        let old = map.remove(&key);
-        let old_row = old.and_then(|s| s.versions.into_iter().last().and_then(|v| v.row));
-        if let Some(new) = &row {
-            map.insert(
-                key.clone(),
-                Slot {
+        let old = match &row {
+            Some(new) => {
+                let slot = Slot {
                     versions: vec![Version {
                         ts: 1,
                         row: Some(new.clone()),
                     }],
                     intent: None,
-                },
-            );
-        }
+                };
+                match map.entry(key.clone()) {
+                    Entry::Occupied(mut e) => Some(std::mem::replace(e.get_mut(), slot)),
+                    Entry::Vacant(e) => {
+                        e.insert(slot);
+                        None
+                    }
+                }
+            }
+            None => map.remove(&key),
+        };
         drop(map);
+        let old_row = old.and_then(|s| s.versions.into_iter().last().and_then(|v| v.row));
         for index in self.indexes().iter() {
             if let Some(old) = &old_row {
                 index.remove(index.key_of(old), key.clone());
