@@ -51,6 +51,8 @@ pub struct ArchivedTxn {
     pub changes: Vec<(u32, Key, Option<Row>)>,
     /// The partition each entry of `changes` was logged in.
     pub partitions: Vec<u16>,
+    /// A catalog record's encoded change (see [`crate::catalog_log`]).
+    pub catalog: Option<Vec<u8>>,
 }
 
 /// Calls `f` for every complete committed transaction with commit_time_micros in (after_micros, until_micros], in commit order.
@@ -134,15 +136,18 @@ pub fn replay_archive(
         }
         let mut changes = Vec::new();
         let mut partitions = Vec::new();
+        let mut catalog = None;
         for (p, r) in parts {
             partitions.extend(std::iter::repeat_n(p, r.changes.len()));
             changes.extend(r.changes);
+            catalog = catalog.or(r.catalog);
         }
         f(ArchivedTxn {
             txn,
             commit_time_micros: time,
             changes,
             partitions,
+            catalog,
         })?;
     }
     Ok(())
