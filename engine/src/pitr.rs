@@ -379,7 +379,12 @@ fn put(store: &TableStore, partition: u16, key: Key, row: Option<Arc<Row>>) {
     store.replay_put(partition, key, row);
 }
 
-fn follower(targets: &[Target], partitions: usize, track_created: bool, with_rows: bool) -> Follower {
+fn follower(
+    targets: &[Target],
+    partitions: usize,
+    track_created: bool,
+    with_rows: bool,
+) -> Follower {
     let mut f = Follower {
         tables: targets
             .iter()

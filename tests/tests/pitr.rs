@@ -848,7 +848,10 @@ async fn as_of_database_restore_brings_tables_created_after_the_backup() {
         .await
         .unwrap()
         .get(0);
-    assert!(id > 2, "nextval handed out {id}, which the restored rows hold");
+    assert!(
+        id > 2,
+        "nextval handed out {id}, which the restored rows hold"
+    );
     // too_late (created after the time) still exists and was not touched.
     c.batch_execute("SELECT * FROM too_late").await.unwrap();
 }

@@ -535,7 +535,10 @@ pub fn restore_backup(
 }
 
 /// Calls `f` with every row of a store nothing else sees yet.
-fn for_each_row(store: &TableStore, mut f: impl FnMut(u16, Key, Arc<Row>) -> Result<()>) -> Result<()> {
+fn for_each_row(
+    store: &TableStore,
+    mut f: impl FnMut(u16, Key, Arc<Row>) -> Result<()>,
+) -> Result<()> {
     let mut batch = Vec::new();
     for part in 0..store.partition_count() {
         let mut from: Option<Key> = None;
@@ -568,7 +571,9 @@ fn for_each_row(store: &TableStore, mut f: impl FnMut(u16, Key, Arc<Row>) -> Res
 
 /// Logs every row of a restored table (after a point-in-time replay).
 fn log_all_rows(log: &mut LogBatcher, p: &Pending) -> Result<()> {
-    for_each_row(&p.store, |part, key, row| log.add(part, p.def.oid, key, Some(row)))
+    for_each_row(&p.store, |part, key, row| {
+        log.add(part, p.def.oid, key, Some(row))
+    })
 }
 
 /// The point-in-time part of a restore: replays the log archive into the
