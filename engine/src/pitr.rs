@@ -541,3 +541,111 @@ pub(crate) fn advance_sequences(def: &TableDef, store: &TableStore, sequences: &
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(oid: u32, name: &str) -> TableDef {
+        TableDef {
+            oid,
+            name: name.to_string(),
+            columns: vec![],
+            primary_key: vec![],
+            pk_name: None,
+            indexes: vec![],
+            checks: vec![],
+            partition_key: vec![],
+            owned_sequences: vec![],
+            owner: String::new(),
+            acl: None,
+            column_acl: Default::default(),
+            view: None,
+            foreign_keys: vec![],
+        }
+    }
+
+    fn set(name: &str, oid: u32, new_id: bool) -> CatalogEntry {
+        CatalogEntry {
+            name: name.to_string(),
+            def: Some(def(oid, name)),
+            sequences: vec![],
+            new_id,
+        }
+    }
+
+    fn gone(name: &str) -> CatalogEntry {
+        CatalogEntry {
+            name: name.to_string(),
+            def: None,
+            sequences: vec![],
+            new_id: false,
+        }
+    }
+
+    fn follow(track_created: bool, changes: Vec<Vec<CatalogEntry>>) -> Follower {
+        let backup = def(10, "t");
+        let store = Arc::new(TableStore::new(&backup, 1));
+        let targets = [Target {
+            backup_oid: 10,
+            backup_name: "t",
+            def: &backup,
+            store: &store,
+        }];
+        let mut f = follower(&targets, 1, track_created, false);
+        for c in changes {
+            f.on_catalog(c);
+        }
+        f
+    }
+
+    #[test]
+    fn follows_renames_replacements_and_recreation() {
+        // Renamed, rewritten (new id) under the new name, logged twice.
+        let f = follow(
+            false,
+            vec![
+                vec![set("u", 10, false), gone("t")],
+                vec![set("u", 11, true)],
+                vec![set("u", 11, true)],
+            ],
+        );
+        let t = &f.tables[0];
+        assert_eq!((t.oid, t.name.as_str(), t.dropped), (11, "u", false));
+        assert_eq!(f.seen, HashSet::from([10, 11]));
+
+        // Dropped, then created again under the name it had.
+        let f = follow(false, vec![vec![gone("t")], vec![set("t", 12, true)]]);
+        assert_eq!((f.tables[0].oid, f.tables[0].dropped), (12, false));
+
+        // A table created under the old name after a rename is another one.
+        let f = follow(
+            true,
+            vec![
+                vec![set("u", 10, false), gone("t")],
+                vec![set("t", 13, true)],
+            ],
+        );
+        assert_eq!(f.tables[0].oid, 10);
+        assert!(f.tables[1].created && f.tables[1].oid == 13);
+    }
+
+    #[test]
+    fn a_name_taken_by_a_renamed_table_cannot_be_followed() {
+        let f = follow(
+            false,
+            vec![vec![gone("t")], vec![set("t", 7, false), gone("v")]],
+        );
+        assert!(f.tables[0].dropped && f.tables[0].superseded);
+        // Once that table leaves the name again, the drop stands.
+        let f = follow(
+            false,
+            vec![
+                vec![gone("t")],
+                vec![set("t", 7, false), gone("v")],
+                vec![gone("t")],
+            ],
+        );
+        assert!(f.tables[0].dropped && !f.tables[0].superseded);
+    }
+}

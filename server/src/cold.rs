@@ -94,10 +94,16 @@ pub async fn restore(args: &ServeArgs, cmd: &ColdRestoreArgs) -> Result<(), Serv
             "--as-of needs --archive-dir, the log archive of the backed-up database",
         )));
     }
-    // The data directory's own log is not archived by a cold restore: the
-    // archive may belong to another database.
+    // The archive given is read, never written: it may belong to another
+    // database. So this run takes no checkpoint and truncates no log; the
+    // data directory's next start recovers the restore from its log (and
+    // archives it, if that server archives).
     let mut args = args.clone();
-    args.archive_dir = None;
+    if as_of_micros.is_some() {
+        args.archive_dir = None;
+        args.checkpoint_interval_secs = 0;
+        args.checkpoint_log_mb = 0;
+    }
     let engine = open(&args, partitions)?;
     let request = RestoreRequest {
         table: None,
@@ -112,7 +118,11 @@ pub async fn restore(args: &ServeArgs, cmd: &ColdRestoreArgs) -> Result<(), Serv
     let summary = tokio::task::spawn_blocking(move || e2.restore_from(&from, &request))
         .await
         .map_err(|e| Error::internal(e.to_string()))?;
-    engine.shutdown().await;
+    if as_of_micros.is_some() {
+        engine.close_without_checkpoint().await;
+    } else {
+        engine.shutdown().await;
+    }
     let summary = summary.map_err(ServerError::Backup)?;
     println!(
         "restored {} tables, {} rows from {}",
