@@ -314,7 +314,9 @@ impl Follower {
                         f.superseded = true;
                     }
                 }
-                (None, Some(def)) if e.new_id && !matched && self.track_created => {
+                (None, Some(def))
+                    if e.new_id && !matched && self.track_created && def.view.is_none() =>
+                {
                     let store = self.adopt(def.oid, &def);
                     self.tables.push(Followed {
                         oid: def.oid,
