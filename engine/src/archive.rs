@@ -20,6 +20,8 @@
 //! Commit times are strictly increasing and each partition's log holds its
 //! records in commit-time order (see [`crate::txn`]), so merging the
 //! partitions by commit time yields whole transactions in commit order.
+//! The log also holds catalog records (see [`crate::catalog_log`]), each
+//! with a commit time of its own, so they come in the same order.
 
 use crate::chunkfile::{sync_dir, ChunkReader, ChunkWriter};
 use crate::error::{Error, Result, SqlState};

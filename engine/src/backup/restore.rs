@@ -8,6 +8,11 @@
 //! in one catalog change. Until that change, recovery skips the records
 //! (their table ids are unknown), so a failed or interrupted restore leaves
 //! nothing behind.
+//!
+//! A point-in-time restore (`AS OF`) first brings the loaded tables forward
+//! with the log archive (see [`crate::pitr`]), which may change their
+//! definitions and add tables created after the backup, and then logs the
+//! result under fresh ids the same way.
 
 use super::format::{parse_end, BackupReader, FrameKind, Header, Manifest};
 use crate::catalog::{self, SequenceDef, TableDef};
