@@ -2,8 +2,10 @@
 //! commits (a table under a new name and a whole database), across
 //! checkpoints that archived and truncated the log, under concurrent
 //! writers (a bank-transfer invariant), its errors with their SQLSTATEs,
-//! SIGKILL during an `AS OF` restore, and the start-up clean-up of files
-//! left by killed backups.
+//! SIGKILL during an `AS OF` restore, the start-up clean-up of files left
+//! by killed backups, following tables through definition changes (a
+//! rewriting ALTER TABLE, RESTORE over them, DROP then CREATE), tables
+//! created after the backup, and `joltdb restore --as-of`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -945,4 +947,52 @@ async fn cold_restore_as_of_round_trip() {
             .collect();
     assert_eq!(t, want);
     assert_eq!(rows(&c, "n").await, expected(&[(1, "n1")]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_of_after_drop_column_and_type_change_or_a_name_taken_over() {
+    let (server, _archive) = start(2);
+    let c = server.connect().await;
+    c.batch_execute(
+        "CREATE TABLE w (id int PRIMARY KEY, extra text, n int);
+         INSERT INTO w VALUES (1, 'x', 10), (2, 'y', 20);
+         CREATE TABLE t (id int PRIMARY KEY, v text);
+         CREATE TABLE v (id int PRIMARY KEY, v text);
+         INSERT INTO v VALUES (1, 'from v');",
+    )
+    .await
+    .unwrap();
+    c.batch_execute("BACKUP DATABASE TO 'base'").await.unwrap();
+    c.batch_execute(
+        "ALTER TABLE w DROP COLUMN extra;
+         ALTER TABLE w ALTER COLUMN n TYPE bigint;
+         INSERT INTO w VALUES (3, 30000000000);
+         DROP TABLE t;
+         ALTER TABLE v RENAME TO t;",
+    )
+    .await
+    .unwrap();
+    let t1 = now_literal().await;
+    c.batch_execute(&format!("RESTORE TABLE w FROM 'base' AS OF '{t1}' AS w1"))
+        .await
+        .unwrap();
+    let got: Vec<(i32, i64)> = c
+        .query("SELECT id, n FROM w1 ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(got, [(1, 10), (2, 20), (3, 30_000_000_000)]);
+    assert_eq!(columns(&c, "w1").await, ["id", "n"]);
+    // t's name belongs to the former v at that time: refused, not stale.
+    assert_sqlstate(
+        c.simple_query(&format!("RESTORE TABLE t FROM 'base' AS OF '{t1}' AS t1"))
+            .await,
+        &SqlState::FEATURE_NOT_SUPPORTED,
+    );
+    assert_sqlstate(
+        c.simple_query("SELECT * FROM t1").await,
+        &SqlState::UNDEFINED_TABLE,
+    );
 }
