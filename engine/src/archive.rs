@@ -20,6 +20,8 @@
 //! Commit times are strictly increasing and each partition's log holds its
 //! records in commit-time order (see [`crate::txn`]), so merging the
 //! partitions by commit time yields whole transactions in commit order.
+//! The log also holds catalog records (see [`crate::catalog_log`]), each
+//! with a commit time of its own, so they come in the same order.
 
 use crate::chunkfile::{sync_dir, ChunkReader, ChunkWriter};
 use crate::error::{Error, Result, SqlState};
@@ -51,6 +53,8 @@ pub struct ArchivedTxn {
     pub changes: Vec<(u32, Key, Option<Row>)>,
     /// The partition each entry of `changes` was logged in.
     pub partitions: Vec<u16>,
+    /// A catalog record's encoded change (see [`crate::catalog_log`]).
+    pub catalog: Option<Vec<u8>>,
 }
 
 /// Calls `f` for every complete committed transaction with commit_time_micros in (after_micros, until_micros], in commit order.
@@ -134,15 +138,18 @@ pub fn replay_archive(
         }
         let mut changes = Vec::new();
         let mut partitions = Vec::new();
+        let mut catalog = None;
         for (p, r) in parts {
             partitions.extend(std::iter::repeat_n(p, r.changes.len()));
             changes.extend(r.changes);
+            catalog = catalog.or(r.catalog);
         }
         f(ArchivedTxn {
             txn,
             commit_time_micros: time,
             changes,
             partitions,
+            catalog,
         })?;
     }
     Ok(())

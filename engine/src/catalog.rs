@@ -168,6 +168,11 @@ pub struct CatalogData {
     pub next_oid: u32,
     pub tables: BTreeMap<String, TableDef>,
     pub sequences: BTreeMap<String, SequenceDef>,
+    /// The table changes of the catalog change that wrote this file, until
+    /// their catalog record is known to be in the log (see
+    /// [`crate::catalog_log`]). Only ever set in the file, never in memory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub last_change: Vec<crate::catalog_log::CatalogEntry>,
 }
 
 /// A table: its definition plus its rows.

@@ -130,6 +130,13 @@ impl Checkpointer {
         self.loading.read()
     }
 
+    /// Waits until no table is being loaded outside the catalog and keeps
+    /// new loads from starting until the guard is dropped (a backup's cut:
+    /// a table rewrite or restore is then wholly before or after it).
+    pub fn no_loads(&self) -> parking_lot::RwLockWriteGuard<'_, ()> {
+        self.loading.write()
+    }
+
     pub fn new(settings: CheckpointSettings) -> Checkpointer {
         Checkpointer {
             settings,
@@ -613,6 +620,13 @@ pub(crate) fn recover(engine: &EngineInner) -> Result<RecoveryStats> {
     let mut max_time = i64::MIN;
     for (p, recs) in per_partition.into_iter().enumerate() {
         for rec in recs {
+            max_txn = max_txn.max(rec.txn);
+            max_time = max_time.max(rec.commit_time_micros);
+            if rec.catalog.is_some() {
+                // The catalog file already holds the change (see
+                // `crate::catalog_log`); the record is for the archive.
+                continue;
+            }
             stats.records_read += 1;
             max_txn = max_txn.max(rec.txn);
             max_time = max_time.max(rec.commit_time_micros);

@@ -168,6 +168,7 @@ impl EngineInner {
                     next_oid: FIRST_USER_OID,
                     tables: BTreeMap::new(),
                     sequences: BTreeMap::new(),
+                    last_change: Vec::new(),
                 };
                 catalog::save(dir, &d)?;
                 d
@@ -222,6 +223,7 @@ impl EngineInner {
             _lock: lock,
         };
         engine.recover()?;
+        crate::catalog_log::log_last_change(&engine)?;
         crate::backup::remove_stale_partials(&engine.backup_dir);
         Ok(Arc::new(engine))
     }
@@ -281,7 +283,7 @@ impl EngineInner {
         data: &CatalogData,
         change: impl FnOnce(&mut CatalogSnapshot),
     ) -> Result<()> {
-        catalog::save(&self.data_dir, data)?;
+        crate::catalog_log::save_and_log(self, data)?;
         let mut cur = self.catalog.write();
         let mut next = (**cur).clone();
         next.version += 1;

@@ -9,6 +9,7 @@ pub mod acl;
 pub mod archive;
 pub mod backup;
 pub mod catalog;
+pub mod catalog_log;
 pub mod checkpoint;
 mod chunkfile;
 pub mod engine;

@@ -155,6 +155,19 @@ impl Engine {
     /// Takes a final checkpoint (so the next start replays no log), flushes
     /// the partition logs (so commits made with `synchronous_commit = off`
     /// are durable too) and closes them.
+    /// Stops without a checkpoint: everything is durable in the log, which
+    /// is left whole for the next start (and its log archiving).
+    pub async fn close_without_checkpoint(&self) {
+        let inner = self.inner.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            crate::checkpoint::stop(&inner);
+            for log in &inner.logs {
+                log.close();
+            }
+        })
+        .await;
+    }
+
     pub async fn shutdown(&self) {
         let inner = self.inner.clone();
         let _ = tokio::task::spawn_blocking(move || {

@@ -362,6 +362,9 @@ fn index_key_in_use(
 
 /// Log record format version.
 const RECORD_VERSION: u8 = 1;
+/// The first byte of a catalog record (see [`crate::catalog_log`]): the
+/// same header as a commit record, no row changes, then the change.
+const CATALOG_RECORD: u8 = 2;
 
 /// Where the commit time sits in an encoded record (it is filled in last).
 const TIME_OFFSET: usize = 9;
@@ -372,12 +375,15 @@ pub struct CommitRecord {
     pub commit_time_micros: i64,
     pub participants: Vec<u16>,
     pub changes: Vec<(u32, Key, Option<Row>)>,
+    /// A catalog record's encoded change (such a record has no rows).
+    pub catalog: Option<Vec<u8>>,
 }
 
 impl CommitRecord {
     pub fn decode(buf: &[u8]) -> Result<CommitRecord> {
         let mut r = Reader::new(buf);
-        if r.u8()? != RECORD_VERSION {
+        let kind = r.u8()?;
+        if kind != RECORD_VERSION && kind != CATALOG_RECORD {
             return Err(Error::new(
                 SqlState::DATA_CORRUPTED,
                 "unknown log record version",
@@ -398,11 +404,16 @@ impl CommitRecord {
             let row = if r.u8()? == 1 { Some(r.row()?) } else { None };
             changes.push((table, key, row));
         }
+        let catalog = match kind {
+            CATALOG_RECORD => Some(r.bytes()?.to_vec()),
+            _ => None,
+        };
         Ok(CommitRecord {
             txn,
             commit_time_micros,
             participants,
             changes,
+            catalog,
         })
     }
 }
@@ -450,6 +461,15 @@ pub fn encode_commit_record(
             None => buf.push(0),
         }
     }
+    buf
+}
+
+/// Encodes a catalog record (see [`crate::catalog_log`]) of one partition.
+pub fn encode_catalog_record(txn: TxnId, time: i64, partition: u16, change: &[u8]) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(64 + change.len());
+    encode_record_header(txn, time, &[partition], 0, &mut buf);
+    buf[0] = CATALOG_RECORD;
+    put_bytes(&mut buf, change);
     buf
 }
 

@@ -5,7 +5,7 @@
 
 use crate::config::{ColdBackupArgs, ColdRestoreArgs, ServeArgs};
 use crate::error::ServerError;
-use joltdb_engine::backup::{read_manifest, BackupOptions, RestoreRequest};
+use joltdb_engine::backup::{parse_as_of, read_manifest, BackupOptions, RestoreRequest};
 use joltdb_engine::{Engine, EngineConfig, Error, SqlState};
 use std::path::Path;
 
@@ -83,20 +83,46 @@ pub async fn restore(args: &ServeArgs, cmd: &ColdRestoreArgs) -> Result<(), Serv
         Some(n) => n as usize,
         None => manifest.partitions,
     };
-    let engine = open(args, partitions)?;
+    let as_of_micros = match &cmd.as_of {
+        Some(text) => Some(parse_as_of(text).map_err(ServerError::Backup)?),
+        None => None,
+    };
+    let archive_dir = as_of_micros.and(args.archive_dir.clone());
+    if as_of_micros.is_some() && archive_dir.is_none() {
+        return Err(ServerError::Backup(Error::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            "--as-of needs --archive-dir, the log archive of the backed-up database",
+        )));
+    }
+    // The archive given is read, never written: it may belong to another
+    // database. So this run takes no checkpoint and truncates no log; the
+    // data directory's next start recovers the restore from its log (and
+    // archives it, if that server archives).
+    let mut args = args.clone();
+    if as_of_micros.is_some() {
+        args.archive_dir = None;
+        args.checkpoint_interval_secs = 0;
+        args.checkpoint_log_mb = 0;
+    }
+    let engine = open(&args, partitions)?;
     let request = RestoreRequest {
         table: None,
         rename: None,
         replace: cmd.replace,
         passphrase,
-        as_of_micros: None,
+        as_of_micros,
+        archive_dir,
     };
     let from = cmd.from.clone();
     let e2 = engine.clone();
     let summary = tokio::task::spawn_blocking(move || e2.restore_from(&from, &request))
         .await
         .map_err(|e| Error::internal(e.to_string()))?;
-    engine.shutdown().await;
+    if as_of_micros.is_some() {
+        engine.close_without_checkpoint().await;
+    } else {
+        engine.shutdown().await;
+    }
     let summary = summary.map_err(ServerError::Backup)?;
     println!(
         "restored {} tables, {} rows from {}",

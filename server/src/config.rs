@@ -61,6 +61,10 @@ pub struct ColdRestoreArgs {
     /// Replace tables that already exist in the data directory.
     #[arg(long)]
     pub replace: bool,
+    /// Bring the backup forward to this time (a timestamptz, UTC unless it
+    /// carries an offset) with the log archive given by --archive-dir.
+    #[arg(long, value_name = "TIME")]
+    pub as_of: Option<String>,
 }
 
 /// Settings of the running server.

@@ -507,7 +507,10 @@ async fn archive_replays_exactly_a_time_window() {
     let collect = |after: i64, until: i64| {
         let mut got = Vec::new();
         replay_archive(&adir, after, until, |t| {
-            got.push(t);
+            // Catalog records (CREATE TABLE) hold no rows.
+            if t.catalog.is_none() {
+                got.push(t);
+            }
             Ok(())
         })
         .unwrap();

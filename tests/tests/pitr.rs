@@ -2,8 +2,10 @@
 //! commits (a table under a new name and a whole database), across
 //! checkpoints that archived and truncated the log, under concurrent
 //! writers (a bank-transfer invariant), its errors with their SQLSTATEs,
-//! SIGKILL during an `AS OF` restore, and the start-up clean-up of files
-//! left by killed backups.
+//! SIGKILL during an `AS OF` restore, the start-up clean-up of files left
+//! by killed backups, following tables through definition changes (a
+//! rewriting ALTER TABLE, RESTORE over them, DROP then CREATE), tables
+//! created after the backup, and `joltdb restore --as-of`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -650,4 +652,347 @@ async fn concurrent_backups_to_one_name_never_clobber_each_other() {
             tokio_postgres::SimpleQueryMessage::Row(r) if r.get(1) == Some("50000"))));
         assert!(!partial(&server, &name).exists());
     }
+}
+
+/// (id, v, w) of every row, w as text ('-' for NULL).
+async fn rows3(c: &tokio_postgres::Client, table: &str) -> BTreeMap<i32, (String, String)> {
+    c.query(&format!("SELECT id, v, w::text FROM {table}"), &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let w: Option<String> = r.get(2);
+            (r.get(0), (r.get(1), w.unwrap_or_else(|| "-".into())))
+        })
+        .collect()
+}
+
+async fn columns(c: &tokio_postgres::Client, table: &str) -> Vec<String> {
+    c.query(
+        "SELECT column_name::text FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position",
+        &[&table],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_of_follows_a_table_through_alter_replace_drop_and_create() {
+    let (mut server, _archive) = start(3);
+    let c = server.connect().await;
+    c.batch_execute(
+        "CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL);
+         CREATE TABLE u (id int PRIMARY KEY, v text);
+         INSERT INTO t VALUES (1, 'one'), (2, 'two');
+         INSERT INTO u VALUES (1, 'u1');",
+    )
+    .await
+    .unwrap();
+    c.batch_execute("BACKUP DATABASE TO 'base'").await.unwrap();
+
+    // A rewriting ALTER TABLE gives t a new table id.
+    c.batch_execute(
+        "INSERT INTO t VALUES (3, 'three');
+         ALTER TABLE t ADD COLUMN w int DEFAULT 7;
+         INSERT INTO t VALUES (10, 'after', 8);
+         UPDATE t SET v = 'one-x' WHERE id = 1;
+         DELETE FROM t WHERE id = 2;",
+    )
+    .await
+    .unwrap();
+    let t_alter = now_literal().await;
+    c.batch_execute("INSERT INTO t VALUES (11, 'later', 9)")
+        .await
+        .unwrap();
+    let after_alter: BTreeMap<i32, (String, String)> = [
+        (1, ("one-x", "7")),
+        (3, ("three", "7")),
+        (10, ("after", "8")),
+    ]
+    .into_iter()
+    .map(|(k, (v, w))| (k, (v.to_string(), w.to_string())))
+    .collect();
+    c.batch_execute(&format!(
+        "RESTORE TABLE t FROM 'base' AS OF '{t_alter}' AS t_alter"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(rows3(&c, "t_alter").await, after_alter);
+    assert_eq!(columns(&c, "t_alter").await, ["id", "v", "w"]);
+    // The restored definition is the one of the time, under the new name.
+    assert_sqlstate(
+        c.simple_query("INSERT INTO t_alter VALUES (3, 'dup', 1)")
+            .await,
+        &SqlState::UNIQUE_VIOLATION,
+    );
+    let w: i32 = c
+        .query_one(
+            "INSERT INTO t_alter (id, v) VALUES (50, 'd') RETURNING w",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(w, 7, "the default ADD COLUMN gave");
+
+    // RESTORE ... WITH (replace = true) gives u a new table id: what u held
+    // before the replacement is gone, what came after is replayed.
+    for stmt in [
+        "INSERT INTO u VALUES (2, 'lost')",
+        "RESTORE TABLE u FROM 'base' WITH (replace = true)",
+        "INSERT INTO u VALUES (3, 'kept')",
+    ] {
+        c.batch_execute(stmt).await.unwrap();
+    }
+    let t_replace = now_literal().await;
+    c.batch_execute("INSERT INTO u VALUES (4, 'too late')")
+        .await
+        .unwrap();
+    c.batch_execute(&format!(
+        "RESTORE TABLE u FROM 'base' AS OF '{t_replace}' AS u_replace"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        rows(&c, "u_replace").await,
+        expected(&[(1, "u1"), (3, "kept")])
+    );
+
+    // DROP, then CREATE under the same name with another definition.
+    c.batch_execute("DROP TABLE t").await.unwrap();
+    let t_dropped = now_literal().await;
+    c.batch_execute(
+        "CREATE TABLE t (id int PRIMARY KEY, v text, note text);
+         INSERT INTO t VALUES (100, 'new', 'n');",
+    )
+    .await
+    .unwrap();
+    let t_created = now_literal().await;
+    for stmt in [
+        format!("RESTORE TABLE t FROM 'base' AS OF '{t_dropped}' AS t_dropped"),
+        format!("RESTORE TABLE t FROM 'base' AS OF '{t_created}' AS t_created"),
+    ] {
+        c.batch_execute(&stmt).await.unwrap();
+    }
+    // Between the drop and the create: the table as it was when dropped.
+    let mut when_dropped = after_alter.clone();
+    when_dropped.insert(11, ("later".into(), "9".into()));
+    assert_eq!(rows3(&c, "t_dropped").await, when_dropped);
+    assert_eq!(rows(&c, "t_created").await, expected(&[(100, "new")]));
+    assert_eq!(columns(&c, "t_created").await, ["id", "v", "note"]);
+
+    // Durable, and the catalog records still lead the way after kill -9.
+    server.kill9();
+    server.restart();
+    let c = server.connect().await;
+    assert_eq!(rows3(&c, "t_alter").await.len(), 4);
+    assert_eq!(rows(&c, "t_created").await, expected(&[(100, "new")]));
+    c.batch_execute("INSERT INTO t VALUES (101, 'restarted', 'r')")
+        .await
+        .unwrap();
+    let t_restarted = now_literal().await;
+    c.batch_execute(&format!(
+        "RESTORE TABLE t FROM 'base' AS OF '{t_restarted}' AS t_restarted"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        rows(&c, "t_restarted").await,
+        expected(&[(100, "new"), (101, "restarted")])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_of_database_restore_brings_tables_created_after_the_backup() {
+    let (server, _archive) = start(2);
+    let c = server.connect().await;
+    c.batch_execute(
+        "CREATE TABLE a (id int PRIMARY KEY, v text);
+         INSERT INTO a VALUES (1, 'a1');",
+    )
+    .await
+    .unwrap();
+    c.batch_execute("BACKUP DATABASE TO 'base'").await.unwrap();
+    c.batch_execute(
+        "CREATE TABLE n (id serial PRIMARY KEY, v text);
+         INSERT INTO n (v) VALUES ('n1'), ('n2');
+         CREATE TABLE gone (id int);
+         INSERT INTO gone VALUES (1);
+         DROP TABLE gone;
+         INSERT INTO a VALUES (2, 'a2');",
+    )
+    .await
+    .unwrap();
+    let t1 = now_literal().await;
+    c.batch_execute(
+        "INSERT INTO n (v) VALUES ('n3');
+         CREATE TABLE too_late (id int);
+         DROP TABLE a; DROP TABLE n;",
+    )
+    .await
+    .unwrap();
+    c.batch_execute(&format!("RESTORE DATABASE FROM 'base' AS OF '{t1}'"))
+        .await
+        .unwrap();
+    assert_eq!(rows(&c, "a").await, expected(&[(1, "a1"), (2, "a2")]));
+    assert_eq!(rows(&c, "n").await, expected(&[(1, "n1"), (2, "n2")]));
+    // Created and dropped before the time: not there.
+    assert_sqlstate(
+        c.simple_query("SELECT * FROM gone").await,
+        &SqlState::UNDEFINED_TABLE,
+    );
+    // The created table's sequence came along, past the restored rows.
+    let id: i32 = c
+        .query_one("INSERT INTO n (v) VALUES ('again') RETURNING id", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        id > 2,
+        "nextval handed out {id}, which the restored rows hold"
+    );
+    // too_late (created after the time) still exists and was not touched.
+    c.batch_execute("SELECT * FROM too_late").await.unwrap();
+}
+
+fn cold_restore(args: &[&str], data_dir: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(joltdb_tests::server_binary())
+        .arg("restore")
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("JOLTDB_DATA_DIR")
+        .env_remove("JOLTDB_ARCHIVE_DIR")
+        .output()
+        .expect("running joltdb restore")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cold_restore_as_of_round_trip() {
+    let (mut source, archive) = start(2);
+    let arch = archive.path().join("arch");
+    let c = source.connect().await;
+    c.batch_execute(
+        "CREATE TABLE t (id int PRIMARY KEY, v text);
+         INSERT INTO t VALUES (1, 'one'), (2, 'two');",
+    )
+    .await
+    .unwrap();
+    c.batch_execute("BACKUP DATABASE TO 'base'").await.unwrap();
+    let backup = source.data_dir().join("backups").join("base");
+    // The archive holds the log up to this checkpoint only, for now.
+    c.batch_execute("CHECKPOINT").await.unwrap();
+    c.batch_execute(
+        "ALTER TABLE t ADD COLUMN w int DEFAULT 5;
+         INSERT INTO t VALUES (3, 'three', 6);
+         CREATE TABLE n (id int PRIMARY KEY, v text);
+         INSERT INTO n VALUES (1, 'n1');",
+    )
+    .await
+    .unwrap();
+    let t1 = now_literal().await;
+    c.batch_execute("INSERT INTO t VALUES (4, 'four', 7)")
+        .await
+        .unwrap();
+    now_literal().await;
+
+    let (mut target, _target_archive) = start(2);
+    target.kill9();
+    let b = backup.to_str().unwrap();
+    let a = arch.to_str().unwrap();
+    // The archive does not reach the time until the source archives again.
+    let out = cold_restore(
+        &["--from", b, "--archive-dir", a, "--as-of", &t1],
+        &target.data_dir(),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("reaches only to"), "{err}");
+    // --as-of needs the archive.
+    let out = cold_restore(&["--from", b, "--as-of", &t1], &target.data_dir());
+    assert!(!out.status.success());
+    // A data directory a running server holds is refused.
+    let out = cold_restore(
+        &["--from", b, "--archive-dir", a, "--as-of", &t1],
+        &source.data_dir(),
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("in use"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    c.batch_execute("CHECKPOINT").await.unwrap();
+    source.kill9();
+    let out = cold_restore(
+        &["--from", b, "--archive-dir", a, "--as-of", &t1],
+        &target.data_dir(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    target.restart();
+    let c = target.connect().await;
+    let t: BTreeMap<i32, (String, String)> = rows3(&c, "t").await;
+    let want: BTreeMap<i32, (String, String)> =
+        [(1, ("one", "5")), (2, ("two", "5")), (3, ("three", "6"))]
+            .into_iter()
+            .map(|(k, (v, w))| (k, (v.to_string(), w.to_string())))
+            .collect();
+    assert_eq!(t, want);
+    assert_eq!(rows(&c, "n").await, expected(&[(1, "n1")]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_of_after_drop_column_and_type_change_or_a_name_taken_over() {
+    let (server, _archive) = start(2);
+    let c = server.connect().await;
+    c.batch_execute(
+        "CREATE TABLE w (id int PRIMARY KEY, extra text, n int);
+         INSERT INTO w VALUES (1, 'x', 10), (2, 'y', 20);
+         CREATE TABLE t (id int PRIMARY KEY, v text);
+         CREATE TABLE v (id int PRIMARY KEY, v text);
+         INSERT INTO v VALUES (1, 'from v');",
+    )
+    .await
+    .unwrap();
+    c.batch_execute("BACKUP DATABASE TO 'base'").await.unwrap();
+    c.batch_execute(
+        "ALTER TABLE w DROP COLUMN extra;
+         ALTER TABLE w ALTER COLUMN n TYPE bigint;
+         INSERT INTO w VALUES (3, 30000000000);
+         DROP TABLE t;
+         ALTER TABLE v RENAME TO t;",
+    )
+    .await
+    .unwrap();
+    let t1 = now_literal().await;
+    c.batch_execute(&format!("RESTORE TABLE w FROM 'base' AS OF '{t1}' AS w1"))
+        .await
+        .unwrap();
+    let got: Vec<(i32, i64)> = c
+        .query("SELECT id, n FROM w1 ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(got, [(1, 10), (2, 20), (3, 30_000_000_000)]);
+    assert_eq!(columns(&c, "w1").await, ["id", "n"]);
+    // t's name belongs to the former v at that time: refused, not stale.
+    assert_sqlstate(
+        c.simple_query(&format!("RESTORE TABLE t FROM 'base' AS OF '{t1}' AS t1"))
+            .await,
+        &SqlState::FEATURE_NOT_SUPPORTED,
+    );
+    assert_sqlstate(
+        c.simple_query("SELECT * FROM t1").await,
+        &SqlState::UNDEFINED_TABLE,
+    );
 }

@@ -17,7 +17,7 @@ mod statement;
 mod take;
 
 pub use restore::{read_manifest, restore_backup, verify_backup, RestoreRequest, RestoreSummary};
-pub use statement::{parse_statement, BackupStatement, BackupTarget};
+pub use statement::{parse_as_of, parse_statement, BackupStatement, BackupTarget};
 pub use take::{take_backup, BackupOptions, BackupSummary};
 
 use crate::engine::EngineInner;

@@ -8,6 +8,11 @@
 //! in one catalog change. Until that change, recovery skips the records
 //! (their table ids are unknown), so a failed or interrupted restore leaves
 //! nothing behind.
+//!
+//! A point-in-time restore (`AS OF`) first brings the loaded tables forward
+//! with the log archive (see [`crate::pitr`]), which may change their
+//! definitions and add tables created after the backup, and then logs the
+//! result under fresh ids the same way.
 
 use super::format::{parse_end, BackupReader, FrameKind, Header, Manifest};
 use crate::catalog::{self, SequenceDef, TableDef};
@@ -42,6 +47,10 @@ pub struct RestoreRequest {
     /// Bring the tables forward to this time (microseconds since the Unix
     /// epoch) with the log archive (see [`crate::pitr`]).
     pub as_of_micros: Option<i64>,
+    /// With `as_of_micros`: read this log archive as it is, instead of the
+    /// server's own archive brought up to date (a restore into a stopped
+    /// data directory).
+    pub archive_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Debug)]
@@ -142,14 +151,39 @@ fn rename_object(old: &str, new: &str, object: &str) -> String {
     }
 }
 
+/// Renames a table and, after it, its indexes, constraints and sequences.
+fn rename_table(def: &mut TableDef, seqs: &mut [SequenceDef], new: &str) {
+    let old = std::mem::replace(&mut def.name, new.to_string());
+    def.pk_name = def.pk_name.take().map(|n| rename_object(&old, new, &n));
+    for idx in &mut def.indexes {
+        idx.name = rename_object(&old, new, &idx.name);
+    }
+    for seq in seqs.iter_mut() {
+        let renamed = rename_object(&old, new, &seq.name);
+        let from = format!("nextval('{}')", seq.name);
+        let to = format!("nextval('{renamed}')");
+        for c in &mut def.columns {
+            if c.default.as_deref() == Some(from.as_str()) {
+                c.default = Some(to.clone());
+            }
+        }
+        seq.name = renamed;
+    }
+    def.owned_sequences = seqs.iter().map(|s| s.name.clone()).collect();
+}
+
+/// Marks a restored table created after the backup (`AS OF`), in
+/// [`Pending::source`].
+const CREATED_AFTER_BACKUP: usize = usize::MAX - 1;
+
 /// A table being restored, not yet in the catalog.
-struct Pending {
+pub(crate) struct Pending {
     /// Position in the manifest.
-    source: usize,
-    def: TableDef,
-    sequences: Vec<SequenceDef>,
-    store: Arc<TableStore>,
-    rows: u64,
+    pub source: usize,
+    pub def: TableDef,
+    pub sequences: Vec<SequenceDef>,
+    pub store: Arc<TableStore>,
+    pub rows: u64,
 }
 
 fn not_in_backup(name: &str) -> Error {
@@ -192,24 +226,7 @@ fn plan_tables(
             .map(|s| sequence_def(s))
             .collect::<Result<Vec<_>>>()?;
         if let Some(new) = &req.rename {
-            let old = def.name.clone();
-            def.name = new.clone();
-            def.pk_name = def.pk_name.map(|n| rename_object(&old, new, &n));
-            for idx in &mut def.indexes {
-                idx.name = rename_object(&old, new, &idx.name);
-            }
-            for seq in &mut seqs {
-                let renamed = rename_object(&old, new, &seq.name);
-                let from = format!("nextval('{}')", seq.name);
-                let to = format!("nextval('{renamed}')");
-                for c in &mut def.columns {
-                    if c.default.as_deref() == Some(from.as_str()) {
-                        c.default = Some(to.clone());
-                    }
-                }
-                seq.name = renamed;
-            }
-            def.owned_sequences = seqs.iter().map(|s| s.name.clone()).collect();
+            rename_table(&mut def, &mut seqs, new);
         }
         out.push((i, def, seqs));
     }
@@ -322,9 +339,15 @@ pub fn restore_backup(
     }
     let plan = plan_tables(&manifest, req)?;
     check_conflicts(&engine.catalog_data.lock(), &plan, req.replace)?;
-    let window = match req.as_of_micros {
-        Some(t) => Some(crate::pitr::prepare(engine, &manifest, t)?),
-        None => None,
+    let window = match (req.as_of_micros, &req.archive_dir) {
+        (Some(t), Some(dir)) => Some(crate::pitr::prepare_from_archive(
+            dir,
+            &manifest,
+            t,
+            engine.partitions,
+        )?),
+        (Some(t), None) => Some(crate::pitr::prepare(engine, &manifest, t)?),
+        (None, _) => None,
     };
     let _no_checkpoint = engine.checkpointer.hold_off();
 
@@ -411,7 +434,9 @@ pub fn restore_backup(
                         .store
                         .replay_put(partition, key.clone(), Some(row.clone()));
                     target.rows += 1;
-                    log.add(partition, target.def.oid, key, Some(row))?;
+                    if window.is_none() {
+                        log.add(partition, target.def.oid, key, Some(row))?;
+                    }
                 }
             }
             Some((FrameKind::End, raw)) => {
@@ -425,24 +450,9 @@ pub fn restore_backup(
         }
     }
     if let Some(window) = &window {
-        let targets: Vec<crate::pitr::Target> = pending
-            .iter()
-            .map(|p| crate::pitr::Target {
-                backup_oid: manifest.tables[p.source].def.oid,
-                def: &p.def,
-                store: &p.store,
-            })
-            .collect();
-        let stats = crate::pitr::replay(window, &targets, |partition, oid, key, row| {
-            log.add(partition, oid, key, row)
-        })?;
-        tracing::info!(
-            transactions = stats.transactions,
-            changes = stats.changes,
-            "replayed the log archive for RESTORE ... AS OF"
-        );
-        for p in &mut pending {
-            crate::pitr::advance_sequences(&p.def, &p.store, &mut p.sequences);
+        bring_forward(engine, &manifest, window, req, &mut pending)?;
+        for p in &pending {
+            log_all_rows(&mut log, p)?;
         }
     }
     log.finish()?;
@@ -527,6 +537,156 @@ pub fn restore_backup(
         path.display()
     );
     Ok(summary)
+}
+
+/// Calls `f` with every row of a store nothing else sees yet.
+fn for_each_row(
+    store: &TableStore,
+    mut f: impl FnMut(u16, Key, Arc<Row>) -> Result<()>,
+) -> Result<()> {
+    let mut batch = Vec::new();
+    for part in 0..store.partition_count() {
+        let mut from: Option<Key> = None;
+        loop {
+            batch.clear();
+            let lower = from
+                .as_deref()
+                .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Included);
+            // Nothing else sees this store yet: every row is the latest.
+            let next = store.scan_batch(
+                part as u16,
+                lower,
+                std::ops::Bound::Unbounded,
+                u64::MAX,
+                0,
+                1024,
+                &mut batch,
+            );
+            for (key, row) in batch.drain(..) {
+                f(part as u16, key, row)?;
+            }
+            match next {
+                Some(k) => from = Some(k),
+                None => break,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Logs every row of a restored table (after a point-in-time replay).
+fn log_all_rows(log: &mut LogBatcher, p: &Pending) -> Result<()> {
+    for_each_row(&p.store, |part, key, row| {
+        log.add(part, p.def.oid, key, Some(row))
+    })
+}
+
+/// The point-in-time part of a restore: replays the log archive into the
+/// pending tables, takes the definitions the log gave them, adds the
+/// tables created after the backup (a database restore) and gives every
+/// table, index and sequence whose definition came from the log a fresh
+/// id. Nothing is logged yet.
+fn bring_forward(
+    engine: &EngineInner,
+    manifest: &Manifest,
+    window: &crate::pitr::Window,
+    req: &RestoreRequest,
+    pending: &mut Vec<Pending>,
+) -> Result<()> {
+    let targets: Vec<crate::pitr::Target> = pending
+        .iter()
+        .map(|p| crate::pitr::Target {
+            backup_oid: manifest.tables[p.source].def.oid,
+            backup_name: &manifest.tables[p.source].def.name,
+            def: &p.def,
+            store: &p.store,
+        })
+        .collect();
+    let outcome = crate::pitr::replay(window, &targets, engine.partitions, req.table.is_none())?;
+    drop(targets);
+    tracing::info!(
+        transactions = outcome.stats.transactions,
+        changes = outcome.stats.changes,
+        created = outcome.created.len(),
+        "replayed the log archive for RESTORE ... AS OF"
+    );
+    // (source, definition, sequences, rows, table id to keep)
+    let mut tables = Vec::new();
+    for (p, r) in pending.iter().zip(outcome.targets) {
+        let (def, seqs) = match r.def {
+            Some(mut def) => {
+                let mut seqs = r.sequences;
+                // A table restore keeps the name asked for; a database
+                // restore takes the names of the time.
+                if req.table.is_some() && def.name != p.def.name {
+                    rename_table(&mut def, &mut seqs, &p.def.name);
+                }
+                (def, seqs)
+            }
+            None => (p.def.clone(), p.sequences.clone()),
+        };
+        tables.push((p.source, def, seqs, r.store, Some(p.def.oid)));
+    }
+    for r in outcome.created {
+        let def = r.def.expect("a created table has a definition");
+        tables.push((CREATED_AFTER_BACKUP, def, r.sequences, r.store, None));
+    }
+    let mut names = HashSet::new();
+    for (_, def, _, _, _) in &tables {
+        if !names.insert(def.name.as_str()) {
+            return Err(duplicate_relation(&def.name));
+        }
+    }
+    let needed: u32 = tables
+        .iter()
+        .map(|(_, d, s, _, keep)| keep.is_none() as u32 + (d.indexes.len() + s.len()) as u32)
+        .sum();
+    let mut next_oid = {
+        let mut data = engine.catalog_data.lock();
+        let mut new_data = data.clone();
+        let base = new_data.next_oid;
+        new_data.next_oid = base
+            .checked_add(needed)
+            .ok_or_else(|| Error::new(SqlState::PROGRAM_LIMIT_EXCEEDED, "out of object ids"))?;
+        catalog::save(&engine.data_dir, &new_data)?;
+        *data = new_data;
+        base
+    };
+    let mut take_oid = || {
+        let o = next_oid;
+        next_oid += 1;
+        o
+    };
+    let mut out = Vec::with_capacity(tables.len());
+    for (source, mut def, mut sequences, rows, keep) in tables {
+        def.oid = keep.unwrap_or_else(&mut take_oid);
+        for idx in &mut def.indexes {
+            idx.oid = take_oid();
+        }
+        for s in &mut sequences {
+            s.oid = take_oid();
+        }
+        let store = Arc::new(TableStore::new(&def, engine.partitions));
+        let mut count = 0u64;
+        for_each_row(&rows, |part, key, row| {
+            if let Some(id) = row_id_of(&key) {
+                store.next_row_id.fetch_max(id + 1, Ordering::Relaxed);
+            }
+            store.replay_put(part, key, Some(row));
+            count += 1;
+            Ok(())
+        })?;
+        crate::pitr::advance_sequences(&def, &store, &mut sequences);
+        out.push(Pending {
+            source,
+            def,
+            sequences,
+            store,
+            rows: count,
+        });
+    }
+    *pending = out;
+    Ok(())
 }
 
 /// A restored change waiting to be logged: table id, row key, new row (or

@@ -298,7 +298,7 @@ fn passphrase_option(v: String) -> Result<String> {
 }
 
 /// An `AS OF` time: a `timestamptz` literal, UTC unless it has an offset.
-fn parse_as_of(text: &str) -> Result<i64> {
+pub fn parse_as_of(text: &str) -> Result<i64> {
     let io = crate::types::io::IoContext::default();
     match crate::types::io::parse_text(crate::types::DataType::TimestampTz, text, &io)? {
         crate::types::Value::TimestampTz(t) => Ok(t.timestamp_micros()),

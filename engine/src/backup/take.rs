@@ -94,10 +94,16 @@ pub fn take_backup(
     // A consistent cut: the snapshot holds exactly the transactions
     // committed at or before `snapshot_time`, so a point-in-time restore
     // replays the log strictly after it.
+    // No table rewrite or restore may straddle the cut: a point-in-time
+    // restore follows a table to its new id with the rows logged under it,
+    // which must all be after the snapshot time (or the new id in the
+    // backup already).
+    let no_loads = engine.checkpointer.no_loads();
     let cut = engine.txns.cut(&engine.logs);
     let snapshot = cut.snapshot;
     let snapshot_time = cut.horizon_micros;
     let catalog = engine.catalog();
+    drop(no_loads);
     let chosen: Vec<Arc<Table>> = match tables {
         Some(names) => {
             let mut v: Vec<Arc<Table>> = Vec::new();
