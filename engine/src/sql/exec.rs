@@ -26,6 +26,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Instant;
 
+mod dml_join;
 mod fk;
 mod variance;
 mod window;
@@ -1793,17 +1794,33 @@ pub fn run_update(up: &UpdatePlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
         count: 0,
         rows: vec![],
     };
-    for (p, key, old) in targets {
+    let width = table.def.columns.len();
+    // Without FROM the assignments read the target row alone; with it,
+    // the joined row.
+    let sources: Vec<(usize, Option<Row>)> = match &up.join {
+        None => (0..targets.len()).map(|i| (i, None)).collect(),
+        Some(join) => dml_join::matched_rows(join, &targets, ctx, &env)?
+            .into_iter()
+            .map(|(i, row)| (i, Some(row)))
+            .collect(),
+    };
+    for (i, joined) in sources {
+        let (p, key, old) = &targets[i];
+        let source: &[Value] = joined.as_deref().unwrap_or(old);
         let mut new = old.to_vec();
         for (c, e) in &up.assignments {
-            new[*c] = e.eval(&old, &env)?;
+            new[*c] = e.eval(source, &env)?;
         }
-        let new = update_row(ctx, table, p, &key, &old, new, &env, false)?;
+        let new = update_row(ctx, table, *p, key, old, new, &env, false)?;
         result.count += 1;
         if let Some(ret) = &up.returning {
+            let row: Row = match &joined {
+                None => new.to_vec(),
+                Some(j) => new.iter().chain(&j[width..]).cloned().collect(),
+            };
             result.rows.push(
                 ret.iter()
-                    .map(|e| e.eval(&new, &env))
+                    .map(|e| e.eval(&row, &env))
                     .collect::<Result<_>>()?,
             );
         }
@@ -1821,24 +1838,35 @@ pub fn run_delete(dp: &DeletePlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
     };
     let referenced = fk::is_referenced(ctx, &table.def.name);
     let mut pending = Vec::new();
-    for (p, key, old) in targets {
+    // With USING, only the target rows that join are deleted, and
+    // RETURNING reads the joined row.
+    let sources: Vec<(usize, Option<Row>)> = match &dp.join {
+        None => (0..targets.len()).map(|i| (i, None)).collect(),
+        Some(join) => dml_join::matched_rows(join, &targets, ctx, &env)?
+            .into_iter()
+            .map(|(i, row)| (i, Some(row)))
+            .collect(),
+    };
+    for (i, joined) in sources {
+        let (p, key, old) = &targets[i];
         match table
             .store
-            .write(p, &key, None, WriteKind::Delete, ctx.write_ctx())?
+            .write(*p, key, None, WriteKind::Delete, ctx.write_ctx())?
         {
             WriteOutcome::Written { previous } => {
-                record_write(ctx, table, p, &key, None, previous)?
+                record_write(ctx, table, *p, key, None, previous)?
             }
             WriteOutcome::Duplicate => unreachable!(),
         }
         if referenced {
-            fk::on_referenced_row_gone(ctx, &env, table, &old, None, &mut pending)?;
+            fk::on_referenced_row_gone(ctx, &env, table, old, None, &mut pending)?;
         }
         result.count += 1;
         if let Some(ret) = &dp.returning {
+            let row: &[Value] = joined.as_deref().unwrap_or(old);
             result.rows.push(
                 ret.iter()
-                    .map(|e| e.eval(&old, &env))
+                    .map(|e| e.eval(row, &env))
                     .collect::<Result<_>>()?,
             );
         }
@@ -1853,6 +1881,7 @@ pub fn run_truncate(table: &Arc<Table>, ctx: &Arc<StmtCtx>) -> Result<()> {
         table: table.clone(),
         access: Access::Full,
         filter: None,
+        join: None,
         returning: None,
     };
     run_delete(&plan, ctx).map(|_| ())

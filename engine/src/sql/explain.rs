@@ -5,9 +5,10 @@
 //! it is fixed by parameters, otherwise all of them.
 
 use super::expr::{AggCall, AggFunc, Expr, Subquery, SubqueryKind};
-use super::plan::{Access, Command, JoinKind, Plan, SetOpKind, SortKey, WindowFunc};
+use super::plan::{Access, Command, DmlJoin, JoinKind, Plan, SetOpKind, SortKey, WindowFunc};
 use crate::catalog::Table;
 use crate::types::{io, Value};
+use std::sync::Arc;
 
 /// The plan of `command` as text lines, or `None` for statements that have
 /// no plan (utility statements).
@@ -22,11 +23,16 @@ pub fn render(command: &Command) -> Option<Vec<String>> {
         }
         Command::Update(up) => {
             out.node(0, format!("Update on {}", up.table.def.name));
-            out.scan(1, &up.table, &up.access, up.filter.as_ref());
+            out.dml_source(&up.table, &up.access, up.filter.as_ref(), up.join.as_ref());
         }
         Command::Delete(del) => {
             out.node(0, format!("Delete on {}", del.table.def.name));
-            out.scan(1, &del.table, &del.access, del.filter.as_ref());
+            out.dml_source(
+                &del.table,
+                &del.access,
+                del.filter.as_ref(),
+                del.join.as_ref(),
+            );
         }
         Command::CopyTo { plan, .. } => out.plan(plan, 0),
         _ => return None,
@@ -43,6 +49,9 @@ struct Explainer {
     /// subqueries).
     outer: Vec<Vec<String>>,
     subplans: usize,
+    /// UPDATE ... FROM / DELETE ... USING: the work table id that stands
+    /// for the target table's scan.
+    dml_target: Option<(usize, Arc<Table>, Access, Option<Expr>)>,
 }
 
 impl Explainer {
@@ -224,7 +233,12 @@ impl Explainer {
                 self.plan(recursive, depth + 1);
                 self.work_tables.pop();
             }
-            Plan::WorkTable { .. } => self.node(depth, "WorkTable Scan".into()),
+            Plan::WorkTable { id } => match self.dml_target.clone() {
+                Some((target, table, access, filter)) if target == *id => {
+                    self.scan(depth, &table, &access, filter.as_ref())
+                }
+                _ => self.node(depth, "WorkTable Scan".into()),
+            },
             Plan::SystemScan { table } => self.node(
                 depth,
                 format!("Seq Scan on {}.{}", table.schema.name(), table.name),
@@ -268,6 +282,32 @@ impl Explainer {
             self.plan(&sq.plan, depth + 1);
             self.outer.pop();
         }
+    }
+
+    /// The rows an UPDATE or DELETE changes: a scan of its table, joined
+    /// with the FROM / USING tables when it has them.
+    fn dml_source(
+        &mut self,
+        table: &Arc<Table>,
+        access: &Access,
+        filter: Option<&Expr>,
+        join: Option<&DmlJoin>,
+    ) {
+        let Some(join) = join else {
+            return self.scan(1, table, access, filter);
+        };
+        let mut names: Vec<String> = table
+            .def
+            .columns
+            .iter()
+            .map(|c| format!("{}.{}", table.def.name, c.name))
+            .collect();
+        names.push(String::new());
+        self.work_tables.push((join.id, names));
+        self.dml_target = Some((join.id, table.clone(), access.clone(), filter.cloned()));
+        self.plan(&join.plan, 1);
+        self.dml_target = None;
+        self.work_tables.pop();
     }
 
     fn scan(&mut self, depth: usize, table: &Table, access: &Access, filter: Option<&Expr>) {

@@ -218,6 +218,8 @@ pub struct UpdatePlan {
     pub table: Arc<Table>,
     pub access: Access,
     pub filter: Option<Expr>,
+    /// UPDATE ... FROM: SET and RETURNING then read the joined row.
+    pub join: Option<DmlJoin>,
     pub assignments: Vec<(usize, Expr)>,
     pub returning: Option<Vec<Expr>>,
 }
@@ -226,7 +228,18 @@ pub struct DeletePlan {
     pub table: Arc<Table>,
     pub access: Access,
     pub filter: Option<Expr>,
+    /// DELETE ... USING: RETURNING then reads the joined row.
+    pub join: Option<DmlJoin>,
     pub returning: Option<Vec<Expr>>,
+}
+
+/// The join of `UPDATE ... FROM` / `DELETE ... USING`: `plan` reads the
+/// target rows (each followed by its position, as an int8) through
+/// [`Plan::WorkTable`] `id` and yields target columns, position, then the
+/// other tables' columns.
+pub struct DmlJoin {
+    pub id: usize,
+    pub plan: Arc<Plan>,
 }
 
 pub struct NewColumn {

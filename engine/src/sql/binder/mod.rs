@@ -677,6 +677,7 @@ mod copy;
 mod cte;
 mod ddl;
 mod dml;
+mod dml_join;
 mod expr;
 mod foreign_key;
 mod json;

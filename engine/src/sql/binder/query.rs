@@ -478,7 +478,7 @@ impl Binder<'_> {
         Ok((plan, scope))
     }
 
-    fn bind_from(
+    pub(super) fn bind_from(
         &mut self,
         from: &[ast::TableWithJoins],
         outer: &[Scope],
@@ -1053,7 +1053,7 @@ fn rewrite_agg(e: Expr, group: &[Expr], aggs: &mut Vec<AggCall>, scope: &Scope) 
 
 /// Puts a WHERE predicate as close to the scan as possible and picks an
 /// access path for a single-table scan.
-fn push_filter(plan: Plan, pred: Expr) -> Plan {
+pub(super) fn push_filter(plan: Plan, pred: Expr) -> Plan {
     match plan {
         Plan::Scan {
             table,
@@ -1120,7 +1120,7 @@ fn side_of(e: &Expr, left_width: usize) -> Option<bool> {
     }
 }
 
-fn shift_columns(e: Expr, by: usize) -> Expr {
+pub(super) fn shift_columns(e: Expr, by: usize) -> Expr {
     e.transform(&mut |x| {
         Ok(match x {
             Expr::Column(i) => Some(Expr::Column(i - by)),
@@ -1144,7 +1144,7 @@ fn make_join(
     make_join_with(left, right, kind, parts, lw, rw)
 }
 
-fn make_join_with(
+pub(super) fn make_join_with(
     left: Plan,
     right: Plan,
     kind: JoinKind,
