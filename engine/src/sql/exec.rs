@@ -28,6 +28,7 @@ use std::time::Instant;
 
 mod dml_join;
 mod fk;
+mod project_set;
 mod variance;
 mod window;
 pub use fk::check_existing_references;
@@ -259,6 +260,7 @@ pub fn is_heavy(plan: &Plan) -> bool {
         Plan::Filter { input, .. } | Plan::Project { input, .. } | Plan::Limit { input, .. } => {
             is_heavy(input)
         }
+        Plan::ProjectSet { .. } => true,
         Plan::NestedLoop { .. }
         | Plan::HashJoin { .. }
         | Plan::Aggregate { .. }
@@ -334,6 +336,10 @@ enum Node {
     FunctionScan(Option<super::srf::SetIter>),
     Filter(Box<Node>),
     Project(Box<Node>),
+    ProjectSet {
+        input: Box<Node>,
+        current: Option<project_set::Expanding>,
+    },
     Join {
         left: Box<Node>,
         right: Option<JoinSide>,
@@ -364,6 +370,10 @@ impl Node {
             Plan::Scan { .. } => Node::Scan(Box::default()),
             Plan::Filter { input, .. } => Node::Filter(Box::new(Node::new(input))),
             Plan::Project { input, .. } => Node::Project(Box::new(Node::new(input))),
+            Plan::ProjectSet { input, .. } => Node::ProjectSet {
+                input: Box::new(Node::new(input)),
+                current: None,
+            },
             Plan::NestedLoop { left, .. } | Plan::HashJoin { left, .. } => Node::Join {
                 left: Box::new(Node::new(left)),
                 right: None,
@@ -460,6 +470,9 @@ impl Node {
                             .collect::<Result<Row>>()?,
                     )),
                 }
+            }
+            (Node::ProjectSet { input, current }, Plan::ProjectSet { input: p, calls }) => {
+                project_set::next(input, p, calls, current, env)
             }
             (
                 Node::Join {

@@ -98,6 +98,14 @@ impl Explainer {
                 let name = format!("{func:?}");
                 self.node(depth, format!("Function Scan on {}", snake_case(&name)));
             }
+            Plan::ProjectSet { input, calls } => {
+                calls
+                    .iter()
+                    .flat_map(|c| &c.args)
+                    .for_each(|e| collect_subqueries(e, &mut subs));
+                self.node(depth, "ProjectSet".into());
+                self.plan(input, depth + 1);
+            }
             Plan::Filter { input, predicate } => {
                 collect_subqueries(predicate, &mut subs);
                 self.node(depth, "Filter".into());
@@ -462,6 +470,19 @@ impl Explainer {
             Plan::Project { input, exprs } => {
                 let names = self.names(input);
                 exprs.iter().map(|e| self.expr(e, &names)).collect()
+            }
+            Plan::ProjectSet { input, calls } => {
+                let mut names = self.names(input);
+                let produced: Vec<String> = calls
+                    .iter()
+                    .map(|c| {
+                        let args: Vec<String> =
+                            c.args.iter().map(|e| self.expr(e, &names)).collect();
+                        format!("{}({})", c.func.name(), args.join(", "))
+                    })
+                    .collect();
+                names.extend(produced);
+                names
             }
             Plan::NestedLoop { left, right, .. } | Plan::HashJoin { left, right, .. } => {
                 self.join_names(left, right)

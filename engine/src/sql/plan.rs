@@ -87,6 +87,13 @@ pub enum FrameBound {
     UnboundedFollowing,
 }
 
+/// A set-returning function call in a select list.
+#[derive(Debug, Clone)]
+pub struct SetCall {
+    pub func: super::srf::SetFunc,
+    pub args: Vec<Expr>,
+}
+
 #[derive(Debug, Clone)]
 pub struct SortKey {
     pub expr: Expr,
@@ -109,6 +116,13 @@ pub enum Plan {
     FunctionScan {
         func: super::srf::SetFunc,
         args: Vec<Expr>,
+    },
+    /// Set-returning functions of a select list: each input row followed
+    /// by the calls' values, run in lockstep (the shorter padded with
+    /// NULL), as many rows as the longest call yields.
+    ProjectSet {
+        input: Box<Plan>,
+        calls: Vec<SetCall>,
     },
     Filter {
         input: Box<Plan>,

@@ -371,11 +371,9 @@ impl Binder<'_> {
                         "Column \"{n}\" is an identity column defined as GENERATED ALWAYS."
                     )));
                 }
-                let (bound, ty) = self.bind_expr_typed(
-                    &a.value,
-                    std::slice::from_ref(scope),
-                    Some(col.data_type),
-                )?;
+                let (bound, ty) = self.refusing_set_functions(select_srf::IN_UPDATE, |b| {
+                    b.bind_expr_typed(&a.value, std::slice::from_ref(scope), Some(col.data_type))
+                })?;
                 self.coerce_assign(bound, ty, col.data_type, &col.name)?
             };
             out.push((ci, e));

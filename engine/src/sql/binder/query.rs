@@ -52,7 +52,9 @@ impl Binder<'_> {
                 ast::LimitClause::OffsetCommaLimit { offset, limit } => (Some(limit), Some(offset)),
             };
             let mut bind_count = |e: &ast::Expr| -> Result<Expr> {
-                let (b, t) = self.bind_expr_typed(e, outer, Some(DataType::Int8))?;
+                let (b, t) = self.refusing_set_functions(select_srf::IN_LIMIT, |b| {
+                    b.bind_expr_typed(e, outer, Some(DataType::Int8))
+                })?;
                 self.coerce(b, t, DataType::Int8)
             };
             let limit = match limit {
@@ -188,7 +190,9 @@ impl Binder<'_> {
             }
             let mut row = Vec::new();
             for e in &r.content {
-                row.push(self.bind_expr(e, outer)?);
+                row.push(
+                    self.refusing_set_functions(select_srf::IN_VALUES, |b| b.bind_expr(e, outer))?,
+                );
             }
             rows.push(row);
         }
@@ -344,13 +348,46 @@ impl Binder<'_> {
         alias: Option<&ast::TableAlias>,
         outer: &[Scope],
     ) -> Result<(Plan, Scope)> {
+        // The arguments may read enclosing queries' rows, not this one's.
+        let mut scopes = outer.to_vec();
+        scopes.push(Scope::default());
+        let (func, exprs, out_type) = self.bind_set_call(name, args, &scopes)?;
+        let fname = object_name(name)?;
+        let tname = alias
+            .map(|a| ident(&a.name))
+            .unwrap_or_else(|| fname.clone());
+        let mut scope = Scope {
+            cols: vec![ScopeCol {
+                table: Some(tname.clone()),
+                hidden: false,
+                merged: false,
+                name: func.column_name().map_or(tname, str::to_string),
+                ty: out_type,
+                table_oid: 0,
+                col_id: 0,
+            }],
+        };
+        if let Some(a) = alias {
+            rename_columns(&mut scope, &a.columns)?;
+        }
+        Ok((Plan::FunctionScan { func, args: exprs }, scope))
+    }
+
+    /// A set-returning function call's function, arguments (bound over
+    /// `scopes`, cast to its signature) and result type.
+    pub(super) fn bind_set_call(
+        &mut self,
+        name: &ast::ObjectName,
+        args: &[ast::FunctionArg],
+        scopes: &[Scope],
+    ) -> Result<(crate::sql::srf::SetFunc, Vec<Expr>, DataType)> {
         let fname = object_name(name)?;
         let func = crate::sql::srf::SetFunc::by_name(&fname);
         let mut bound = Vec::new();
         for a in args {
             match a {
                 ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
-                    bound.push(self.bind_expr(e, outer)?)
+                    bound.push(self.bind_expr(e, scopes)?)
                 }
                 other => {
                     return Err(Error::unsupported(format!(
@@ -374,24 +411,7 @@ impl Binder<'_> {
         for ((e, t), target) in bound.into_iter().zip(arg_types) {
             exprs.push(self.coerce(e, t, target)?);
         }
-        let tname = alias
-            .map(|a| ident(&a.name))
-            .unwrap_or_else(|| fname.clone());
-        let mut scope = Scope {
-            cols: vec![ScopeCol {
-                table: Some(tname.clone()),
-                hidden: false,
-                merged: false,
-                name: func.column_name().map_or(tname, str::to_string),
-                ty: out_type,
-                table_oid: 0,
-                col_id: 0,
-            }],
-        };
-        if let Some(a) = alias {
-            rename_columns(&mut scope, &a.columns)?;
-        }
-        Ok((Plan::FunctionScan { func, args: exprs }, scope))
+        Ok((func, exprs, out_type))
     }
 
     fn bind_from_item(
@@ -440,7 +460,11 @@ impl Binder<'_> {
             };
             let on = match constraint {
                 None | Some(ast::JoinConstraint::None) => None,
-                Some(ast::JoinConstraint::On(e)) => Some(self.bind_predicate(e, &scopes)?),
+                Some(ast::JoinConstraint::On(e)) => {
+                    Some(self.refusing_set_functions(select_srf::IN_JOIN, |b| {
+                        b.bind_predicate(e, &scopes)
+                    })?)
+                }
                 Some(ast::JoinConstraint::Using(_) | ast::JoinConstraint::Natural) => {
                     let mut pred: Option<Expr> = None;
                     for n in using.iter().flatten() {
@@ -566,9 +590,15 @@ impl Binder<'_> {
                         table_oid: 0,
                         col_id: 0,
                     };
-                    if let Expr::Column(i) = &b {
-                        col.table_oid = scope.cols[*i].table_oid;
-                        col.col_id = scope.cols[*i].col_id;
+                    // (A select-list set-returning function reads a column
+                    // past the scope's.)
+                    let source = match &b {
+                        Expr::Column(i) => scope.cols.get(*i),
+                        _ => None,
+                    };
+                    if let Some(c) = source {
+                        col.table_oid = c.table_oid;
+                        col.col_id = c.col_id;
                     }
                     exprs.push(b);
                     cols.push(col);
@@ -604,6 +634,19 @@ impl Binder<'_> {
         order_by: Option<&ast::OrderBy>,
         outer: &[Scope],
     ) -> Result<(Plan, Vec<OutCol>)> {
+        // A select's own select list decides where its calls go, not the
+        // enclosing query's.
+        self.refusing_set_functions(select_srf::UNSUPPORTED, |b| {
+            b.bind_select_body(sel, order_by, outer)
+        })
+    }
+
+    fn bind_select_body(
+        &mut self,
+        sel: &ast::Select,
+        order_by: Option<&ast::OrderBy>,
+        outer: &[Scope],
+    ) -> Result<(Plan, Vec<OutCol>)> {
         // `SELECT srf(...)` without FROM reads as `SELECT x FROM srf(...) x`.
         let rewritten;
         let (sel, (mut plan, scope)) = match set_function_item(sel) {
@@ -628,7 +671,8 @@ impl Binder<'_> {
         scopes.push(scope.clone());
         let window_mark = self.windows.len();
         if let Some(w) = &sel.selection {
-            let pred = self.bind_predicate(w, &scopes)?;
+            let pred = self
+                .refusing_set_functions(select_srf::IN_WHERE, |b| b.bind_predicate(w, &scopes))?;
             self.no_windows_in(window_mark, "WHERE")?;
             if contains_agg(&pred) {
                 return Err(Error::new(
@@ -638,17 +682,23 @@ impl Binder<'_> {
             }
             plan = push_filter(plan, pred);
         }
-        let (mut exprs, mut cols) = self.bind_select_items(&sel.projection, &scopes)?;
+        let ((mut exprs, mut cols), mut set_calls) =
+            self.collecting_set_functions(scope.width(), Vec::new(), |b| {
+                b.bind_select_items(&sel.projection, &scopes)
+            })?;
         let group_by: Vec<&ast::Expr> = match &sel.group_by {
             ast::GroupByExpr::Expressions(es, _) => es.iter().collect(),
             ast::GroupByExpr::All(_) => {
                 return Err(Error::unsupported("GROUP BY ALL is not supported"))
             }
         };
-        let having = match &sel.having {
-            Some(h) => Some(self.bind_predicate(h, &scopes)?),
-            None => None,
-        };
+        let having =
+            match &sel.having {
+                Some(h) => Some(self.refusing_set_functions(select_srf::IN_HAVING, |b| {
+                    b.bind_predicate(h, &scopes)
+                })?),
+                None => None,
+            };
         // ORDER BY items: output column (by name or position) or an
         // expression over the input, computed as a hidden column.
         let mut sort_keys = Vec::new();
@@ -663,7 +713,14 @@ impl Binder<'_> {
                 let idx = match self.output_ref(&item.expr, &cols)? {
                     Some(i) => i,
                     None => {
-                        let (b, _) = self.bind_expr(&item.expr, &scopes)?;
+                        // A set-returning call here runs in lockstep with
+                        // the select list's, as in PostgreSQL.
+                        let ((b, _), calls) = self.collecting_set_functions(
+                            scope.width(),
+                            std::mem::take(&mut set_calls),
+                            |b| b.bind_expr(&item.expr, &scopes),
+                        )?;
+                        set_calls = calls;
                         exprs.push(b);
                         exprs.len() - 1
                     }
@@ -701,8 +758,21 @@ impl Binder<'_> {
                 ));
             }
         }
-        let aggregating =
-            !group_by.is_empty() || having.is_some() || exprs.iter().any(contains_agg);
+        let aggregating = !group_by.is_empty()
+            || having.is_some()
+            || exprs.iter().any(contains_agg)
+            || set_calls.iter().flat_map(|c| &c.args).any(contains_agg);
+        if !set_calls.is_empty() {
+            if aggregating || self.windows.len() > window_mark {
+                return Err(Error::unsupported(
+                    "set-returning functions in the select list of a query with GROUP BY, aggregates or window functions are not supported",
+                ));
+            }
+            plan = Plan::ProjectSet {
+                input: Box::new(plan),
+                calls: set_calls,
+            };
+        }
         if aggregating {
             let mut group = Vec::new();
             for g in &group_by {
