@@ -1,5 +1,6 @@
-//! Set-returning functions in FROM: `generate_series` (integer, bigint,
-//! numeric, timestamp and timestamptz with an interval step) and `unnest`.
+//! Set-returning functions: `generate_series` (integer, bigint, numeric,
+//! timestamp and timestamptz with an interval step), `generate_subscripts`
+//! and `unnest`.
 //! Rows are produced one at a time, so a long series is never held in
 //! memory.
 
@@ -12,6 +13,8 @@ use rust_decimal::Decimal;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SetFunc {
     GenerateSeries,
+    /// generate_subscripts(array, dim [, reverse]).
+    GenerateSubscripts,
     Unnest,
     /// jsonb_array_elements(_text), jsonb_object_keys and their json forms.
     Json(&'static str),
@@ -21,6 +24,7 @@ impl SetFunc {
     pub fn by_name(name: &str) -> Option<SetFunc> {
         match name {
             "generate_series" => Some(SetFunc::GenerateSeries),
+            "generate_subscripts" => Some(SetFunc::GenerateSubscripts),
             "unnest" => Some(SetFunc::Unnest),
             _ => crate::types::json_funcs::set_function(name).map(|(n, _, _)| SetFunc::Json(n)),
         }
@@ -29,6 +33,7 @@ impl SetFunc {
     pub fn name(&self) -> &'static str {
         match self {
             SetFunc::GenerateSeries => "generate_series",
+            SetFunc::GenerateSubscripts => "generate_subscripts",
             SetFunc::Unnest => "unnest",
             SetFunc::Json(name) => name,
         }
@@ -53,6 +58,16 @@ impl SetFunc {
                 [a] if a.is_array() => Some((vec![*a], a.elem()?)),
                 _ => None,
             },
+            SetFunc::GenerateSubscripts => {
+                let int = |t: &T| matches!(t, T::Int2 | T::Int4 | T::Unknown);
+                match args {
+                    [a, d] if a.is_array() && int(d) => Some((vec![*a, T::Int4], T::Int4)),
+                    [a, d, r] if a.is_array() && int(d) && matches!(r, T::Bool | T::Unknown) => {
+                        Some((vec![*a, T::Int4, T::Bool], T::Int4))
+                    }
+                    _ => None,
+                }
+            }
             SetFunc::Json(name) => {
                 let (_, input, output) = crate::types::json_funcs::set_function(name)?;
                 match args {
@@ -147,6 +162,29 @@ impl SetIter {
             SetFunc::Json(name) => {
                 SetIter::Values(crate::types::json_funcs::set_members(name, &args[0])?.into_iter())
             }
+            // Arrays are one-dimensional with lower bound 1: dimension 1
+            // has subscripts 1..=length, any other none.
+            SetFunc::GenerateSubscripts => match (&args[0], &args[1]) {
+                (Value::Array(items), Value::Int4(1)) if !items.is_empty() => {
+                    let len = items.len() as i128;
+                    if matches!(args.get(2), Some(Value::Bool(true))) {
+                        SetIter::Int {
+                            next: len,
+                            stop: 1,
+                            step: -1,
+                            int8: false,
+                        }
+                    } else {
+                        SetIter::Int {
+                            next: 1,
+                            stop: len,
+                            step: 1,
+                            int8: false,
+                        }
+                    }
+                }
+                _ => SetIter::Done,
+            },
             SetFunc::GenerateSeries => match (&args[0], &args[1]) {
                 (Value::Numeric(a), Value::Numeric(b)) => {
                     let step = match args.get(2) {
