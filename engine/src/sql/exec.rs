@@ -411,7 +411,7 @@ impl Node {
                     return Ok(None);
                 };
                 env.ctx.tick()?;
-                Ok(it.next_value()?.map(|v| vec![v]))
+                it.next_row()
             }
             (Node::Values(i), Plan::Values { rows }) => {
                 if *i >= rows.len() {

@@ -458,7 +458,10 @@ impl Explainer {
                 .iter()
                 .map(|c| format!("{}.{}", table.def.name, c.name))
                 .collect(),
-            Plan::FunctionScan { func, .. } => vec![snake_case(&format!("{func:?}"))],
+            Plan::FunctionScan { func, .. } => match func.column_names() {
+                Some(names) => names.iter().map(|n| n.to_string()).collect(),
+                None => vec![snake_case(&format!("{func:?}"))],
+            },
             Plan::SystemScan { table } => {
                 table.columns.iter().map(|c| c.name.to_string()).collect()
             }

@@ -1,6 +1,7 @@
 //! Set-returning functions: `generate_series` (integer, bigint, numeric,
 //! timestamp and timestamptz with an interval step), `generate_subscripts`
-//! and `unnest`.
+//! and `unnest`, the json ones, and the two-column `jsonb_each(_text)` /
+//! `json_each(_text)`.
 //! Rows are produced one at a time, so a long series is never held in
 //! memory.
 
@@ -18,6 +19,8 @@ pub enum SetFunc {
     Unnest,
     /// jsonb_array_elements(_text), jsonb_object_keys and their json forms.
     Json(&'static str),
+    /// jsonb_each(_text) and json_each(_text): `key`, `value` columns.
+    Each(&'static str),
 }
 
 impl SetFunc {
@@ -26,7 +29,11 @@ impl SetFunc {
             "generate_series" => Some(SetFunc::GenerateSeries),
             "generate_subscripts" => Some(SetFunc::GenerateSubscripts),
             "unnest" => Some(SetFunc::Unnest),
-            _ => crate::types::json_funcs::set_function(name).map(|(n, _, _)| SetFunc::Json(n)),
+            _ => crate::types::json_funcs::set_function(name)
+                .map(|(n, _, _)| SetFunc::Json(n))
+                .or_else(|| {
+                    crate::types::json_funcs::each_function(name).map(|(n, _, _)| SetFunc::Each(n))
+                }),
         }
     }
 
@@ -35,7 +42,16 @@ impl SetFunc {
             SetFunc::GenerateSeries => "generate_series",
             SetFunc::GenerateSubscripts => "generate_subscripts",
             SetFunc::Unnest => "unnest",
-            SetFunc::Json(name) => name,
+            SetFunc::Json(name) | SetFunc::Each(name) => name,
+        }
+    }
+
+    /// The column names of a function that produces several columns (the
+    /// last one of the type [`SetFunc::signature`] gives, the others text).
+    pub fn column_names(&self) -> Option<&'static [&'static str]> {
+        match self {
+            SetFunc::Each(_) => Some(&["key", "value"]),
+            _ => None,
         }
     }
 
@@ -65,6 +81,13 @@ impl SetFunc {
                     [a, d, r] if a.is_array() && int(d) && matches!(r, T::Bool | T::Unknown) => {
                         Some((vec![*a, T::Int4, T::Bool], T::Int4))
                     }
+                    _ => None,
+                }
+            }
+            SetFunc::Each(name) => {
+                let (_, input, output) = crate::types::json_funcs::each_function(name)?;
+                match args {
+                    [a] if *a == input || *a == T::Unknown => Some((vec![input], output)),
                     _ => None,
                 }
             }
@@ -138,6 +161,8 @@ pub enum SetIter {
         tz: bool,
     },
     Values(std::vec::IntoIter<Value>),
+    /// Whole rows, for functions with several columns.
+    Rows(std::vec::IntoIter<Vec<Value>>),
     Done,
 }
 
@@ -161,6 +186,9 @@ impl SetIter {
             },
             SetFunc::Json(name) => {
                 SetIter::Values(crate::types::json_funcs::set_members(name, &args[0])?.into_iter())
+            }
+            SetFunc::Each(name) => {
+                SetIter::Rows(crate::types::json_funcs::each_rows(name, &args[0])?.into_iter())
             }
             // Arrays are one-dimensional with lower bound 1: dimension 1
             // has subscripts 1..=length, any other none.
@@ -238,10 +266,24 @@ impl SetIter {
         })
     }
 
-    /// The next value, `None` when the call is exhausted.
+    /// The next row, `None` when the call is exhausted.
+    pub fn next_row(&mut self) -> Result<Option<Vec<Value>>> {
+        match self {
+            SetIter::Rows(rows) => Ok(rows.next()),
+            _ => Ok(self.next_value()?.map(|v| vec![v])),
+        }
+    }
+
+    /// The next value of a one-column function, `None` when the call is
+    /// exhausted.
     pub fn next_value(&mut self) -> Result<Option<Value>> {
         Ok(match self {
             SetIter::Done => None,
+            SetIter::Rows(_) => {
+                return Err(Error::internal(
+                    "a function with several columns read as one value",
+                ))
+            }
             SetIter::Values(it) => it.next(),
             SetIter::Int {
                 next,

@@ -356,17 +356,36 @@ impl Binder<'_> {
         let tname = alias
             .map(|a| ident(&a.name))
             .unwrap_or_else(|| fname.clone());
-        let mut scope = Scope {
-            cols: vec![ScopeCol {
-                table: Some(tname.clone()),
-                hidden: false,
-                merged: false,
-                name: func.column_name().map_or(tname, str::to_string),
-                ty: out_type,
-                table_oid: 0,
-                col_id: 0,
-            }],
+        let column = |name: String, ty: DataType| ScopeCol {
+            table: Some(tname.clone()),
+            hidden: false,
+            merged: false,
+            name,
+            ty,
+            table_oid: 0,
+            col_id: 0,
         };
+        let cols = match func.column_names() {
+            // Several columns: text ones, the last of the function's type.
+            Some(names) => names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    let ty = if i + 1 == names.len() {
+                        out_type
+                    } else {
+                        DataType::Text
+                    };
+                    column(n.to_string(), ty)
+                })
+                .collect(),
+            None => vec![column(
+                func.column_name()
+                    .map_or_else(|| tname.clone(), str::to_string),
+                out_type,
+            )],
+        };
+        let mut scope = Scope { cols };
         if let Some(a) = alias {
             rename_columns(&mut scope, &a.columns)?;
         }
@@ -984,7 +1003,12 @@ fn set_function_item(sel: &ast::Select) -> Option<(&ast::Function, &[ast::Functi
         return None;
     };
     let name = object_name(&f.name).ok()?;
-    crate::sql::srf::SetFunc::by_name(&name)?;
+    if crate::sql::srf::SetFunc::by_name(&name)?
+        .column_names()
+        .is_some()
+    {
+        return None;
+    }
     let ast::FunctionArguments::List(list) = &f.args else {
         return None;
     };

@@ -107,6 +107,12 @@ impl Binder<'_> {
                 )));
             }
             let (func, args, ty) = self.bind_set_call(&f.name, &list.args, scopes)?;
+            if func.column_names().is_some() {
+                return Err(Error::unsupported(format!(
+                    "{}() returns a record; call it in FROM",
+                    func.name()
+                )));
+            }
             Ok((SetCall { func, args }, ty))
         })();
         let result = bound.map(|(call, ty)| {
