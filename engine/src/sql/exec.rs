@@ -28,6 +28,7 @@ use std::time::Instant;
 
 mod dml_join;
 mod fk;
+mod lateral;
 mod project_set;
 mod variance;
 mod window;
@@ -260,7 +261,7 @@ pub fn is_heavy(plan: &Plan) -> bool {
         Plan::Filter { input, .. } | Plan::Project { input, .. } | Plan::Limit { input, .. } => {
             is_heavy(input)
         }
-        Plan::ProjectSet { .. } => true,
+        Plan::ProjectSet { .. } | Plan::Lateral { .. } => true,
         Plan::NestedLoop { .. }
         | Plan::HashJoin { .. }
         | Plan::Aggregate { .. }
@@ -340,6 +341,10 @@ enum Node {
         input: Box<Node>,
         current: Option<project_set::Expanding>,
     },
+    Lateral {
+        left: Box<Node>,
+        state: lateral::LateralState,
+    },
     Join {
         left: Box<Node>,
         right: Option<JoinSide>,
@@ -373,6 +378,10 @@ impl Node {
             Plan::ProjectSet { input, .. } => Node::ProjectSet {
                 input: Box::new(Node::new(input)),
                 current: None,
+            },
+            Plan::Lateral { left, .. } => Node::Lateral {
+                left: Box::new(Node::new(left)),
+                state: Default::default(),
             },
             Plan::NestedLoop { left, .. } | Plan::HashJoin { left, .. } => Node::Join {
                 left: Box::new(Node::new(left)),
@@ -471,6 +480,23 @@ impl Node {
                     )),
                 }
             }
+            (
+                Node::Lateral { left, state },
+                Plan::Lateral {
+                    left: lp,
+                    right,
+                    kind,
+                    on,
+                    right_width,
+                },
+            ) => lateral::next(
+                left,
+                lp,
+                right,
+                (*kind, on.as_ref(), *right_width),
+                state,
+                env,
+            ),
             (Node::ProjectSet { input, current }, Plan::ProjectSet { input: p, calls }) => {
                 project_set::next(input, p, calls, current, env)
             }

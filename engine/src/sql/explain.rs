@@ -143,6 +143,27 @@ impl Explainer {
                 self.node(depth + 1, "Materialize".into());
                 self.plan(right, depth + 2);
             }
+            Plan::Lateral {
+                left,
+                right,
+                kind,
+                on,
+                ..
+            } => {
+                self.node(depth, format!("Nested Loop{}", join_suffix(*kind)));
+                let always = matches!(on, Some(Expr::Literal(Value::Bool(true))));
+                if let Some(on) = on.as_ref().filter(|_| !always) {
+                    collect_subqueries(on, &mut subs);
+                    let names = self.join_names(left, right);
+                    let text = self.expr(on, &names);
+                    self.detail(depth, format!("Join Filter: {text}"));
+                }
+                self.plan(left, depth + 1);
+                let left_names = self.names(left);
+                self.outer.push(left_names);
+                self.plan(right, depth + 1);
+                self.outer.pop();
+            }
             Plan::HashJoin {
                 left,
                 right,
@@ -490,6 +511,7 @@ impl Explainer {
             Plan::NestedLoop { left, right, .. } | Plan::HashJoin { left, right, .. } => {
                 self.join_names(left, right)
             }
+            Plan::Lateral { left, right, .. } => self.join_names(left, right),
             Plan::Aggregate { input, group, aggs } => {
                 let names = self.names(input);
                 let mut out: Vec<String> = group.iter().map(|g| self.expr(g, &names)).collect();

@@ -141,6 +141,15 @@ pub enum Plan {
         left_width: usize,
         right_width: usize,
     },
+    /// LATERAL: the right side runs once per left row, which it reads as
+    /// its innermost outer row (an inner or left join).
+    Lateral {
+        left: Box<Plan>,
+        right: Arc<Plan>,
+        kind: JoinKind,
+        on: Option<Expr>,
+        right_width: usize,
+    },
     /// Equi-join: builds a hash table of the right side.
     HashJoin {
         left: Box<Plan>,

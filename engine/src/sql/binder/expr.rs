@@ -1562,6 +1562,11 @@ pub(super) fn plan_refers_outer(plan: &Plan) -> bool {
     match plan {
         Plan::Values { rows } => rows.iter().any(|r| exprs_outer(r)),
         Plan::FunctionScan { args, .. } => exprs_outer(args),
+        // The right side reads the left row as an outer row: whether it also
+        // reads enclosing queries' rows is not told apart.
+        Plan::Lateral {
+            left, right, on, ..
+        } => plan_refers_outer(left) || opt(on) || plan_refers_outer(right),
         Plan::ProjectSet { input, calls } => {
             calls.iter().any(|c| exprs_outer(&c.args)) || plan_refers_outer(input)
         }

@@ -684,6 +684,7 @@ mod dml_join;
 mod expr;
 mod foreign_key;
 mod json;
+mod lateral;
 mod query;
 mod select_srf;
 mod syscat;

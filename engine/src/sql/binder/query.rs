@@ -278,14 +278,10 @@ impl Binder<'_> {
                 ))
             }
             ast::TableFactor::Derived {
-                subquery,
-                alias,
-                lateral,
-                ..
+                subquery, alias, ..
             } => {
-                if *lateral {
-                    return Err(Error::unsupported("LATERAL is not supported yet"));
-                }
+                // A LATERAL subquery's outer scopes already end with the
+                // items to its left (see `lateral::item_scopes`).
                 let (plan, cols) = self.bind_query(subquery, outer)?;
                 let tname = alias.as_ref().map(|a| ident(&a.name));
                 let mut scope = Scope {
@@ -307,6 +303,13 @@ impl Binder<'_> {
                 }
                 Ok((plan, scope))
             }
+            ast::TableFactor::Function {
+                name,
+                args,
+                alias,
+                with_ordinality: false,
+                ..
+            } => self.bind_set_function(name, args, alias.as_ref(), outer),
             ast::TableFactor::UNNEST {
                 alias,
                 array_exprs,
@@ -440,7 +443,9 @@ impl Binder<'_> {
     ) -> Result<(Plan, Scope)> {
         let (mut plan, mut scope) = self.bind_table_factor(&twj.relation, outer)?;
         for j in &twj.joins {
-            let (rplan, rscope) = self.bind_table_factor(&j.relation, outer)?;
+            let lateral = lateral::may_be_lateral(&j.relation);
+            let (rplan, rscope) =
+                self.bind_table_factor(&j.relation, &lateral::item_scopes(lateral, outer, &scope))?;
             use ast::JoinOperator as J;
             let (kind, constraint) = match &j.join_operator {
                 J::Join(c) | J::Inner(c) => (JoinKind::Inner, Some(c)),
@@ -515,7 +520,15 @@ impl Binder<'_> {
                     )))
                 }
             };
-            plan = make_join(plan, rplan, kind, on, left_width, right_width);
+            plan = lateral::join_item(
+                plan,
+                rplan,
+                lateral,
+                kind,
+                on,
+                right_width,
+                |l, r, k, on| make_join(l, r, k, on, left_width, right_width),
+            )?;
             scope = combined;
         }
         Ok((plan, scope))
@@ -531,17 +544,27 @@ impl Binder<'_> {
         }
         let (mut plan, mut scope) = self.bind_from_item(&from[0], outer)?;
         for item in &from[1..] {
-            let (rplan, rscope) = self.bind_from_item(item, outer)?;
+            let lateral = lateral::may_be_lateral(&item.relation);
+            let (rplan, rscope) =
+                self.bind_from_item(item, &lateral::item_scopes(lateral, outer, &scope))?;
             let lw = scope.width();
             let rw = rscope.width();
-            plan = Plan::NestedLoop {
-                left: Box::new(plan),
-                right: Box::new(rplan),
-                kind: JoinKind::Inner,
-                on: None,
-                left_width: lw,
-                right_width: rw,
-            };
+            plan = lateral::join_item(
+                plan,
+                rplan,
+                lateral,
+                JoinKind::Inner,
+                None,
+                rw,
+                |l, r, k, on| Plan::NestedLoop {
+                    left: Box::new(l),
+                    right: Box::new(r),
+                    kind: k,
+                    on,
+                    left_width: lw,
+                    right_width: rw,
+                },
+            )?;
             scope.cols.extend(rscope.cols);
         }
         Ok((plan, scope))
