@@ -805,17 +805,25 @@ impl Binder<'_> {
             || exprs.iter().any(contains_agg)
             || set_calls.iter().flat_map(|c| &c.args).any(contains_agg);
         if !set_calls.is_empty() {
-            if aggregating || self.windows.len() > window_mark {
+            if self.windows.len() > window_mark {
                 return Err(Error::unsupported(
-                    "set-returning functions in the select list of a query with GROUP BY, aggregates or window functions are not supported",
+                    "set-returning functions in the select list of a query with window functions are not supported",
                 ));
             }
-            plan = Plan::ProjectSet {
-                input: Box::new(plan),
-                calls: set_calls,
-            };
+            // With aggregates, the calls run over the aggregated rows.
+            if !aggregating {
+                plan = Plan::ProjectSet {
+                    input: Box::new(plan),
+                    calls: std::mem::take(&mut set_calls),
+                };
+            }
         }
         if aggregating {
+            let base = scope.width();
+            exprs = exprs
+                .into_iter()
+                .map(|e| select_srf::hide_set_columns(e, base))
+                .collect();
             let mut group = Vec::new();
             for g in &group_by {
                 // GROUP BY may name an output column or position.
@@ -831,6 +839,11 @@ impl Binder<'_> {
                         "aggregate functions are not allowed in GROUP BY",
                     ));
                 }
+                if select_srf::reads_set_columns(&bound) {
+                    return Err(Error::unsupported(
+                        "set-returning functions in GROUP BY are not supported",
+                    ));
+                }
                 group.push(bound);
             }
             let mut aggs = Vec::new();
@@ -841,6 +854,17 @@ impl Binder<'_> {
             let having = having
                 .map(|h| rewrite_agg(h, &group, &mut aggs, &scope))
                 .transpose()?;
+            for call in &mut set_calls {
+                for arg in &mut call.args {
+                    *arg = rewrite_agg(
+                        std::mem::replace(arg, Expr::Literal(Value::Null)),
+                        &group,
+                        &mut aggs,
+                        &scope,
+                    )?;
+                }
+            }
+            let aggregated_width = group.len() + aggs.len();
             plan = Plan::Aggregate {
                 input: Box::new(plan),
                 group,
@@ -853,6 +877,16 @@ impl Binder<'_> {
                 };
             }
             exprs = rewritten;
+            if !set_calls.is_empty() {
+                plan = Plan::ProjectSet {
+                    input: Box::new(plan),
+                    calls: set_calls,
+                };
+                exprs = exprs
+                    .into_iter()
+                    .map(|e| select_srf::place_set_columns(e, aggregated_width))
+                    .collect();
+            }
         }
         if self.windows.len() > window_mark {
             if aggregating {

@@ -123,3 +123,48 @@ impl Binder<'_> {
         result
     }
 }
+
+/// The depth that marks a set-returning call's column while the select
+/// list is rewritten over aggregated rows (no real outer reference is
+/// this deep).
+const SET_COLUMN_MARK: usize = usize::MAX;
+
+/// Replaces the columns of the select list's set-returning calls (`base`
+/// and up) with marks that aggregate rewriting leaves alone.
+pub(super) fn hide_set_columns(e: Expr, base: usize) -> Expr {
+    e.transform(&mut |x| {
+        Ok(match x {
+            Expr::Column(i) if *i >= base => Some(Expr::Outer {
+                depth: SET_COLUMN_MARK,
+                index: i - base,
+            }),
+            _ => None,
+        })
+    })
+    .expect("infallible")
+}
+
+/// Whether an expression reads a set-returning call's (hidden) column.
+pub(super) fn reads_set_columns(e: &Expr) -> bool {
+    let mut found = false;
+    e.walk(&mut |x| {
+        if matches!(x, Expr::Outer { depth, .. } if *depth == SET_COLUMN_MARK) {
+            found = true;
+        }
+    });
+    found
+}
+
+/// Turns the marks of [`hide_set_columns`] into the columns the calls'
+/// values take after `width` aggregated columns.
+pub(super) fn place_set_columns(e: Expr, width: usize) -> Expr {
+    e.transform(&mut |x| {
+        Ok(match x {
+            Expr::Outer { depth, index } if *depth == SET_COLUMN_MARK => {
+                Some(Expr::Column(width + index))
+            }
+            _ => None,
+        })
+    })
+    .expect("infallible")
+}
