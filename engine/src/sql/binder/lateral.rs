@@ -21,6 +21,12 @@ pub(super) fn may_be_lateral(tf: &ast::TableFactor) -> bool {
     }
 }
 
+/// Whether an entry of a comma-separated FROM list may read the entries to
+/// its left: its first item or one joined in it may.
+pub(super) fn item_may_be_lateral(item: &ast::TableWithJoins) -> bool {
+    may_be_lateral(&item.relation) || item.joins.iter().any(|j| may_be_lateral(&j.relation))
+}
+
 /// The enclosing scopes a FROM item to the right of `left` is bound in:
 /// `left` innermost when the item may be lateral.
 pub(super) fn item_scopes(lateral: bool, outer: &[Scope], left: &Scope) -> Vec<Scope> {

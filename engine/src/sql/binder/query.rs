@@ -544,7 +544,7 @@ impl Binder<'_> {
         }
         let (mut plan, mut scope) = self.bind_from_item(&from[0], outer)?;
         for item in &from[1..] {
-            let lateral = lateral::may_be_lateral(&item.relation);
+            let lateral = lateral::item_may_be_lateral(item);
             let (rplan, rscope) =
                 self.bind_from_item(item, &lateral::item_scopes(lateral, outer, &scope))?;
             let lw = scope.width();
