@@ -1215,8 +1215,12 @@ impl Session {
             let ctx = self.stmt_ctx(params.clone(), snap.ts);
             let heavy = match &bound.command {
                 Command::Insert(ip) => exec::is_heavy(&ip.source),
-                Command::Update(up) => matches!(up.access, crate::sql::plan::Access::Full),
-                Command::Delete(dp) => matches!(dp.access, crate::sql::plan::Access::Full),
+                Command::Update(up) => {
+                    up.join.is_some() || matches!(up.access, crate::sql::plan::Access::Full)
+                }
+                Command::Delete(dp) => {
+                    dp.join.is_some() || matches!(dp.access, crate::sql::plan::Access::Full)
+                }
                 _ => true,
             };
             let r = exec::run_blocking(heavy, || match &bound.command {

@@ -143,10 +143,9 @@ fn sqlalchemy_orm() {
 
 /// Reflection (`inspect(engine).get_columns`), `create_all` with its
 /// existence check and the dialect's hstore lookup on connect all query
-/// pg_catalog; its column query calls `unnest()` in a select list next to
-/// other items.
+/// pg_catalog; its column and constraint queries call `unnest()` and
+/// `generate_subscripts()` in a select list next to other items.
 #[test]
-#[ignore = "needs set-returning functions in a select list beside other items"]
 fn sqlalchemy_reflection() {
     run_python("sqlalchemy_test.py", &["catalog"]);
 }

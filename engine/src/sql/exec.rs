@@ -26,7 +26,10 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Instant;
 
+mod dml_join;
 mod fk;
+mod lateral;
+mod project_set;
 mod variance;
 mod window;
 pub use fk::check_existing_references;
@@ -258,6 +261,7 @@ pub fn is_heavy(plan: &Plan) -> bool {
         Plan::Filter { input, .. } | Plan::Project { input, .. } | Plan::Limit { input, .. } => {
             is_heavy(input)
         }
+        Plan::ProjectSet { .. } | Plan::Lateral { .. } => true,
         Plan::NestedLoop { .. }
         | Plan::HashJoin { .. }
         | Plan::Aggregate { .. }
@@ -333,6 +337,14 @@ enum Node {
     FunctionScan(Option<super::srf::SetIter>),
     Filter(Box<Node>),
     Project(Box<Node>),
+    ProjectSet {
+        input: Box<Node>,
+        current: Option<project_set::Expanding>,
+    },
+    Lateral {
+        left: Box<Node>,
+        state: lateral::LateralState,
+    },
     Join {
         left: Box<Node>,
         right: Option<JoinSide>,
@@ -363,6 +375,14 @@ impl Node {
             Plan::Scan { .. } => Node::Scan(Box::default()),
             Plan::Filter { input, .. } => Node::Filter(Box::new(Node::new(input))),
             Plan::Project { input, .. } => Node::Project(Box::new(Node::new(input))),
+            Plan::ProjectSet { input, .. } => Node::ProjectSet {
+                input: Box::new(Node::new(input)),
+                current: None,
+            },
+            Plan::Lateral { left, .. } => Node::Lateral {
+                left: Box::new(Node::new(left)),
+                state: Default::default(),
+            },
             Plan::NestedLoop { left, .. } | Plan::HashJoin { left, .. } => Node::Join {
                 left: Box::new(Node::new(left)),
                 right: None,
@@ -400,7 +420,7 @@ impl Node {
                     return Ok(None);
                 };
                 env.ctx.tick()?;
-                Ok(it.next_value()?.map(|v| vec![v]))
+                it.next_row()
             }
             (Node::Values(i), Plan::Values { rows }) => {
                 if *i >= rows.len() {
@@ -459,6 +479,26 @@ impl Node {
                             .collect::<Result<Row>>()?,
                     )),
                 }
+            }
+            (
+                Node::Lateral { left, state },
+                Plan::Lateral {
+                    left: lp,
+                    right,
+                    kind,
+                    on,
+                    right_width,
+                },
+            ) => lateral::next(
+                left,
+                lp,
+                right,
+                (*kind, on.as_ref(), *right_width),
+                state,
+                env,
+            ),
+            (Node::ProjectSet { input, current }, Plan::ProjectSet { input: p, calls }) => {
+                project_set::next(input, p, calls, current, env)
             }
             (
                 Node::Join {
@@ -1792,17 +1832,33 @@ pub fn run_update(up: &UpdatePlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
         count: 0,
         rows: vec![],
     };
-    for (p, key, old) in targets {
+    let width = table.def.columns.len();
+    // Without FROM the assignments read the target row alone; with it,
+    // the joined row.
+    let sources: Vec<(usize, Option<Row>)> = match &up.join {
+        None => (0..targets.len()).map(|i| (i, None)).collect(),
+        Some(join) => dml_join::matched_rows(join, &targets, ctx, &env)?
+            .into_iter()
+            .map(|(i, row)| (i, Some(row)))
+            .collect(),
+    };
+    for (i, joined) in sources {
+        let (p, key, old) = &targets[i];
+        let source: &[Value] = joined.as_deref().unwrap_or(old);
         let mut new = old.to_vec();
         for (c, e) in &up.assignments {
-            new[*c] = e.eval(&old, &env)?;
+            new[*c] = e.eval(source, &env)?;
         }
-        let new = update_row(ctx, table, p, &key, &old, new, &env, false)?;
+        let new = update_row(ctx, table, *p, key, old, new, &env, false)?;
         result.count += 1;
         if let Some(ret) = &up.returning {
+            let row: Row = match &joined {
+                None => new.to_vec(),
+                Some(j) => new.iter().chain(&j[width..]).cloned().collect(),
+            };
             result.rows.push(
                 ret.iter()
-                    .map(|e| e.eval(&new, &env))
+                    .map(|e| e.eval(&row, &env))
                     .collect::<Result<_>>()?,
             );
         }
@@ -1820,24 +1876,35 @@ pub fn run_delete(dp: &DeletePlan, ctx: &Arc<StmtCtx>) -> Result<DmlResult> {
     };
     let referenced = fk::is_referenced(ctx, &table.def.name);
     let mut pending = Vec::new();
-    for (p, key, old) in targets {
+    // With USING, only the target rows that join are deleted, and
+    // RETURNING reads the joined row.
+    let sources: Vec<(usize, Option<Row>)> = match &dp.join {
+        None => (0..targets.len()).map(|i| (i, None)).collect(),
+        Some(join) => dml_join::matched_rows(join, &targets, ctx, &env)?
+            .into_iter()
+            .map(|(i, row)| (i, Some(row)))
+            .collect(),
+    };
+    for (i, joined) in sources {
+        let (p, key, old) = &targets[i];
         match table
             .store
-            .write(p, &key, None, WriteKind::Delete, ctx.write_ctx())?
+            .write(*p, key, None, WriteKind::Delete, ctx.write_ctx())?
         {
             WriteOutcome::Written { previous } => {
-                record_write(ctx, table, p, &key, None, previous)?
+                record_write(ctx, table, *p, key, None, previous)?
             }
             WriteOutcome::Duplicate => unreachable!(),
         }
         if referenced {
-            fk::on_referenced_row_gone(ctx, &env, table, &old, None, &mut pending)?;
+            fk::on_referenced_row_gone(ctx, &env, table, old, None, &mut pending)?;
         }
         result.count += 1;
         if let Some(ret) = &dp.returning {
+            let row: &[Value] = joined.as_deref().unwrap_or(old);
             result.rows.push(
                 ret.iter()
-                    .map(|e| e.eval(&old, &env))
+                    .map(|e| e.eval(row, &env))
                     .collect::<Result<_>>()?,
             );
         }
@@ -1852,6 +1919,7 @@ pub fn run_truncate(table: &Arc<Table>, ctx: &Arc<StmtCtx>) -> Result<()> {
         table: table.clone(),
         access: Access::Full,
         filter: None,
+        join: None,
         returning: None,
     };
     run_delete(&plan, ctx).map(|_| ())

@@ -5,9 +5,10 @@
 //! it is fixed by parameters, otherwise all of them.
 
 use super::expr::{AggCall, AggFunc, Expr, Subquery, SubqueryKind};
-use super::plan::{Access, Command, JoinKind, Plan, SetOpKind, SortKey, WindowFunc};
+use super::plan::{Access, Command, DmlJoin, JoinKind, Plan, SetOpKind, SortKey, WindowFunc};
 use crate::catalog::Table;
 use crate::types::{io, Value};
+use std::sync::Arc;
 
 /// The plan of `command` as text lines, or `None` for statements that have
 /// no plan (utility statements).
@@ -22,11 +23,16 @@ pub fn render(command: &Command) -> Option<Vec<String>> {
         }
         Command::Update(up) => {
             out.node(0, format!("Update on {}", up.table.def.name));
-            out.scan(1, &up.table, &up.access, up.filter.as_ref());
+            out.dml_source(&up.table, &up.access, up.filter.as_ref(), up.join.as_ref());
         }
         Command::Delete(del) => {
             out.node(0, format!("Delete on {}", del.table.def.name));
-            out.scan(1, &del.table, &del.access, del.filter.as_ref());
+            out.dml_source(
+                &del.table,
+                &del.access,
+                del.filter.as_ref(),
+                del.join.as_ref(),
+            );
         }
         Command::CopyTo { plan, .. } => out.plan(plan, 0),
         _ => return None,
@@ -43,6 +49,9 @@ struct Explainer {
     /// subqueries).
     outer: Vec<Vec<String>>,
     subplans: usize,
+    /// UPDATE ... FROM / DELETE ... USING: the work table id that stands
+    /// for the target table's scan.
+    dml_target: Option<(usize, Arc<Table>, Access, Option<Expr>)>,
 }
 
 impl Explainer {
@@ -89,6 +98,14 @@ impl Explainer {
                 let name = format!("{func:?}");
                 self.node(depth, format!("Function Scan on {}", snake_case(&name)));
             }
+            Plan::ProjectSet { input, calls } => {
+                calls
+                    .iter()
+                    .flat_map(|c| &c.args)
+                    .for_each(|e| collect_subqueries(e, &mut subs));
+                self.node(depth, "ProjectSet".into());
+                self.plan(input, depth + 1);
+            }
             Plan::Filter { input, predicate } => {
                 collect_subqueries(predicate, &mut subs);
                 self.node(depth, "Filter".into());
@@ -125,6 +142,27 @@ impl Explainer {
                 self.plan(left, depth + 1);
                 self.node(depth + 1, "Materialize".into());
                 self.plan(right, depth + 2);
+            }
+            Plan::Lateral {
+                left,
+                right,
+                kind,
+                on,
+                ..
+            } => {
+                self.node(depth, format!("Nested Loop{}", join_suffix(*kind)));
+                let always = matches!(on, Some(Expr::Literal(Value::Bool(true))));
+                if let Some(on) = on.as_ref().filter(|_| !always) {
+                    collect_subqueries(on, &mut subs);
+                    let names = self.join_names(left, right);
+                    let text = self.expr(on, &names);
+                    self.detail(depth, format!("Join Filter: {text}"));
+                }
+                self.plan(left, depth + 1);
+                let left_names = self.names(left);
+                self.outer.push(left_names);
+                self.plan(right, depth + 1);
+                self.outer.pop();
             }
             Plan::HashJoin {
                 left,
@@ -224,7 +262,12 @@ impl Explainer {
                 self.plan(recursive, depth + 1);
                 self.work_tables.pop();
             }
-            Plan::WorkTable { .. } => self.node(depth, "WorkTable Scan".into()),
+            Plan::WorkTable { id } => match self.dml_target.clone() {
+                Some((target, table, access, filter)) if target == *id => {
+                    self.scan(depth, &table, &access, filter.as_ref())
+                }
+                _ => self.node(depth, "WorkTable Scan".into()),
+            },
             Plan::SystemScan { table } => self.node(
                 depth,
                 format!("Seq Scan on {}.{}", table.schema.name(), table.name),
@@ -268,6 +311,32 @@ impl Explainer {
             self.plan(&sq.plan, depth + 1);
             self.outer.pop();
         }
+    }
+
+    /// The rows an UPDATE or DELETE changes: a scan of its table, joined
+    /// with the FROM / USING tables when it has them.
+    fn dml_source(
+        &mut self,
+        table: &Arc<Table>,
+        access: &Access,
+        filter: Option<&Expr>,
+        join: Option<&DmlJoin>,
+    ) {
+        let Some(join) = join else {
+            return self.scan(1, table, access, filter);
+        };
+        let mut names: Vec<String> = table
+            .def
+            .columns
+            .iter()
+            .map(|c| format!("{}.{}", table.def.name, c.name))
+            .collect();
+        names.push(String::new());
+        self.work_tables.push((join.id, names));
+        self.dml_target = Some((join.id, table.clone(), access.clone(), filter.cloned()));
+        self.plan(&join.plan, 1);
+        self.dml_target = None;
+        self.work_tables.pop();
     }
 
     fn scan(&mut self, depth: usize, table: &Table, access: &Access, filter: Option<&Expr>) {
@@ -410,7 +479,10 @@ impl Explainer {
                 .iter()
                 .map(|c| format!("{}.{}", table.def.name, c.name))
                 .collect(),
-            Plan::FunctionScan { func, .. } => vec![snake_case(&format!("{func:?}"))],
+            Plan::FunctionScan { func, .. } => match func.column_names() {
+                Some(names) => names.iter().map(|n| n.to_string()).collect(),
+                None => vec![snake_case(&format!("{func:?}"))],
+            },
             Plan::SystemScan { table } => {
                 table.columns.iter().map(|c| c.name.to_string()).collect()
             }
@@ -423,9 +495,23 @@ impl Explainer {
                 let names = self.names(input);
                 exprs.iter().map(|e| self.expr(e, &names)).collect()
             }
+            Plan::ProjectSet { input, calls } => {
+                let mut names = self.names(input);
+                let produced: Vec<String> = calls
+                    .iter()
+                    .map(|c| {
+                        let args: Vec<String> =
+                            c.args.iter().map(|e| self.expr(e, &names)).collect();
+                        format!("{}({})", c.func.name(), args.join(", "))
+                    })
+                    .collect();
+                names.extend(produced);
+                names
+            }
             Plan::NestedLoop { left, right, .. } | Plan::HashJoin { left, right, .. } => {
                 self.join_names(left, right)
             }
+            Plan::Lateral { left, right, .. } => self.join_names(left, right),
             Plan::Aggregate { input, group, aggs } => {
                 let names = self.names(input);
                 let mut out: Vec<String> = group.iter().map(|g| self.expr(g, &names)).collect();

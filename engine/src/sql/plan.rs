@@ -87,6 +87,13 @@ pub enum FrameBound {
     UnboundedFollowing,
 }
 
+/// A set-returning function call in a select list.
+#[derive(Debug, Clone)]
+pub struct SetCall {
+    pub func: super::srf::SetFunc,
+    pub args: Vec<Expr>,
+}
+
 #[derive(Debug, Clone)]
 pub struct SortKey {
     pub expr: Expr,
@@ -110,6 +117,13 @@ pub enum Plan {
         func: super::srf::SetFunc,
         args: Vec<Expr>,
     },
+    /// Set-returning functions of a select list: each input row followed
+    /// by the calls' values, run in lockstep (the shorter padded with
+    /// NULL), as many rows as the longest call yields.
+    ProjectSet {
+        input: Box<Plan>,
+        calls: Vec<SetCall>,
+    },
     Filter {
         input: Box<Plan>,
         predicate: Expr,
@@ -125,6 +139,15 @@ pub enum Plan {
         kind: JoinKind,
         on: Option<Expr>,
         left_width: usize,
+        right_width: usize,
+    },
+    /// LATERAL: the right side runs once per left row, which it reads as
+    /// its innermost outer row (an inner or left join).
+    Lateral {
+        left: Box<Plan>,
+        right: Arc<Plan>,
+        kind: JoinKind,
+        on: Option<Expr>,
         right_width: usize,
     },
     /// Equi-join: builds a hash table of the right side.
@@ -218,6 +241,8 @@ pub struct UpdatePlan {
     pub table: Arc<Table>,
     pub access: Access,
     pub filter: Option<Expr>,
+    /// UPDATE ... FROM: SET and RETURNING then read the joined row.
+    pub join: Option<DmlJoin>,
     pub assignments: Vec<(usize, Expr)>,
     pub returning: Option<Vec<Expr>>,
 }
@@ -226,7 +251,18 @@ pub struct DeletePlan {
     pub table: Arc<Table>,
     pub access: Access,
     pub filter: Option<Expr>,
+    /// DELETE ... USING: RETURNING then reads the joined row.
+    pub join: Option<DmlJoin>,
     pub returning: Option<Vec<Expr>>,
+}
+
+/// The join of `UPDATE ... FROM` / `DELETE ... USING`: `plan` reads the
+/// target rows (each followed by its position, as an int8) through
+/// [`Plan::WorkTable`] `id` and yields target columns, position, then the
+/// other tables' columns.
+pub struct DmlJoin {
+    pub id: usize,
+    pub plan: Arc<Plan>,
 }
 
 pub struct NewColumn {

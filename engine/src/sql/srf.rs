@@ -1,5 +1,7 @@
-//! Set-returning functions in FROM: `generate_series` (integer, bigint,
-//! numeric, timestamp and timestamptz with an interval step) and `unnest`.
+//! Set-returning functions: `generate_series` (integer, bigint, numeric,
+//! timestamp and timestamptz with an interval step), `generate_subscripts`
+//! and `unnest`, the json ones, and the two-column `jsonb_each(_text)` /
+//! `json_each(_text)`.
 //! Rows are produced one at a time, so a long series is never held in
 //! memory.
 
@@ -12,25 +14,44 @@ use rust_decimal::Decimal;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SetFunc {
     GenerateSeries,
+    /// generate_subscripts(array, dim [, reverse]).
+    GenerateSubscripts,
     Unnest,
     /// jsonb_array_elements(_text), jsonb_object_keys and their json forms.
     Json(&'static str),
+    /// jsonb_each(_text) and json_each(_text): `key`, `value` columns.
+    Each(&'static str),
 }
 
 impl SetFunc {
     pub fn by_name(name: &str) -> Option<SetFunc> {
         match name {
             "generate_series" => Some(SetFunc::GenerateSeries),
+            "generate_subscripts" => Some(SetFunc::GenerateSubscripts),
             "unnest" => Some(SetFunc::Unnest),
-            _ => crate::types::json_funcs::set_function(name).map(|(n, _, _)| SetFunc::Json(n)),
+            _ => crate::types::json_funcs::set_function(name)
+                .map(|(n, _, _)| SetFunc::Json(n))
+                .or_else(|| {
+                    crate::types::json_funcs::each_function(name).map(|(n, _, _)| SetFunc::Each(n))
+                }),
         }
     }
 
     pub fn name(&self) -> &'static str {
         match self {
             SetFunc::GenerateSeries => "generate_series",
+            SetFunc::GenerateSubscripts => "generate_subscripts",
             SetFunc::Unnest => "unnest",
-            SetFunc::Json(name) => name,
+            SetFunc::Json(name) | SetFunc::Each(name) => name,
+        }
+    }
+
+    /// The column names of a function that produces several columns (the
+    /// last one of the type [`SetFunc::signature`] gives, the others text).
+    pub fn column_names(&self) -> Option<&'static [&'static str]> {
+        match self {
+            SetFunc::Each(_) => Some(&["key", "value"]),
+            _ => None,
         }
     }
 
@@ -53,6 +74,23 @@ impl SetFunc {
                 [a] if a.is_array() => Some((vec![*a], a.elem()?)),
                 _ => None,
             },
+            SetFunc::GenerateSubscripts => {
+                let int = |t: &T| matches!(t, T::Int2 | T::Int4 | T::Unknown);
+                match args {
+                    [a, d] if a.is_array() && int(d) => Some((vec![*a, T::Int4], T::Int4)),
+                    [a, d, r] if a.is_array() && int(d) && matches!(r, T::Bool | T::Unknown) => {
+                        Some((vec![*a, T::Int4, T::Bool], T::Int4))
+                    }
+                    _ => None,
+                }
+            }
+            SetFunc::Each(name) => {
+                let (_, input, output) = crate::types::json_funcs::each_function(name)?;
+                match args {
+                    [a] if *a == input || *a == T::Unknown => Some((vec![input], output)),
+                    _ => None,
+                }
+            }
             SetFunc::Json(name) => {
                 let (_, input, output) = crate::types::json_funcs::set_function(name)?;
                 match args {
@@ -123,6 +161,8 @@ pub enum SetIter {
         tz: bool,
     },
     Values(std::vec::IntoIter<Value>),
+    /// Whole rows, for functions with several columns.
+    Rows(std::vec::IntoIter<Vec<Value>>),
     Done,
 }
 
@@ -147,6 +187,32 @@ impl SetIter {
             SetFunc::Json(name) => {
                 SetIter::Values(crate::types::json_funcs::set_members(name, &args[0])?.into_iter())
             }
+            SetFunc::Each(name) => {
+                SetIter::Rows(crate::types::json_funcs::each_rows(name, &args[0])?.into_iter())
+            }
+            // Arrays are one-dimensional with lower bound 1: dimension 1
+            // has subscripts 1..=length, any other none.
+            SetFunc::GenerateSubscripts => match (&args[0], &args[1]) {
+                (Value::Array(items), Value::Int4(1)) if !items.is_empty() => {
+                    let len = items.len() as i128;
+                    if matches!(args.get(2), Some(Value::Bool(true))) {
+                        SetIter::Int {
+                            next: len,
+                            stop: 1,
+                            step: -1,
+                            int8: false,
+                        }
+                    } else {
+                        SetIter::Int {
+                            next: 1,
+                            stop: len,
+                            step: 1,
+                            int8: false,
+                        }
+                    }
+                }
+                _ => SetIter::Done,
+            },
             SetFunc::GenerateSeries => match (&args[0], &args[1]) {
                 (Value::Numeric(a), Value::Numeric(b)) => {
                     let step = match args.get(2) {
@@ -200,10 +266,24 @@ impl SetIter {
         })
     }
 
-    /// The next value, `None` when the call is exhausted.
+    /// The next row, `None` when the call is exhausted.
+    pub fn next_row(&mut self) -> Result<Option<Vec<Value>>> {
+        match self {
+            SetIter::Rows(rows) => Ok(rows.next()),
+            _ => Ok(self.next_value()?.map(|v| vec![v])),
+        }
+    }
+
+    /// The next value of a one-column function, `None` when the call is
+    /// exhausted.
     pub fn next_value(&mut self) -> Result<Option<Value>> {
         Ok(match self {
             SetIter::Done => None,
+            SetIter::Rows(_) => {
+                return Err(Error::internal(
+                    "a function with several columns read as one value",
+                ))
+            }
             SetIter::Values(it) => it.next(),
             SetIter::Int {
                 next,

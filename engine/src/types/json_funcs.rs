@@ -1155,3 +1155,57 @@ pub fn cast(value: &Value, target: DataType) -> Option<Result<Value>> {
         _ => return None,
     })
 }
+
+/// The two-column set-returning json functions (`key text`, `value`): the
+/// input type and the value column's type.
+pub fn each_function(name: &str) -> Option<(&'static str, DataType, DataType)> {
+    Some(match name {
+        "jsonb_each" => ("jsonb_each", J, J),
+        "jsonb_each_text" => ("jsonb_each_text", J, T),
+        "json_each" => ("json_each", JS, JS),
+        "json_each_text" => ("json_each_text", JS, T),
+        _ => return None,
+    })
+}
+
+/// `jsonb_each(_text)` and `json_each(_text)`: one (key, value) row per
+/// member of an object; json keeps the input's members verbatim, in input
+/// order, duplicates included.
+pub fn each_rows(func: &str, arg: &Value) -> Result<Vec<Vec<Value>>> {
+    let as_text = func.ends_with("_text");
+    if let Value::Json(_) = arg {
+        let (n, src) = json_node(arg)?;
+        return match &n.kind {
+            NodeKind::Object(pairs) => Ok(pairs
+                .iter()
+                .map(|(k, v)| {
+                    let value = if as_text {
+                        node_text(Some(v), src)
+                    } else {
+                        node_json(Some(v), src)
+                    };
+                    vec![Value::Text(k.clone()), value]
+                })
+                .collect()),
+            NodeKind::Array(_) => Err(invalid_param("cannot deconstruct an array as an object")),
+            _ => Err(invalid_param("cannot deconstruct a scalar")),
+        };
+    }
+    if arg.is_null() {
+        return Ok(Vec::new());
+    }
+    match jsonb_arg(arg).clone() {
+        Jsonb::Object(pairs) => Ok(pairs
+            .into_iter()
+            .map(|(k, v)| {
+                let value = if as_text {
+                    jsonb_as_text(Some(&v))
+                } else {
+                    jsonb_value(v)
+                };
+                vec![Value::Text(k), value]
+            })
+            .collect()),
+        _ => Err(invalid_param(format!("cannot call {func} on a non-object"))),
+    }
+}

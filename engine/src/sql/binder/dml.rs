@@ -371,11 +371,9 @@ impl Binder<'_> {
                         "Column \"{n}\" is an identity column defined as GENERATED ALWAYS."
                     )));
                 }
-                let (bound, ty) = self.bind_expr_typed(
-                    &a.value,
-                    std::slice::from_ref(scope),
-                    Some(col.data_type),
-                )?;
+                let (bound, ty) = self.refusing_set_functions(select_srf::IN_UPDATE, |b| {
+                    b.bind_expr_typed(&a.value, std::slice::from_ref(scope), Some(col.data_type))
+                })?;
                 self.coerce_assign(bound, ty, col.data_type, &col.name)?
             };
             out.push((ci, e));
@@ -399,28 +397,38 @@ impl Binder<'_> {
     }
 
     pub(super) fn bind_update(&mut self, upd: &ast::Update) -> Result<(Command, Vec<Column>)> {
-        if upd.from.is_some() {
-            return Err(Error::unsupported("UPDATE ... FROM is not supported yet"));
-        }
         let (table, alias) = self.single_table(&upd.table)?;
         view::refuse_view_target(&table.def, "update")?;
         self.needs.borrow_mut().touch(&table.def);
-        let scope = self.table_scope(&table, alias);
+        let mut scope = self.table_scope(&table, alias);
+        let (access, filter, join) = match &upd.from {
+            Some(
+                ast::UpdateTableFromKind::AfterSet(from)
+                | ast::UpdateTableFromKind::BeforeSet(from),
+            ) => {
+                let bound = self.bind_dml_join(&table, scope, from, upd.selection.as_ref())?;
+                scope = bound.scope;
+                (bound.access, bound.filter, Some(bound.join))
+            }
+            None => {
+                let filter = match &upd.selection {
+                    Some(e) => Some(self.bind_predicate(e, std::slice::from_ref(&scope))?),
+                    None => None,
+                };
+                (choose_access(&table, filter.as_ref()), filter, None)
+            }
+        };
         let assignments = self.bind_assignments(&table, &upd.assignments, &scope)?;
         self.needs
             .borrow_mut()
             .update_columns(&table.def, assignments.iter().map(|(c, _)| *c));
-        let filter = match &upd.selection {
-            Some(e) => Some(self.bind_predicate(e, std::slice::from_ref(&scope))?),
-            None => None,
-        };
-        let access = choose_access(&table, filter.as_ref());
         let (returning, cols) = self.bind_returning(&upd.returning, &scope)?;
         Ok((
             Command::Update(UpdatePlan {
                 table,
                 access,
                 filter,
+                join,
                 assignments,
                 returning,
             }),
@@ -429,9 +437,6 @@ impl Binder<'_> {
     }
 
     pub(super) fn bind_delete(&mut self, del: &ast::Delete) -> Result<(Command, Vec<Column>)> {
-        if del.using.is_some() {
-            return Err(Error::unsupported("DELETE ... USING is not supported yet"));
-        }
         let from = match &del.from {
             ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t) => t,
         };
@@ -445,18 +450,28 @@ impl Binder<'_> {
         self.needs
             .borrow_mut()
             .require(&table.def, crate::acl::Privilege::Delete);
-        let scope = self.table_scope(&table, alias);
-        let filter = match &del.selection {
-            Some(e) => Some(self.bind_predicate(e, std::slice::from_ref(&scope))?),
-            None => None,
+        let mut scope = self.table_scope(&table, alias);
+        let (access, filter, join) = match &del.using {
+            Some(using) => {
+                let bound = self.bind_dml_join(&table, scope, using, del.selection.as_ref())?;
+                scope = bound.scope;
+                (bound.access, bound.filter, Some(bound.join))
+            }
+            None => {
+                let filter = match &del.selection {
+                    Some(e) => Some(self.bind_predicate(e, std::slice::from_ref(&scope))?),
+                    None => None,
+                };
+                (choose_access(&table, filter.as_ref()), filter, None)
+            }
         };
-        let access = choose_access(&table, filter.as_ref());
         let (returning, cols) = self.bind_returning(&del.returning, &scope)?;
         Ok((
             Command::Delete(DeletePlan {
                 table,
                 access,
                 filter,
+                join,
                 returning,
             }),
             cols,

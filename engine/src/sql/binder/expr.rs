@@ -664,12 +664,14 @@ impl Binder<'_> {
                 conditions,
                 else_result,
                 ..
-            } => self.bind_case(
-                operand.as_deref(),
-                conditions,
-                else_result.as_deref(),
-                scopes,
-            )?,
+            } => self.refusing_set_functions(select_srf::IN_CASE, |b| {
+                b.bind_case(
+                    operand.as_deref(),
+                    conditions,
+                    else_result.as_deref(),
+                    scopes,
+                )
+            })?,
             E::Function(f) => self.bind_function(f, scopes)?,
             E::Extract { field, expr, .. } => {
                 let (x, xt) = self.bind_expr(expr, scopes)?;
@@ -1184,7 +1186,22 @@ impl Binder<'_> {
         if f.over.is_some() {
             return self.bind_window_call(f, &name, scopes);
         }
-        let (args, star, distinct) = self.function_args(f, scopes)?;
+        if crate::sql::srf::SetFunc::by_name(&name).is_some() {
+            return self.bind_set_function_call(f, scopes);
+        }
+        let refused = if name == "coalesce" {
+            Some(select_srf::IN_COALESCE)
+        } else if agg_func(&name).is_some() || json::is_json_aggregate(&name) {
+            Some(select_srf::IN_AGGREGATE)
+        } else {
+            None
+        };
+        let (args, star, distinct) = match refused {
+            Some(message) => {
+                self.refusing_set_functions(message, |b| b.function_args(f, scopes))?
+            }
+            None => self.function_args(f, scopes)?,
+        };
         let order_by = self.aggregate_order_by(f, scopes)?;
         if json::is_json_aggregate(&name) {
             return self.bind_json_aggregate(&name, args, star, distinct, order_by);
@@ -1212,11 +1229,6 @@ impl Binder<'_> {
                 }
                 other => (other, t),
             });
-        }
-        if crate::sql::srf::SetFunc::by_name(&name).is_some() {
-            return Err(Error::unsupported(format!(
-                "{name}() in this position is not supported; use it in FROM (SELECT ... FROM {name}(...))"
-            )));
         }
         if !order_by.is_empty() {
             return Err(Error::syntax(format!(
@@ -1550,6 +1562,14 @@ pub(super) fn plan_refers_outer(plan: &Plan) -> bool {
     match plan {
         Plan::Values { rows } => rows.iter().any(|r| exprs_outer(r)),
         Plan::FunctionScan { args, .. } => exprs_outer(args),
+        // The right side reads the left row as an outer row: whether it also
+        // reads enclosing queries' rows is not told apart.
+        Plan::Lateral {
+            left, right, on, ..
+        } => plan_refers_outer(left) || opt(on) || plan_refers_outer(right),
+        Plan::ProjectSet { input, calls } => {
+            calls.iter().any(|c| exprs_outer(&c.args)) || plan_refers_outer(input)
+        }
         Plan::Scan { access, filter, .. } => {
             opt(filter)
                 || match access {

@@ -80,6 +80,8 @@ pub struct Binder<'a> {
     /// Current expression/query nesting, bounded by
     /// [`super::limits::MAX_EXPR_DEPTH`].
     depth: usize,
+    /// Where a set-returning function call is allowed right now.
+    srf: select_srf::SrfPlace,
 }
 
 pub fn ident(i: &ast::Ident) -> String {
@@ -251,6 +253,7 @@ impl<'a> Binder<'a> {
             windows: Vec::new(),
             needs: Default::default(),
             depth: 0,
+            srf: Default::default(),
         }
     }
 
@@ -677,10 +680,13 @@ mod copy;
 mod cte;
 mod ddl;
 mod dml;
+mod dml_join;
 mod expr;
 mod foreign_key;
 mod json;
+mod lateral;
 mod query;
+mod select_srf;
 mod syscat;
 mod view;
 mod window;

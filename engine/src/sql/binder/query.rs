@@ -52,7 +52,9 @@ impl Binder<'_> {
                 ast::LimitClause::OffsetCommaLimit { offset, limit } => (Some(limit), Some(offset)),
             };
             let mut bind_count = |e: &ast::Expr| -> Result<Expr> {
-                let (b, t) = self.bind_expr_typed(e, outer, Some(DataType::Int8))?;
+                let (b, t) = self.refusing_set_functions(select_srf::IN_LIMIT, |b| {
+                    b.bind_expr_typed(e, outer, Some(DataType::Int8))
+                })?;
                 self.coerce(b, t, DataType::Int8)
             };
             let limit = match limit {
@@ -188,7 +190,9 @@ impl Binder<'_> {
             }
             let mut row = Vec::new();
             for e in &r.content {
-                row.push(self.bind_expr(e, outer)?);
+                row.push(
+                    self.refusing_set_functions(select_srf::IN_VALUES, |b| b.bind_expr(e, outer))?,
+                );
             }
             rows.push(row);
         }
@@ -274,14 +278,10 @@ impl Binder<'_> {
                 ))
             }
             ast::TableFactor::Derived {
-                subquery,
-                alias,
-                lateral,
-                ..
+                subquery, alias, ..
             } => {
-                if *lateral {
-                    return Err(Error::unsupported("LATERAL is not supported yet"));
-                }
+                // A LATERAL subquery's outer scopes already end with the
+                // items to its left (see `lateral::item_scopes`).
                 let (plan, cols) = self.bind_query(subquery, outer)?;
                 let tname = alias.as_ref().map(|a| ident(&a.name));
                 let mut scope = Scope {
@@ -303,6 +303,13 @@ impl Binder<'_> {
                 }
                 Ok((plan, scope))
             }
+            ast::TableFactor::Function {
+                name,
+                args,
+                alias,
+                with_ordinality: false,
+                ..
+            } => self.bind_set_function(name, args, alias.as_ref(), outer),
             ast::TableFactor::UNNEST {
                 alias,
                 array_exprs,
@@ -344,13 +351,65 @@ impl Binder<'_> {
         alias: Option<&ast::TableAlias>,
         outer: &[Scope],
     ) -> Result<(Plan, Scope)> {
+        // The arguments may read enclosing queries' rows, not this one's.
+        let mut scopes = outer.to_vec();
+        scopes.push(Scope::default());
+        let (func, exprs, out_type) = self.bind_set_call(name, args, &scopes)?;
+        let fname = object_name(name)?;
+        let tname = alias
+            .map(|a| ident(&a.name))
+            .unwrap_or_else(|| fname.clone());
+        let column = |name: String, ty: DataType| ScopeCol {
+            table: Some(tname.clone()),
+            hidden: false,
+            merged: false,
+            name,
+            ty,
+            table_oid: 0,
+            col_id: 0,
+        };
+        let cols = match func.column_names() {
+            // Several columns: text ones, the last of the function's type.
+            Some(names) => names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    let ty = if i + 1 == names.len() {
+                        out_type
+                    } else {
+                        DataType::Text
+                    };
+                    column(n.to_string(), ty)
+                })
+                .collect(),
+            None => vec![column(
+                func.column_name()
+                    .map_or_else(|| tname.clone(), str::to_string),
+                out_type,
+            )],
+        };
+        let mut scope = Scope { cols };
+        if let Some(a) = alias {
+            rename_columns(&mut scope, &a.columns)?;
+        }
+        Ok((Plan::FunctionScan { func, args: exprs }, scope))
+    }
+
+    /// A set-returning function call's function, arguments (bound over
+    /// `scopes`, cast to its signature) and result type.
+    pub(super) fn bind_set_call(
+        &mut self,
+        name: &ast::ObjectName,
+        args: &[ast::FunctionArg],
+        scopes: &[Scope],
+    ) -> Result<(crate::sql::srf::SetFunc, Vec<Expr>, DataType)> {
         let fname = object_name(name)?;
         let func = crate::sql::srf::SetFunc::by_name(&fname);
         let mut bound = Vec::new();
         for a in args {
             match a {
                 ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
-                    bound.push(self.bind_expr(e, outer)?)
+                    bound.push(self.bind_expr(e, scopes)?)
                 }
                 other => {
                     return Err(Error::unsupported(format!(
@@ -374,24 +433,7 @@ impl Binder<'_> {
         for ((e, t), target) in bound.into_iter().zip(arg_types) {
             exprs.push(self.coerce(e, t, target)?);
         }
-        let tname = alias
-            .map(|a| ident(&a.name))
-            .unwrap_or_else(|| fname.clone());
-        let mut scope = Scope {
-            cols: vec![ScopeCol {
-                table: Some(tname.clone()),
-                hidden: false,
-                merged: false,
-                name: func.column_name().map_or(tname, str::to_string),
-                ty: out_type,
-                table_oid: 0,
-                col_id: 0,
-            }],
-        };
-        if let Some(a) = alias {
-            rename_columns(&mut scope, &a.columns)?;
-        }
-        Ok((Plan::FunctionScan { func, args: exprs }, scope))
+        Ok((func, exprs, out_type))
     }
 
     fn bind_from_item(
@@ -401,7 +443,9 @@ impl Binder<'_> {
     ) -> Result<(Plan, Scope)> {
         let (mut plan, mut scope) = self.bind_table_factor(&twj.relation, outer)?;
         for j in &twj.joins {
-            let (rplan, rscope) = self.bind_table_factor(&j.relation, outer)?;
+            let lateral = lateral::may_be_lateral(&j.relation);
+            let (rplan, rscope) =
+                self.bind_table_factor(&j.relation, &lateral::item_scopes(lateral, outer, &scope))?;
             use ast::JoinOperator as J;
             let (kind, constraint) = match &j.join_operator {
                 J::Join(c) | J::Inner(c) => (JoinKind::Inner, Some(c)),
@@ -440,7 +484,11 @@ impl Binder<'_> {
             };
             let on = match constraint {
                 None | Some(ast::JoinConstraint::None) => None,
-                Some(ast::JoinConstraint::On(e)) => Some(self.bind_predicate(e, &scopes)?),
+                Some(ast::JoinConstraint::On(e)) => {
+                    Some(self.refusing_set_functions(select_srf::IN_JOIN, |b| {
+                        b.bind_predicate(e, &scopes)
+                    })?)
+                }
                 Some(ast::JoinConstraint::Using(_) | ast::JoinConstraint::Natural) => {
                     let mut pred: Option<Expr> = None;
                     for n in using.iter().flatten() {
@@ -472,13 +520,21 @@ impl Binder<'_> {
                     )))
                 }
             };
-            plan = make_join(plan, rplan, kind, on, left_width, right_width);
+            plan = lateral::join_item(
+                plan,
+                rplan,
+                lateral,
+                kind,
+                on,
+                right_width,
+                |l, r, k, on| make_join(l, r, k, on, left_width, right_width),
+            )?;
             scope = combined;
         }
         Ok((plan, scope))
     }
 
-    fn bind_from(
+    pub(super) fn bind_from(
         &mut self,
         from: &[ast::TableWithJoins],
         outer: &[Scope],
@@ -488,17 +544,27 @@ impl Binder<'_> {
         }
         let (mut plan, mut scope) = self.bind_from_item(&from[0], outer)?;
         for item in &from[1..] {
-            let (rplan, rscope) = self.bind_from_item(item, outer)?;
+            let lateral = lateral::item_may_be_lateral(item);
+            let (rplan, rscope) =
+                self.bind_from_item(item, &lateral::item_scopes(lateral, outer, &scope))?;
             let lw = scope.width();
             let rw = rscope.width();
-            plan = Plan::NestedLoop {
-                left: Box::new(plan),
-                right: Box::new(rplan),
-                kind: JoinKind::Inner,
-                on: None,
-                left_width: lw,
-                right_width: rw,
-            };
+            plan = lateral::join_item(
+                plan,
+                rplan,
+                lateral,
+                JoinKind::Inner,
+                None,
+                rw,
+                |l, r, k, on| Plan::NestedLoop {
+                    left: Box::new(l),
+                    right: Box::new(r),
+                    kind: k,
+                    on,
+                    left_width: lw,
+                    right_width: rw,
+                },
+            )?;
             scope.cols.extend(rscope.cols);
         }
         Ok((plan, scope))
@@ -566,9 +632,15 @@ impl Binder<'_> {
                         table_oid: 0,
                         col_id: 0,
                     };
-                    if let Expr::Column(i) = &b {
-                        col.table_oid = scope.cols[*i].table_oid;
-                        col.col_id = scope.cols[*i].col_id;
+                    // (A select-list set-returning function reads a column
+                    // past the scope's.)
+                    let source = match &b {
+                        Expr::Column(i) => scope.cols.get(*i),
+                        _ => None,
+                    };
+                    if let Some(c) = source {
+                        col.table_oid = c.table_oid;
+                        col.col_id = c.col_id;
                     }
                     exprs.push(b);
                     cols.push(col);
@@ -604,6 +676,19 @@ impl Binder<'_> {
         order_by: Option<&ast::OrderBy>,
         outer: &[Scope],
     ) -> Result<(Plan, Vec<OutCol>)> {
+        // A select's own select list decides where its calls go, not the
+        // enclosing query's.
+        self.refusing_set_functions(select_srf::UNSUPPORTED, |b| {
+            b.bind_select_body(sel, order_by, outer)
+        })
+    }
+
+    fn bind_select_body(
+        &mut self,
+        sel: &ast::Select,
+        order_by: Option<&ast::OrderBy>,
+        outer: &[Scope],
+    ) -> Result<(Plan, Vec<OutCol>)> {
         // `SELECT srf(...)` without FROM reads as `SELECT x FROM srf(...) x`.
         let rewritten;
         let (sel, (mut plan, scope)) = match set_function_item(sel) {
@@ -628,7 +713,8 @@ impl Binder<'_> {
         scopes.push(scope.clone());
         let window_mark = self.windows.len();
         if let Some(w) = &sel.selection {
-            let pred = self.bind_predicate(w, &scopes)?;
+            let pred = self
+                .refusing_set_functions(select_srf::IN_WHERE, |b| b.bind_predicate(w, &scopes))?;
             self.no_windows_in(window_mark, "WHERE")?;
             if contains_agg(&pred) {
                 return Err(Error::new(
@@ -638,17 +724,23 @@ impl Binder<'_> {
             }
             plan = push_filter(plan, pred);
         }
-        let (mut exprs, mut cols) = self.bind_select_items(&sel.projection, &scopes)?;
+        let ((mut exprs, mut cols), mut set_calls) =
+            self.collecting_set_functions(scope.width(), Vec::new(), |b| {
+                b.bind_select_items(&sel.projection, &scopes)
+            })?;
         let group_by: Vec<&ast::Expr> = match &sel.group_by {
             ast::GroupByExpr::Expressions(es, _) => es.iter().collect(),
             ast::GroupByExpr::All(_) => {
                 return Err(Error::unsupported("GROUP BY ALL is not supported"))
             }
         };
-        let having = match &sel.having {
-            Some(h) => Some(self.bind_predicate(h, &scopes)?),
-            None => None,
-        };
+        let having =
+            match &sel.having {
+                Some(h) => Some(self.refusing_set_functions(select_srf::IN_HAVING, |b| {
+                    b.bind_predicate(h, &scopes)
+                })?),
+                None => None,
+            };
         // ORDER BY items: output column (by name or position) or an
         // expression over the input, computed as a hidden column.
         let mut sort_keys = Vec::new();
@@ -663,7 +755,14 @@ impl Binder<'_> {
                 let idx = match self.output_ref(&item.expr, &cols)? {
                     Some(i) => i,
                     None => {
-                        let (b, _) = self.bind_expr(&item.expr, &scopes)?;
+                        // A set-returning call here runs in lockstep with
+                        // the select list's, as in PostgreSQL.
+                        let ((b, _), calls) = self.collecting_set_functions(
+                            scope.width(),
+                            std::mem::take(&mut set_calls),
+                            |b| b.bind_expr(&item.expr, &scopes),
+                        )?;
+                        set_calls = calls;
                         exprs.push(b);
                         exprs.len() - 1
                     }
@@ -701,9 +800,30 @@ impl Binder<'_> {
                 ));
             }
         }
-        let aggregating =
-            !group_by.is_empty() || having.is_some() || exprs.iter().any(contains_agg);
+        let aggregating = !group_by.is_empty()
+            || having.is_some()
+            || exprs.iter().any(contains_agg)
+            || set_calls.iter().flat_map(|c| &c.args).any(contains_agg);
+        if !set_calls.is_empty() {
+            if self.windows.len() > window_mark {
+                return Err(Error::unsupported(
+                    "set-returning functions in the select list of a query with window functions are not supported",
+                ));
+            }
+            // With aggregates, the calls run over the aggregated rows.
+            if !aggregating {
+                plan = Plan::ProjectSet {
+                    input: Box::new(plan),
+                    calls: std::mem::take(&mut set_calls),
+                };
+            }
+        }
         if aggregating {
+            let base = scope.width();
+            exprs = exprs
+                .into_iter()
+                .map(|e| select_srf::hide_set_columns(e, base))
+                .collect();
             let mut group = Vec::new();
             for g in &group_by {
                 // GROUP BY may name an output column or position.
@@ -719,6 +839,11 @@ impl Binder<'_> {
                         "aggregate functions are not allowed in GROUP BY",
                     ));
                 }
+                if select_srf::reads_set_columns(&bound) {
+                    return Err(Error::unsupported(
+                        "set-returning functions in GROUP BY are not supported",
+                    ));
+                }
                 group.push(bound);
             }
             let mut aggs = Vec::new();
@@ -729,6 +854,17 @@ impl Binder<'_> {
             let having = having
                 .map(|h| rewrite_agg(h, &group, &mut aggs, &scope))
                 .transpose()?;
+            for call in &mut set_calls {
+                for arg in &mut call.args {
+                    *arg = rewrite_agg(
+                        std::mem::replace(arg, Expr::Literal(Value::Null)),
+                        &group,
+                        &mut aggs,
+                        &scope,
+                    )?;
+                }
+            }
+            let aggregated_width = group.len() + aggs.len();
             plan = Plan::Aggregate {
                 input: Box::new(plan),
                 group,
@@ -741,6 +877,16 @@ impl Binder<'_> {
                 };
             }
             exprs = rewritten;
+            if !set_calls.is_empty() {
+                plan = Plan::ProjectSet {
+                    input: Box::new(plan),
+                    calls: set_calls,
+                };
+                exprs = exprs
+                    .into_iter()
+                    .map(|e| select_srf::place_set_columns(e, aggregated_width))
+                    .collect();
+            }
         }
         if self.windows.len() > window_mark {
             if aggregating {
@@ -914,7 +1060,12 @@ fn set_function_item(sel: &ast::Select) -> Option<(&ast::Function, &[ast::Functi
         return None;
     };
     let name = object_name(&f.name).ok()?;
-    crate::sql::srf::SetFunc::by_name(&name)?;
+    if crate::sql::srf::SetFunc::by_name(&name)?
+        .column_names()
+        .is_some()
+    {
+        return None;
+    }
     let ast::FunctionArguments::List(list) = &f.args else {
         return None;
     };
@@ -1053,7 +1204,7 @@ fn rewrite_agg(e: Expr, group: &[Expr], aggs: &mut Vec<AggCall>, scope: &Scope) 
 
 /// Puts a WHERE predicate as close to the scan as possible and picks an
 /// access path for a single-table scan.
-fn push_filter(plan: Plan, pred: Expr) -> Plan {
+pub(super) fn push_filter(plan: Plan, pred: Expr) -> Plan {
     match plan {
         Plan::Scan {
             table,
@@ -1120,7 +1271,7 @@ fn side_of(e: &Expr, left_width: usize) -> Option<bool> {
     }
 }
 
-fn shift_columns(e: Expr, by: usize) -> Expr {
+pub(super) fn shift_columns(e: Expr, by: usize) -> Expr {
     e.transform(&mut |x| {
         Ok(match x {
             Expr::Column(i) => Some(Expr::Column(i - by)),
@@ -1144,7 +1295,7 @@ fn make_join(
     make_join_with(left, right, kind, parts, lw, rw)
 }
 
-fn make_join_with(
+pub(super) fn make_join_with(
     left: Plan,
     right: Plan,
     kind: JoinKind,
