@@ -410,7 +410,15 @@ impl Explainer {
                 .iter()
                 .map(|c| format!("{}.{}", table.def.name, c.name))
                 .collect(),
-            Plan::FunctionScan { func, .. } => vec![snake_case(&format!("{func:?}"))],
+            Plan::FunctionScan {
+                func, ordinality, ..
+            } => {
+                let mut names = vec![snake_case(&format!("{func:?}"))];
+                if *ordinality {
+                    names.push("ordinality".into());
+                }
+                names
+            }
             Plan::SystemScan { table } => {
                 table.columns.iter().map(|c| c.name.to_string()).collect()
             }

@@ -105,10 +105,12 @@ pub enum Plan {
         access: Access,
         filter: Option<Expr>,
     },
-    /// A set-returning function in FROM: one column, one row per value.
+    /// A set-returning function in FROM: one column, one row per value;
+    /// `WITH ORDINALITY` adds a bigint column numbering the rows from 1.
     FunctionScan {
         func: super::srf::SetFunc,
         args: Vec<Expr>,
+        ordinality: bool,
     },
     Filter {
         input: Box<Plan>,

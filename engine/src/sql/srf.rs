@@ -13,6 +13,11 @@ use rust_decimal::Decimal;
 pub enum SetFunc {
     GenerateSeries,
     Unnest,
+    /// pg_partition_ancestors(regclass): a partition's ancestors, itself
+    /// first. Only partitions and partitioned tables have any, and joltdb
+    /// has neither, so the set is always empty (psql's `\d` adds the
+    /// table itself).
+    PartitionAncestors,
     /// jsonb_array_elements(_text), jsonb_object_keys and their json forms.
     Json(&'static str),
 }
@@ -22,6 +27,7 @@ impl SetFunc {
         match name {
             "generate_series" => Some(SetFunc::GenerateSeries),
             "unnest" => Some(SetFunc::Unnest),
+            "pg_partition_ancestors" => Some(SetFunc::PartitionAncestors),
             _ => crate::types::json_funcs::set_function(name).map(|(n, _, _)| SetFunc::Json(n)),
         }
     }
@@ -30,6 +36,7 @@ impl SetFunc {
         match self {
             SetFunc::GenerateSeries => "generate_series",
             SetFunc::Unnest => "unnest",
+            SetFunc::PartitionAncestors => "pg_partition_ancestors",
             SetFunc::Json(name) => name,
         }
     }
@@ -40,6 +47,7 @@ impl SetFunc {
     pub fn column_name(&self) -> Option<&'static str> {
         match self {
             SetFunc::Json(name) if name.contains("array_elements") => Some("value"),
+            SetFunc::PartitionAncestors => Some("relid"),
             _ => None,
         }
     }
@@ -51,6 +59,10 @@ impl SetFunc {
         match self {
             SetFunc::Unnest => match args {
                 [a] if a.is_array() => Some((vec![*a], a.elem()?)),
+                _ => None,
+            },
+            SetFunc::PartitionAncestors => match args {
+                [T::Oid | T::Unknown | T::Int2 | T::Int4 | T::Int8] => Some((vec![T::Oid], T::Oid)),
                 _ => None,
             },
             SetFunc::Json(name) => {
@@ -144,6 +156,7 @@ impl SetIter {
                 Some(Value::Array(items)) => SetIter::Values(items.into_iter()),
                 _ => SetIter::Done,
             },
+            SetFunc::PartitionAncestors => SetIter::Done,
             SetFunc::Json(name) => {
                 SetIter::Values(crate::types::json_funcs::set_members(name, &args[0])?.into_iter())
             }

@@ -240,10 +240,20 @@ impl Binder<'_> {
     ) -> Result<(Plan, Scope)> {
         match tf {
             ast::TableFactor::Table {
-                name, alias, args, ..
+                name,
+                alias,
+                args,
+                with_ordinality,
+                ..
             } => {
                 if let Some(args) = args {
-                    return self.bind_set_function(name, &args.args, alias.as_ref(), outer);
+                    return self.bind_set_function(
+                        name,
+                        &args.args,
+                        alias.as_ref(),
+                        *with_ordinality,
+                        outer,
+                    );
                 }
                 if let Some(cte) = self.cte_reference(name, alias.as_ref())? {
                     return Ok(cte);
@@ -307,7 +317,7 @@ impl Binder<'_> {
                 alias,
                 array_exprs,
                 with_offset: false,
-                with_ordinality: false,
+                with_ordinality,
                 ..
             } => {
                 let args: Vec<ast::FunctionArg> = array_exprs
@@ -315,7 +325,7 @@ impl Binder<'_> {
                     .map(|e| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e.clone())))
                     .collect();
                 let name = ast::ObjectName::from(vec![ast::Ident::new("unnest")]);
-                self.bind_set_function(&name, &args, alias.as_ref(), outer)
+                self.bind_set_function(&name, &args, alias.as_ref(), *with_ordinality, outer)
             }
             ast::TableFactor::NestedJoin {
                 table_with_joins,
@@ -342,6 +352,7 @@ impl Binder<'_> {
         name: &ast::ObjectName,
         args: &[ast::FunctionArg],
         alias: Option<&ast::TableAlias>,
+        ordinality: bool,
         outer: &[Scope],
     ) -> Result<(Plan, Scope)> {
         let fname = object_name(name)?;
@@ -372,6 +383,11 @@ impl Binder<'_> {
         };
         let mut exprs = Vec::new();
         for ((e, t), target) in bound.into_iter().zip(arg_types) {
+            let (e, t) = if func == crate::sql::srf::SetFunc::PartitionAncestors {
+                self.regclass_argument(e, t)?
+            } else {
+                (e, t)
+            };
             exprs.push(self.coerce(e, t, target)?);
         }
         let tname = alias
@@ -382,16 +398,36 @@ impl Binder<'_> {
                 table: Some(tname.clone()),
                 hidden: false,
                 merged: false,
-                name: func.column_name().map_or(tname, str::to_string),
+                name: func
+                    .column_name()
+                    .map_or_else(|| tname.clone(), str::to_string),
                 ty: out_type,
                 table_oid: 0,
                 col_id: 0,
             }],
         };
+        if ordinality {
+            scope.cols.push(ScopeCol {
+                table: Some(tname),
+                hidden: false,
+                merged: false,
+                name: "ordinality".into(),
+                ty: DataType::Int8,
+                table_oid: 0,
+                col_id: 0,
+            });
+        }
         if let Some(a) = alias {
             rename_columns(&mut scope, &a.columns)?;
         }
-        Ok((Plan::FunctionScan { func, args: exprs }, scope))
+        Ok((
+            Plan::FunctionScan {
+                func,
+                args: exprs,
+                ordinality,
+            },
+            scope,
+        ))
     }
 
     fn bind_from_item(
@@ -611,10 +647,13 @@ impl Binder<'_> {
                 let alias = ast::TableAlias {
                     explicit: true,
                     name: ast::Ident::with_quote('"', col.clone()),
-                    columns: vec![],
+                    columns: vec![ast::TableAliasColumnDef {
+                        name: ast::Ident::with_quote('"', col.clone()),
+                        data_type: None,
+                    }],
                     at: None,
                 };
-                let bound = self.bind_set_function(&f.name, args, Some(&alias), outer)?;
+                let bound = self.bind_set_function(&f.name, args, Some(&alias), false, outer)?;
                 let mut s = sel.clone();
                 s.projection = vec![ast::SelectItem::UnnamedExpr(ast::Expr::Identifier(
                     ast::Ident::with_quote('"', col),
