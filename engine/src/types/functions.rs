@@ -491,6 +491,7 @@ fn candidates(name: &str) -> Vec<Cand> {
             c!("to_char", [I4, T], T, super::to_char_num::f_to_char_number);
             c!("to_char", [I8, T], T, super::to_char_num::f_to_char_number);
             c!("to_char", [N, T], T, super::to_char_num::f_to_char_number);
+            c!("to_char", [F4, T], T, super::to_char_num::f_to_char_number);
             c!("to_char", [F8, T], T, super::to_char_num::f_to_char_number);
         }
         "justify_days" => c!("justify_days", [IV], IV, f_justify_days),

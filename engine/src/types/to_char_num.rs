@@ -1,4 +1,4 @@
-//! `to_char(number, format)` for integer, bigint, numeric and double
+//! `to_char(number, format)` for integer, bigint, numeric, real and double
 //! precision: PostgreSQL's numeric patterns `9`, `0`, `.`, `D`, `,`, `G`,
 //! `FM`, `S`, `MI`, `PL`, `SG`, `PR`, `L` and `EEEE`, with the C locale's
 //! symbols, and `#` filling a value with more integer digits than the
@@ -234,7 +234,9 @@ fn describe(tokens: &[Token]) -> Result<Desc> {
 pub enum Number {
     Int(i64),
     Numeric(Decimal),
-    Float(f64),
+    /// A double, or a real widened to one, with the type's significant
+    /// digits (15 for double, 6 for real).
+    Float(f64, usize),
 }
 
 /// `mantissa e±XX` with `digits` decimals, PostgreSQL's scientific form.
@@ -291,13 +293,12 @@ fn scientific_decimal(v: Decimal, digits: usize) -> String {
 
 /// A finite double's digits and sign: at most 15 significant digits
 /// before rounding to the pattern's decimals.
-fn finite_float_digits(f: f64, d: &mut Desc) -> (String, bool) {
+fn finite_float_digits(f: f64, significant: usize, d: &mut Desc) -> (String, bool) {
     let int_len = format!("{:.0}", f.abs()).len();
-    const DBL_DIG: usize = 15;
-    if int_len >= DBL_DIG {
+    if int_len >= significant {
         d.post = 0;
-    } else if int_len + d.post > DBL_DIG {
-        d.post = DBL_DIG - int_len;
+    } else if int_len + d.post > significant {
+        d.post = significant - int_len;
     }
     let s = format!("{:.*}", d.post, f);
     match s.strip_prefix('-') {
@@ -335,13 +336,13 @@ fn digits(n: &Number, d: &mut Desc) -> (String, char, usize) {
             }
             (s, r.is_sign_negative() && !r.is_zero())
         }
-        Number::Float(f) => {
+        Number::Float(f, significant) => {
             if f.is_nan() {
                 ("NaN".to_string(), false)
             } else if f.is_infinite() {
                 ("Infinity".to_string(), *f < 0.0)
             } else {
-                finite_float_digits(*f, d)
+                finite_float_digits(*f, *significant, d)
             }
         }
     };
@@ -363,13 +364,13 @@ pub fn format_number(n: Number, fmt: &str) -> Result<String> {
     if d.eeee {
         return Ok(match n {
             Number::Int(i) => scientific(i as f64, d.post),
-            Number::Float(f) if f.is_nan() || f.is_infinite() => {
+            Number::Float(f, _) if f.is_nan() || f.is_infinite() => {
                 let mut s = "#".repeat(d.pre + d.post + 6);
                 s.replace_range(0..1, " ");
                 s.replace_range(d.pre + 1..d.pre + 2, ".");
                 s
             }
-            Number::Float(f) => scientific(f, d.post),
+            Number::Float(f, _) => scientific(f, d.post),
             Number::Numeric(v) => scientific_decimal(v, d.post),
         });
     }
@@ -585,8 +586,8 @@ pub(super) fn f_to_char_number(a: &[Value]) -> Result<Value> {
         // matters for EEEE's rounding).
         Value::Int8(i) => Number::Numeric(Decimal::from(*i)),
         Value::Numeric(d) => Number::Numeric(*d),
-        Value::Float4(f) => Number::Float(*f as f64),
-        Value::Float8(f) => Number::Float(*f),
+        Value::Float4(f) => Number::Float(*f as f64, 6),
+        Value::Float8(f) => Number::Float(*f, 15),
         other => return Err(Error::internal(format!("to_char of {other:?}"))),
     };
     let fmt = a[1].as_str().unwrap_or_default();
@@ -615,8 +616,13 @@ mod tests {
                 "9.9EEEE",
                 " 10.0e+00",
             ),
-            (Number::Float(1e20), "9.99EEEE", " 1.00e+20"),
-            (Number::Float(-0.004), "FM9,999.00", "-.00"),
+            (Number::Float(1e20, 15), "9.99EEEE", " 1.00e+20"),
+            (Number::Float(-0.004, 15), "FM9,999.00", "-.00"),
+            (
+                Number::Float(1.234_567_8_f32 as f64, 6),
+                "9.9999999",
+                " 1.23457",
+            ),
         ];
         for (n, fmt, want) in cases {
             assert_eq!(format_number(n, fmt).unwrap(), want, "{fmt}");
