@@ -1086,6 +1086,7 @@ fn aggregate(input: &Plan, group: &[Expr], aggs: &[AggCall], env: &Env) -> Resul
             if call.distinct {
                 // As in PostgreSQL, a DISTINCT aggregate sees its inputs
                 // sorted (ascending, NULLs last) unless it has an ORDER BY.
+                env.ctx.memory.charge(row_bytes(&args))?;
                 g.3[ai].push((args.clone(), args));
                 continue;
             }
