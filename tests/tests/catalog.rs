@@ -107,6 +107,8 @@ const PSQL_COMMANDS: &[&str] = &[
     "\\d items",
     "\\d counters",
     "\\d plain",
+    "\\d parts",
+    "\\d makers",
     "\\d",
     "\\dt",
     "\\di",
@@ -174,12 +176,23 @@ const QUERIES: &[&str] = &[
      array_to_string('{x,y}'::text[], '-')",
     "SELECT count(*) FROM pg_policy",
     "SELECT s.x FROM generate_series(1, 3) s(x)",
+    "SELECT c.relname, c.relhastriggers FROM pg_class c JOIN pg_namespace n \
+     ON n.oid = c.relnamespace WHERE n.nspname = 'public' ORDER BY 1",
+    "SELECT * FROM generate_series(5, 7) WITH ORDINALITY AS g(x, n)",
+    "SELECT * FROM unnest('{a,b}'::text[]) WITH ORDINALITY",
+    "SELECT * FROM pg_partition_ancestors('parts') WITH ORDINALITY AS a(relid, depth)",
+    "SELECT pg_partition_ancestors('parts_pkey')",
+    "SELECT conname FROM pg_constraint WHERE confrelid IN \
+     (SELECT pg_partition_ancestors('makers') UNION ALL VALUES ('makers'::regclass)) \
+     ORDER BY 1",
+    "SELECT count(*), pg_get_triggerdef(0) IS NULL FROM pg_trigger WHERE NOT tgisinternal",
 ];
 
 /// Statements that must fail with the same SQLSTATE on both.
 const ERRORS: &[&str] = &[
     "SELECT 'no_such_table'::regclass",
     "SELECT 'no_such_type'::regtype",
+    "SELECT * FROM pg_partition_ancestors('no_such_table')",
     "SELECT * FROM information_schema.no_such_view",
     "SELECT has_table_privilege('no_such_table', 'SELECT')",
     "SELECT 'x' COLLATE \"no_such_collation\"",

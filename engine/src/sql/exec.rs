@@ -334,7 +334,8 @@ impl Cursor {
 enum Node {
     Values(usize),
     Scan(Box<ScanState>),
-    FunctionScan(Option<super::srf::SetIter>),
+    /// The running call and how many rows it produced.
+    FunctionScan(Option<super::srf::SetIter>, i64),
     Filter(Box<Node>),
     Project(Box<Node>),
     ProjectSet {
@@ -371,7 +372,7 @@ impl Node {
     fn new(plan: &Plan) -> Node {
         match plan {
             Plan::Values { .. } => Node::Values(0),
-            Plan::FunctionScan { .. } => Node::FunctionScan(None),
+            Plan::FunctionScan { .. } => Node::FunctionScan(None, 0),
             Plan::Scan { .. } => Node::Scan(Box::default()),
             Plan::Filter { input, .. } => Node::Filter(Box::new(Node::new(input))),
             Plan::Project { input, .. } => Node::Project(Box::new(Node::new(input))),
@@ -408,7 +409,14 @@ impl Node {
 
     fn next(&mut self, plan: &Plan, env: &Env) -> Result<Option<Row>> {
         match (self, plan) {
-            (Node::FunctionScan(state), Plan::FunctionScan { func, args }) => {
+            (
+                Node::FunctionScan(state, produced),
+                Plan::FunctionScan {
+                    func,
+                    args,
+                    ordinality,
+                },
+            ) => {
                 if state.is_none() {
                     let values = args
                         .iter()
@@ -420,7 +428,14 @@ impl Node {
                     return Ok(None);
                 };
                 env.ctx.tick()?;
-                it.next_row()
+                let Some(mut row) = it.next_row()? else {
+                    return Ok(None);
+                };
+                *produced += 1;
+                if *ordinality {
+                    row.push(Value::Int8(*produced));
+                }
+                Ok(Some(row))
             }
             (Node::Values(i), Plan::Values { rows }) => {
                 if *i >= rows.len() {
@@ -699,6 +714,20 @@ fn join_next(
             }
         }
     }
+}
+
+/// Values compared column by column, ascending with NULLs last.
+fn compare_ascending(a: &[Value], b: &[Value]) -> Ordering {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| match (x.is_null(), y.is_null()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            _ => x.total_cmp(y),
+        })
+        .find(|o| *o != Ordering::Equal)
+        .unwrap_or(Ordering::Equal)
 }
 
 fn compare_keys(a: &[Value], b: &[Value], keys: &[SortKey]) -> Ordering {
@@ -1093,6 +1122,13 @@ fn aggregate(input: &Plan, group: &[Expr], aggs: &[AggCall], env: &Env) -> Resul
                 g.3[ai].push((keys, args));
                 continue;
             }
+            if call.distinct {
+                // As in PostgreSQL, a DISTINCT aggregate sees its inputs
+                // sorted (ascending, NULLs last) unless it has an ORDER BY.
+                env.ctx.memory.charge(row_bytes(&args))?;
+                g.3[ai].push((args.clone(), args));
+                continue;
+            }
             agg_update(&mut g.1[ai], call, &args)?;
         }
     }
@@ -1108,7 +1144,11 @@ fn aggregate(input: &Plan, group: &[Expr], aggs: &[AggCall], env: &Env) -> Resul
     for (key, states, _, held) in groups {
         let mut row = key;
         for ((mut s, call), mut inputs) in states.into_iter().zip(aggs).zip(held) {
-            inputs.sort_by(|a, b| compare_keys(&a.0, &b.0, &call.order_by));
+            if call.order_by.is_empty() {
+                inputs.sort_by(|a, b| compare_ascending(&a.0, &b.0));
+            } else {
+                inputs.sort_by(|a, b| compare_keys(&a.0, &b.0, &call.order_by));
+            }
             for (_, args) in &inputs {
                 agg_update(&mut s, call, args)?;
             }

@@ -479,10 +479,18 @@ impl Explainer {
                 .iter()
                 .map(|c| format!("{}.{}", table.def.name, c.name))
                 .collect(),
-            Plan::FunctionScan { func, .. } => match func.column_names() {
-                Some(names) => names.iter().map(|n| n.to_string()).collect(),
-                None => vec![snake_case(&format!("{func:?}"))],
-            },
+            Plan::FunctionScan {
+                func, ordinality, ..
+            } => {
+                let mut names = match func.column_names() {
+                    Some(names) => names.iter().map(|n| n.to_string()).collect(),
+                    None => vec![snake_case(&format!("{func:?}"))],
+                };
+                if *ordinality {
+                    names.push("ordinality".into());
+                }
+                names
+            }
             Plan::SystemScan { table } => {
                 table.columns.iter().map(|c| c.name.to_string()).collect()
             }

@@ -112,10 +112,12 @@ pub enum Plan {
         access: Access,
         filter: Option<Expr>,
     },
-    /// A set-returning function in FROM: one column, one row per value.
+    /// A set-returning function in FROM: one column, one row per value;
+    /// `WITH ORDINALITY` adds a bigint column numbering the rows from 1.
     FunctionScan {
         func: super::srf::SetFunc,
         args: Vec<Expr>,
+        ordinality: bool,
     },
     /// Set-returning functions of a select list: each input row followed
     /// by the calls' values, run in lockstep (the shorter padded with

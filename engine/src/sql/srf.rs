@@ -17,6 +17,11 @@ pub enum SetFunc {
     /// generate_subscripts(array, dim [, reverse]).
     GenerateSubscripts,
     Unnest,
+    /// pg_partition_ancestors(regclass): a partition's ancestors, itself
+    /// first. Only partitions and partitioned tables have any, and joltdb
+    /// has neither, so the set is always empty (psql's `\d` adds the
+    /// table itself).
+    PartitionAncestors,
     /// jsonb_array_elements(_text), jsonb_object_keys and their json forms.
     Json(&'static str),
     /// jsonb_each(_text) and json_each(_text): `key`, `value` columns.
@@ -29,6 +34,7 @@ impl SetFunc {
             "generate_series" => Some(SetFunc::GenerateSeries),
             "generate_subscripts" => Some(SetFunc::GenerateSubscripts),
             "unnest" => Some(SetFunc::Unnest),
+            "pg_partition_ancestors" => Some(SetFunc::PartitionAncestors),
             _ => crate::types::json_funcs::set_function(name)
                 .map(|(n, _, _)| SetFunc::Json(n))
                 .or_else(|| {
@@ -42,6 +48,7 @@ impl SetFunc {
             SetFunc::GenerateSeries => "generate_series",
             SetFunc::GenerateSubscripts => "generate_subscripts",
             SetFunc::Unnest => "unnest",
+            SetFunc::PartitionAncestors => "pg_partition_ancestors",
             SetFunc::Json(name) | SetFunc::Each(name) => name,
         }
     }
@@ -61,6 +68,7 @@ impl SetFunc {
     pub fn column_name(&self) -> Option<&'static str> {
         match self {
             SetFunc::Json(name) if name.contains("array_elements") => Some("value"),
+            SetFunc::PartitionAncestors => Some("relid"),
             _ => None,
         }
     }
@@ -91,6 +99,10 @@ impl SetFunc {
                     _ => None,
                 }
             }
+            SetFunc::PartitionAncestors => match args {
+                [T::Oid | T::Unknown | T::Int2 | T::Int4 | T::Int8] => Some((vec![T::Oid], T::Oid)),
+                _ => None,
+            },
             SetFunc::Json(name) => {
                 let (_, input, output) = crate::types::json_funcs::set_function(name)?;
                 match args {
@@ -184,6 +196,7 @@ impl SetIter {
                 Some(Value::Array(items)) => SetIter::Values(items.into_iter()),
                 _ => SetIter::Done,
             },
+            SetFunc::PartitionAncestors => SetIter::Done,
             SetFunc::Json(name) => {
                 SetIter::Values(crate::types::json_funcs::set_members(name, &args[0])?.into_iter())
             }

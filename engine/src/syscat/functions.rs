@@ -22,6 +22,10 @@ pub enum CatalogFunc {
     GetConstraintdef,
     GetViewdef,
     GetStatisticsobjdefColumns,
+    /// pg_get_triggerdef: NULL, as for every OID that is not a trigger's
+    /// (pg_trigger has no rows: foreign keys are enforced without
+    /// catalog triggers).
+    GetTriggerdef,
     TableIsVisible,
     TypeIsVisible,
     RelationIsPublishable,
@@ -111,6 +115,8 @@ pub static CATALOG_FUNCTIONS: LazyLock<Vec<CatalogFunction>> = LazyLock::new(|| 
             &[O],
             T,
         ),
+        f("pg_get_triggerdef", F::GetTriggerdef, &[O], T),
+        f("pg_get_triggerdef", F::GetTriggerdef, &[O, B], T),
         f("pg_table_is_visible", F::TableIsVisible, &[O], B),
         f("pg_type_is_visible", F::TypeIsVisible, &[O], B),
         f(
@@ -467,7 +473,7 @@ pub fn eval(f: CatalogFunc, args: &[Value], ctx: &StmtCtx) -> Result<Value> {
                 .map(|v| text(v.query.clone()))
                 .unwrap_or(Value::Null)
         }
-        F::GetStatisticsobjdefColumns => Value::Null,
+        F::GetStatisticsobjdefColumns | F::GetTriggerdef => Value::Null,
         F::TableIsVisible => {
             let oid = oid0();
             let sys = sys();

@@ -501,6 +501,19 @@ fn tables_sorted(ctx: &SysCtx) -> impl Iterator<Item = &std::sync::Arc<Table>> {
     ctx.catalog.tables.values()
 }
 
+/// Whether a table references or is referenced by a foreign key.
+/// PostgreSQL enforces foreign keys with internal triggers on both
+/// tables, so both show `relhastriggers` (which psql's `\d` needs to
+/// list the keys).
+fn in_foreign_key(ctx: &SysCtx, table: &str) -> bool {
+    ctx.catalog.tables.values().any(|t| {
+        t.def
+            .foreign_keys
+            .iter()
+            .any(|fk| t.def.name == table || fk.ref_table == table)
+    })
+}
+
 fn pg_class(ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
     let mut rows = Vec::new();
     let class = |oid: u32, name: &str, ns: u32, kind: &str| {
@@ -536,6 +549,7 @@ fn pg_class(ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
             .set("relnatts", i2(d.columns.len() as i64))
             .set("relchecks", i2(d.checks.len() as i64))
             .set("relhasindex", b(!idx.is_empty()))
+            .set("relhastriggers", b(in_foreign_key(ctx, &d.name)))
             .build(),
         );
         for ix in idx {

@@ -488,6 +488,11 @@ fn candidates(name: &str) -> Vec<Cand> {
         "to_char" => {
             c!("to_char", [TS, T], T, super::to_char::f_to_char);
             c!("to_char", [TZ, T], T, super::to_char::f_to_char);
+            c!("to_char", [I4, T], T, super::to_char_num::f_to_char_number);
+            c!("to_char", [I8, T], T, super::to_char_num::f_to_char_number);
+            c!("to_char", [N, T], T, super::to_char_num::f_to_char_number);
+            c!("to_char", [F4, T], T, super::to_char_num::f_to_char_number);
+            c!("to_char", [F8, T], T, super::to_char_num::f_to_char_number);
         }
         "justify_days" => c!("justify_days", [IV], IV, f_justify_days),
         "justify_hours" => c!("justify_hours", [IV], IV, f_justify_hours),

@@ -20,6 +20,7 @@ pub mod json;
 pub mod json_funcs;
 pub mod keys;
 pub mod to_char;
+pub mod to_char_num;
 pub mod value;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};

@@ -244,10 +244,20 @@ impl Binder<'_> {
     ) -> Result<(Plan, Scope)> {
         match tf {
             ast::TableFactor::Table {
-                name, alias, args, ..
+                name,
+                alias,
+                args,
+                with_ordinality,
+                ..
             } => {
                 if let Some(args) = args {
-                    return self.bind_set_function(name, &args.args, alias.as_ref(), outer);
+                    return self.bind_set_function(
+                        name,
+                        &args.args,
+                        alias.as_ref(),
+                        *with_ordinality,
+                        outer,
+                    );
                 }
                 if let Some(cte) = self.cte_reference(name, alias.as_ref())? {
                     return Ok(cte);
@@ -307,14 +317,14 @@ impl Binder<'_> {
                 name,
                 args,
                 alias,
-                with_ordinality: false,
+                with_ordinality,
                 ..
-            } => self.bind_set_function(name, args, alias.as_ref(), outer),
+            } => self.bind_set_function(name, args, alias.as_ref(), *with_ordinality, outer),
             ast::TableFactor::UNNEST {
                 alias,
                 array_exprs,
                 with_offset: false,
-                with_ordinality: false,
+                with_ordinality,
                 ..
             } => {
                 let args: Vec<ast::FunctionArg> = array_exprs
@@ -322,7 +332,7 @@ impl Binder<'_> {
                     .map(|e| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e.clone())))
                     .collect();
                 let name = ast::ObjectName::from(vec![ast::Ident::new("unnest")]);
-                self.bind_set_function(&name, &args, alias.as_ref(), outer)
+                self.bind_set_function(&name, &args, alias.as_ref(), *with_ordinality, outer)
             }
             ast::TableFactor::NestedJoin {
                 table_with_joins,
@@ -349,6 +359,7 @@ impl Binder<'_> {
         name: &ast::ObjectName,
         args: &[ast::FunctionArg],
         alias: Option<&ast::TableAlias>,
+        ordinality: bool,
         outer: &[Scope],
     ) -> Result<(Plan, Scope)> {
         // The arguments may read enclosing queries' rows, not this one's.
@@ -389,10 +400,22 @@ impl Binder<'_> {
             )],
         };
         let mut scope = Scope { cols };
+        if ordinality {
+            scope
+                .cols
+                .push(column("ordinality".to_string(), DataType::Int8));
+        }
         if let Some(a) = alias {
             rename_columns(&mut scope, &a.columns)?;
         }
-        Ok((Plan::FunctionScan { func, args: exprs }, scope))
+        Ok((
+            Plan::FunctionScan {
+                func,
+                args: exprs,
+                ordinality,
+            },
+            scope,
+        ))
     }
 
     /// A set-returning function call's function, arguments (bound over
@@ -431,6 +454,11 @@ impl Binder<'_> {
         };
         let mut exprs = Vec::new();
         for ((e, t), target) in bound.into_iter().zip(arg_types) {
+            let (e, t) = if func == crate::sql::srf::SetFunc::PartitionAncestors {
+                self.regclass_argument(e, t)?
+            } else {
+                (e, t)
+            };
             exprs.push(self.coerce(e, t, target)?);
         }
         Ok((func, exprs, out_type))
@@ -696,10 +724,13 @@ impl Binder<'_> {
                 let alias = ast::TableAlias {
                     explicit: true,
                     name: ast::Ident::with_quote('"', col.clone()),
-                    columns: vec![],
+                    columns: vec![ast::TableAliasColumnDef {
+                        name: ast::Ident::with_quote('"', col.clone()),
+                        data_type: None,
+                    }],
                     at: None,
                 };
-                let bound = self.bind_set_function(&f.name, args, Some(&alias), outer)?;
+                let bound = self.bind_set_function(&f.name, args, Some(&alias), false, outer)?;
                 let mut s = sel.clone();
                 s.projection = vec![ast::SelectItem::UnnamedExpr(ast::Expr::Identifier(
                     ast::Ident::with_quote('"', col),

@@ -55,6 +55,22 @@ fn reg_kind(t: &ast::DataType) -> Option<RegKind> {
 }
 
 impl Binder<'_> {
+    /// A `regclass` function argument: a name (or a number in quotes) is
+    /// looked up as `'name'::regclass` is; an OID is taken as it is.
+    pub(super) fn regclass_argument(&mut self, e: Expr, t: DataType) -> Result<(Expr, DataType)> {
+        if !(t.is_string() || t == DataType::Unknown) {
+            return Ok((e, t));
+        }
+        let e = self.coerce(e, t, DataType::Text)?;
+        Ok((
+            Expr::Special {
+                func: SpecialFunc::Catalog(CatalogFunc::RegIn(RegKind::Class)),
+                args: vec![e],
+            },
+            DataType::Oid,
+        ))
+    }
+
     /// A system relation in FROM; `None` when `name` is not one (an
     /// ordinary table).
     pub(super) fn bind_system_relation(
