@@ -75,7 +75,8 @@ impl Binder<'_> {
         let Some(items) = items else {
             return Ok((None, vec![]));
         };
-        let (exprs, cols) = self.bind_select_items(items, std::slice::from_ref(scope))?;
+        let (exprs, mut cols) = self.bind_select_items(items, std::slice::from_ref(scope))?;
+        super::query::resolve_unknown_as_text(&mut cols);
         Ok((Some(exprs), cols.iter().map(OutCol::column).collect()))
     }
 
@@ -185,7 +186,12 @@ impl Binder<'_> {
                     Plan::Values { rows }
                 }
                 _ => {
-                    let (plan, cols) = self.bind_query(q, &[])?;
+                    // The source's unknown-typed outputs take the target
+                    // columns' types.
+                    self.keep_unknown_outputs = true;
+                    let source = self.bind_query(q, &[]);
+                    self.keep_unknown_outputs = false;
+                    let (plan, cols) = source?;
                     if cols.len() > targets.len() {
                         return Err(Error::syntax(
                             "INSERT has more expressions than target columns",

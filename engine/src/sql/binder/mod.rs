@@ -82,6 +82,11 @@ pub struct Binder<'a> {
     depth: usize,
     /// Where a set-returning function call is allowed right now.
     srf: select_srf::SrfPlace,
+    /// The next SELECT bound leaves its unknown-typed outputs (a bare NULL
+    /// or string literal) unknown, for its context to type: an INSERT's
+    /// source or a set operation's branch. Any other SELECT makes them
+    /// text, as PostgreSQL does.
+    keep_unknown_outputs: bool,
 }
 
 pub fn ident(i: &ast::Ident) -> String {
@@ -254,6 +259,7 @@ impl<'a> Binder<'a> {
             needs: Default::default(),
             depth: 0,
             srf: Default::default(),
+            keep_unknown_outputs: false,
         }
     }
 

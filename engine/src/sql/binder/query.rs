@@ -13,7 +13,11 @@ impl Binder<'_> {
         outer: &[Scope],
     ) -> Result<(Plan, Vec<OutCol>)> {
         if let Some(with) = &q.with {
+            // The WITH queries are typed on their own; the flag is for the
+            // body.
+            let keep_unknown = std::mem::take(&mut self.keep_unknown_outputs);
             let mark = self.push_ctes(with)?;
+            self.keep_unknown_outputs = keep_unknown;
             let mut inner = q.clone();
             inner.with = None;
             let result = self.bind_query(&inner, outer);
@@ -115,8 +119,13 @@ impl Binder<'_> {
                 set_quantifier,
                 right,
             } => {
-                let (lp, lcols) = self.bind_set_expr(left, outer)?;
-                let (rp, rcols) = self.bind_set_expr(right, outer)?;
+                // Unknown-typed branch outputs take the other branch's type.
+                self.keep_unknown_outputs = true;
+                let left = self.bind_set_expr(left, outer);
+                self.keep_unknown_outputs = true;
+                let right = left.and_then(|l| Ok((l, self.bind_set_expr(right, outer)?)));
+                self.keep_unknown_outputs = false;
+                let ((lp, lcols), (rp, rcols)) = right?;
                 let kind = match op {
                     ast::SetOperator::Union => SetOpKind::Union,
                     ast::SetOperator::Intersect => SetOpKind::Intersect,
@@ -649,11 +658,6 @@ impl Binder<'_> {
                 }
                 ast::SelectItem::UnnamedExpr(e) => {
                     let (b, t) = self.bind_expr(e, scopes)?;
-                    let t = if t == DataType::Unknown {
-                        DataType::Text
-                    } else {
-                        t
-                    };
                     let mut col = OutCol {
                         name: column_name(e),
                         ty: t,
@@ -675,11 +679,6 @@ impl Binder<'_> {
                 }
                 ast::SelectItem::ExprWithAlias { expr, alias } => {
                     let (b, t) = self.bind_expr(expr, scopes)?;
-                    let t = if t == DataType::Unknown {
-                        DataType::Text
-                    } else {
-                        t
-                    };
                     exprs.push(b);
                     cols.push(OutCol {
                         name: ident(alias),
@@ -704,11 +703,16 @@ impl Binder<'_> {
         order_by: Option<&ast::OrderBy>,
         outer: &[Scope],
     ) -> Result<(Plan, Vec<OutCol>)> {
+        let keep_unknown = std::mem::take(&mut self.keep_unknown_outputs);
         // A select's own select list decides where its calls go, not the
         // enclosing query's.
-        self.refusing_set_functions(select_srf::UNSUPPORTED, |b| {
+        let (plan, mut cols) = self.refusing_set_functions(select_srf::UNSUPPORTED, |b| {
             b.bind_select_body(sel, order_by, outer)
-        })
+        })?;
+        if !keep_unknown {
+            resolve_unknown_as_text(&mut cols);
+        }
+        Ok((plan, cols))
     }
 
     fn bind_select_body(
@@ -1382,5 +1386,15 @@ pub(super) fn make_join_with(
         residual,
         left_width: lw,
         right_width: rw,
+    }
+}
+
+/// What a SELECT's unknown-typed outputs become outside an INSERT's source
+/// or a set operation: text.
+pub(super) fn resolve_unknown_as_text(cols: &mut [OutCol]) {
+    for c in cols {
+        if c.ty == DataType::Unknown {
+            c.ty = DataType::Text;
+        }
     }
 }
