@@ -89,6 +89,14 @@ pub struct Binder<'a> {
     keep_unknown_outputs: bool,
 }
 
+/// The data-modifying statement a query body is, if it is one.
+fn dml_body(body: &ast::SetExpr) -> Option<&ast::Statement> {
+    match body {
+        ast::SetExpr::Insert(s) | ast::SetExpr::Update(s) | ast::SetExpr::Delete(s) => Some(s),
+        _ => None,
+    }
+}
+
 pub fn ident(i: &ast::Ident) -> String {
     if i.quote_style.is_some() {
         i.value.clone()
@@ -345,13 +353,23 @@ impl<'a> Binder<'a> {
     fn bind_statement(&mut self, stmt: &ast::Statement) -> Result<(Command, Vec<Column>)> {
         use ast::Statement as S;
         Ok(match stmt {
-            S::Query(q) => {
-                let (plan, cols) = self.bind_query(q, &[])?;
-                (
-                    Command::Query(Arc::new(plan)),
-                    cols.iter().map(OutCol::column).collect(),
-                )
-            }
+            S::Query(q) => match (&q.with, dml_body(&q.body)) {
+                // `WITH ... INSERT/UPDATE/DELETE`: the WITH queries are in
+                // scope for the statement.
+                (Some(with), Some(inner)) => {
+                    let mark = self.push_ctes(with)?;
+                    let bound = self.bind_statement(inner);
+                    self.pop_ctes(mark);
+                    bound?
+                }
+                _ => {
+                    let (plan, cols) = self.bind_query(q, &[])?;
+                    (
+                        Command::Query(Arc::new(plan)),
+                        cols.iter().map(OutCol::column).collect(),
+                    )
+                }
+            },
             S::Explain {
                 analyze,
                 statement,
