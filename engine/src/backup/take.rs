@@ -131,14 +131,9 @@ pub fn take_backup(
     }
     let mut entries = Vec::with_capacity(chosen.len());
     for t in &chosen {
-        let mut rows = 0u64;
-        for_each_row(t, snapshot.ts, |_, _| {
-            rows += 1;
-            Ok(())
-        })?;
         entries.push(TableEntry {
             def: (*t.def).clone(),
-            rows,
+            rows: t.store.count_visible(snapshot.ts),
         });
     }
     let roles = match tables {

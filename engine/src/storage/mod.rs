@@ -300,6 +300,38 @@ impl TableStore {
         None
     }
 
+    /// How many rows snapshot `snap` sees, counted in place a chunk of
+    /// slots per lock acquisition (no row is copied).
+    pub fn count_visible(&self, snap: Ts) -> u64 {
+        const CHUNK: usize = 4096;
+        let mut count = 0;
+        for part in &self.partitions {
+            let mut from: Option<Key> = None;
+            loop {
+                let map = part.read();
+                let lower = from.as_deref().map_or(Bound::Unbounded, Bound::Included);
+                let mut next = None;
+                for (seen, (k, slot)) in map.range::<[u8], _>((lower, Bound::Unbounded)).enumerate()
+                {
+                    if seen >= CHUNK {
+                        next = Some(k.clone());
+                        break;
+                    }
+                    // Transaction id 0 owns no intents: committed rows only.
+                    if slot.visible(snap, 0).is_some() {
+                        count += 1;
+                    }
+                }
+                drop(map);
+                match next {
+                    Some(k) => from = Some(k),
+                    None => break,
+                }
+            }
+        }
+        count
+    }
+
     /// Places a write intent of `ctx.txn` on the row at `key`.
     pub fn write(
         &self,
