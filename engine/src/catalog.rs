@@ -45,7 +45,7 @@ pub struct CheckDef {
     pub expr: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct TableDef {
     /// Table id and OID (they are the same number).
     pub oid: u32,

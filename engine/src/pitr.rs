@@ -552,18 +552,7 @@ mod tests {
         TableDef {
             oid,
             name: name.to_string(),
-            columns: vec![],
-            primary_key: vec![],
-            pk_name: None,
-            indexes: vec![],
-            checks: vec![],
-            partition_key: vec![],
-            owned_sequences: vec![],
-            owner: String::new(),
-            acl: None,
-            column_acl: Default::default(),
-            view: None,
-            foreign_keys: vec![],
+            ..Default::default()
         }
     }
 

@@ -126,6 +126,19 @@ pub fn verify_backup(path: &Path, passphrase: Option<&str>) -> Result<Vec<(Strin
         .collect())
 }
 
+/// Reserves `needed` object ids in the saved catalog; returns the first.
+fn reserve_oids(engine: &EngineInner, needed: u32) -> Result<u32> {
+    let mut data = engine.catalog_data.lock();
+    let mut new_data = data.clone();
+    let base = new_data.next_oid;
+    new_data.next_oid = base
+        .checked_add(needed)
+        .ok_or_else(|| Error::new(SqlState::PROGRAM_LIMIT_EXCEEDED, "out of object ids"))?;
+    catalog::save(&engine.data_dir, &new_data)?;
+    *data = new_data;
+    Ok(base)
+}
+
 fn check_totals(manifest: &Manifest, counts: &[u64], chunks: u64, end_raw: &[u8]) -> Result<()> {
     let end = parse_end(end_raw)?;
     let total: u64 = counts.iter().sum();
@@ -243,31 +256,11 @@ fn plan_tables(
             .map(|s| sequence_def(&s.def.name))
             .collect::<Result<_>>()?;
         if !free.is_empty() {
-            out.push((usize::MAX, placeholder_def(), free));
+            // A carrier for the sequences no table owns (never published).
+            out.push((usize::MAX, TableDef::default(), free));
         }
     }
     Ok(out)
-}
-
-/// Carrier for sequences that belong to no table (never published as a
-/// table).
-fn placeholder_def() -> TableDef {
-    TableDef {
-        oid: 0,
-        name: String::new(),
-        columns: vec![],
-        primary_key: vec![],
-        pk_name: None,
-        indexes: vec![],
-        checks: vec![],
-        partition_key: vec![],
-        owned_sequences: vec![],
-        owner: String::new(),
-        acl: None,
-        column_acl: Default::default(),
-        view: None,
-        foreign_keys: vec![],
-    }
 }
 
 /// Fails with 42P07 when a restored table, index or sequence name is taken
@@ -358,17 +351,7 @@ pub fn restore_backup(
             (*src != usize::MAX) as u32 * (1 + d.indexes.len() as u32) + s.len() as u32
         })
         .sum();
-    let mut next_oid = {
-        let mut data = engine.catalog_data.lock();
-        let mut new_data = data.clone();
-        let base = new_data.next_oid;
-        new_data.next_oid = base
-            .checked_add(needed)
-            .ok_or_else(|| Error::new(SqlState::PROGRAM_LIMIT_EXCEEDED, "out of object ids"))?;
-        catalog::save(&engine.data_dir, &new_data)?;
-        *data = new_data;
-        base
-    };
+    let mut next_oid = reserve_oids(engine, needed)?;
     let mut take_oid = || {
         let o = next_oid;
         next_oid += 1;
@@ -464,7 +447,7 @@ pub fn restore_backup(
         .map(|p| (p.source, p.def.clone(), p.sequences.clone()))
         .chain(
             (!free_sequences.is_empty())
-                .then(|| (usize::MAX, placeholder_def(), free_sequences.clone())),
+                .then(|| (usize::MAX, TableDef::default(), free_sequences.clone())),
         )
         .collect();
     check_conflicts(&data, &all_plan, req.replace)?;
@@ -641,17 +624,7 @@ fn bring_forward(
         .iter()
         .map(|(_, d, s, _, keep)| keep.is_none() as u32 + (d.indexes.len() + s.len()) as u32)
         .sum();
-    let mut next_oid = {
-        let mut data = engine.catalog_data.lock();
-        let mut new_data = data.clone();
-        let base = new_data.next_oid;
-        new_data.next_oid = base
-            .checked_add(needed)
-            .ok_or_else(|| Error::new(SqlState::PROGRAM_LIMIT_EXCEEDED, "out of object ids"))?;
-        catalog::save(&engine.data_dir, &new_data)?;
-        *data = new_data;
-        base
-    };
+    let mut next_oid = reserve_oids(engine, needed)?;
     let mut take_oid = || {
         let o = next_oid;
         next_oid += 1;

@@ -208,17 +208,9 @@ impl EngineInner {
                     oid,
                     name: view.name.clone(),
                     columns,
-                    primary_key: vec![],
-                    pk_name: None,
-                    indexes: vec![],
-                    checks: vec![],
-                    partition_key: vec![],
-                    owned_sequences: vec![],
                     owner: owner.to_string(),
-                    acl: None,
-                    column_acl: Default::default(),
                     view: Some(body),
-                    foreign_keys: vec![],
+                    ..Default::default()
                 }
             }
         };
