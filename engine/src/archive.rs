@@ -513,19 +513,24 @@ mod tests {
         b
     }
 
-    #[test]
-    fn pruning_drops_old_files_and_moves_the_start() {
-        let dir = tempfile::tempdir().unwrap();
-        let logs: Vec<Arc<dyn PartitionLog>> = (0..2)
+    /// Two partition logs with 4 KiB segments under `dir`.
+    fn two_small_logs(dir: &std::path::Path) -> Vec<Arc<dyn PartitionLog>> {
+        (0..2)
             .map(|p| {
                 let log = FileLog::open(
-                    &dir.path().join(format!("wal{p}")),
+                    &dir.join(format!("wal{p}")),
                     FileLogOptions { segment_size: 4096 },
                 )
                 .unwrap();
                 Arc::new(log) as Arc<dyn PartitionLog>
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn pruning_drops_old_files_and_moves_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = two_small_logs(dir.path());
         let append = |p: usize, rec: Vec<u8>| block_on(logs[p].append(rec)).unwrap();
         let adir = dir.path().join("archive");
         let archive = |horizon| {
@@ -581,16 +586,7 @@ mod tests {
     #[test]
     fn replays_complete_transactions_in_a_window() {
         let dir = tempfile::tempdir().unwrap();
-        let logs: Vec<Arc<dyn PartitionLog>> = (0..2)
-            .map(|p| {
-                let log = FileLog::open(
-                    &dir.path().join(format!("wal{p}")),
-                    FileLogOptions { segment_size: 4096 },
-                )
-                .unwrap();
-                Arc::new(log) as Arc<dyn PartitionLog>
-            })
-            .collect();
+        let logs = two_small_logs(dir.path());
         let append = |p: usize, rec: Vec<u8>| block_on(logs[p].append(rec)).unwrap();
         append(0, record(1, 10, &[0, 1], 1));
         append(1, record(1, 10, &[0, 1], 2));

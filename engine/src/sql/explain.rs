@@ -134,10 +134,7 @@ impl Explainer {
             } => {
                 self.node(depth, format!("Nested Loop{}", join_suffix(*kind)));
                 if let Some(on) = on {
-                    collect_subqueries(on, &mut subs);
-                    let names = self.join_names(left, right);
-                    let text = self.expr(on, &names);
-                    self.detail(depth, format!("Join Filter: {text}"));
+                    self.join_filter(depth, on, left, right, &mut subs);
                 }
                 self.plan(left, depth + 1);
                 self.node(depth + 1, "Materialize".into());
@@ -153,10 +150,7 @@ impl Explainer {
                 self.node(depth, format!("Nested Loop{}", join_suffix(*kind)));
                 let always = matches!(on, Some(Expr::Literal(Value::Bool(true))));
                 if let Some(on) = on.as_ref().filter(|_| !always) {
-                    collect_subqueries(on, &mut subs);
-                    let names = self.join_names(left, right);
-                    let text = self.expr(on, &names);
-                    self.detail(depth, format!("Join Filter: {text}"));
+                    self.join_filter(depth, on, left, right, &mut subs);
                 }
                 self.plan(left, depth + 1);
                 let left_names = self.names(left);
@@ -185,10 +179,7 @@ impl Explainer {
                     .collect();
                 self.detail(depth, format!("Hash Cond: {}", conds.join(" AND ")));
                 if let Some(res) = residual {
-                    collect_subqueries(res, &mut subs);
-                    let names = self.join_names(left, right);
-                    let text = self.expr(res, &names);
-                    self.detail(depth, format!("Join Filter: {text}"));
+                    self.join_filter(depth, res, left, right, &mut subs);
                 }
                 self.plan(left, depth + 1);
                 self.node(depth + 1, "Hash".into());
@@ -458,6 +449,21 @@ impl Explainer {
             })
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// A join's "Join Filter:" line over its two inputs' columns.
+    fn join_filter(
+        &mut self,
+        depth: usize,
+        cond: &Expr,
+        left: &Plan,
+        right: &Plan,
+        subs: &mut Vec<Subquery>,
+    ) {
+        collect_subqueries(cond, subs);
+        let names = self.join_names(left, right);
+        let text = self.expr(cond, &names);
+        self.detail(depth, format!("Join Filter: {text}"));
     }
 
     fn join_names(&self, left: &Plan, right: &Plan) -> Vec<String> {
