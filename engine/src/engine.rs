@@ -11,7 +11,7 @@ use crate::error::{Error, Result, SqlState};
 use crate::session::EngineConfig;
 use crate::sql::binder::bind_table_check;
 use crate::sql::plan::CreateTablePlan;
-use crate::storage::{IndexStore, TableStore};
+use crate::storage::{GarbageWork, IndexStore, TableStore, VACUUM_CHUNK};
 use crate::txn::TxnManager;
 use crate::types::DataType;
 use crate::wal::file::{FileLog, FileLogOptions};
@@ -255,18 +255,24 @@ impl EngineInner {
     pub fn vacuum_pass(&self) {
         let catalog = self.catalog();
         for table in catalog.tables.values() {
-            for p in 0..table.store.partition_count() {
-                if !table.store.take_garbage_mark(p as u16) {
-                    continue;
-                }
-                let mut from: Option<crate::storage::Key> = None;
-                loop {
-                    let oldest = self.txns.oldest_snapshot();
-                    from = table
-                        .store
-                        .vacuum_chunk(p as u16, from.as_deref(), oldest, 512);
-                    if from.is_none() {
-                        break;
+            let store = &table.store;
+            for p in 0..store.partition_count() as u16 {
+                match store.take_garbage(p) {
+                    GarbageWork::Nothing => {}
+                    GarbageWork::Rows(mut keys) => {
+                        keys.sort_unstable();
+                        keys.dedup();
+                        store.vacuum_rows(p, &keys, self.txns.oldest_snapshot());
+                    }
+                    GarbageWork::WholePartition => {
+                        let mut from: Option<crate::storage::Key> = None;
+                        loop {
+                            let oldest = self.txns.oldest_snapshot();
+                            from = store.vacuum_chunk(p, from.as_deref(), oldest, VACUUM_CHUNK);
+                            if from.is_none() {
+                                break;
+                            }
+                        }
                     }
                 }
             }

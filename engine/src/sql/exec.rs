@@ -1179,7 +1179,7 @@ const SCAN_BATCH: usize = 256;
 fn encode_prefix(values: &[Value]) -> Key {
     let mut out = Vec::new();
     encode_key(values, &mut out);
-    out.into_boxed_slice()
+    crate::storage::key_from_vec(out)
 }
 
 impl ScanState {

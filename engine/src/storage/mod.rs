@@ -13,13 +13,17 @@ use crate::error::{Error, Result, SqlState};
 use crate::types::keys::{encode_key, partition_hash};
 use crate::types::{Row, Value};
 use parking_lot::RwLock;
+use smallvec::SmallVec;
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-pub type Key = Box<[u8]>;
+/// A row or index key: its memcomparable bytes. Keys of up to 16 bytes
+/// (every integer key, short text keys) are stored inline, so an ordered
+/// map compares them without following a pointer per key.
+pub type Key = SmallVec<[u8; 16]>;
 pub type TxnId = u64;
 /// Commit timestamp: the order in which transactions became visible.
 pub type Ts = u64;
@@ -63,6 +67,9 @@ impl Slot {
 
 pub type PartitionMap = BTreeMap<Key, Slot>;
 
+/// Slots the vacuum visits under one hold of a partition's write lock.
+pub const VACUUM_CHUNK: usize = 512;
+
 type RowImages = Vec<Arc<Row>>;
 
 /// A secondary index: a set of (index key, row key) with the row's
@@ -77,7 +84,7 @@ impl IndexStore {
         let vals: Vec<Value> = self.def.columns.iter().map(|&c| row[c].clone()).collect();
         let mut out = Vec::with_capacity(16);
         encode_key(&vals, &mut out);
-        out.into_boxed_slice()
+        key_from_vec(out)
     }
 
     pub fn key_has_null(&self, row: &[Value]) -> bool {
@@ -88,7 +95,7 @@ impl IndexStore {
     /// `prefix`, or lies within the bounds when given.
     pub fn lookup_prefix(&self, prefix: &[u8]) -> Vec<(Key, u16)> {
         let entries = self.entries.read();
-        let start: (Key, Key) = (prefix.into(), Box::new([]));
+        let start: (Key, Key) = (prefix.into(), Key::new());
         entries
             .range(start..)
             .take_while(|((k, _), _)| k.starts_with(prefix))
@@ -101,8 +108,8 @@ impl IndexStore {
     pub fn lookup_range(&self, lower: Bound<Key>, upper: Bound<Key>) -> Vec<(Key, u16)> {
         let entries = self.entries.read();
         let start: Bound<(Key, Key)> = match lower {
-            Bound::Included(k) => Bound::Included((k, Box::new([]))),
-            Bound::Excluded(k) => Bound::Excluded((k, Box::new([0xff; 1]))),
+            Bound::Included(k) => Bound::Included((k, Key::new())),
+            Bound::Excluded(k) => Bound::Excluded((k, Key::from_slice(&[0xff]))),
             Bound::Unbounded => Bound::Unbounded,
         };
         let mut out = Vec::new();
@@ -132,7 +139,7 @@ impl IndexStore {
         mut check: impl FnMut(&[u8], u16) -> Result<()>,
     ) -> Result<()> {
         let mut entries = self.entries.write();
-        let start: (Key, Key) = (key.clone(), Box::new([]));
+        let start: (Key, Key) = (key.clone(), Key::new());
         let others: Vec<(Key, u16)> = entries
             .range(start..)
             .take_while(|((k, _), _)| *k == key)
@@ -193,9 +200,59 @@ pub struct TableStore {
     /// rows may miss a new index or constraint, or sit in a store a rewrite
     /// replaced) cannot commit.
     schema_epoch: AtomicU64,
-    /// Per partition: whether it may hold versions for the vacuum to
+    /// Per partition: the rows that may hold versions for the vacuum to
     /// reclaim (old versions or deletion markers).
-    garbage: Vec<std::sync::atomic::AtomicBool>,
+    garbage: Vec<parking_lot::Mutex<Garbage>>,
+}
+
+/// Rows of one partition the vacuum should visit. Past
+/// [`MAX_GARBAGE_KEYS`] rows it stops listing them and scans the whole
+/// partition instead.
+#[derive(Default)]
+struct Garbage {
+    keys: Vec<Key>,
+    overflow: bool,
+}
+
+const MAX_GARBAGE_KEYS: usize = 1 << 20;
+
+/// What the vacuum has to do in one partition.
+pub enum GarbageWork {
+    Nothing,
+    /// Visit these rows (possibly with repeats).
+    Rows(Vec<Key>),
+    /// Too many rows were listed: visit every row.
+    WholePartition,
+}
+
+/// What vacuuming one slot did.
+struct SlotVacuum {
+    removed: RowImages,
+    /// Only a deletion nobody can see is left: remove the slot.
+    dead: bool,
+    /// Versions remain that an open snapshot may still need.
+    leftover: bool,
+}
+
+impl Slot {
+    fn vacuum(&mut self, oldest_snapshot: Ts) -> SlotVacuum {
+        let removed = prune(&mut self.versions, oldest_snapshot);
+        let dead = self.versions.len() == 1
+            && self.versions[0].row.is_none()
+            && self.versions[0].ts <= oldest_snapshot
+            && self.intent.is_none();
+        let leftover = !dead
+            && (self.versions.len() > 1 || self.versions.last().is_some_and(|v| v.row.is_none()));
+        SlotVacuum {
+            removed,
+            dead,
+            leftover,
+        }
+    }
+
+    fn images(&self) -> RowImages {
+        self.versions.iter().filter_map(|v| v.row.clone()).collect()
+    }
 }
 
 impl TableStore {
@@ -437,6 +494,7 @@ impl TableStore {
         let mut keys = keys.into_iter().peekable();
         while keys.peek().is_some() {
             let mut cleanup: Vec<(&[u8], RowImages, RowImages)> = Vec::new();
+            let mut leftovers: Vec<&[u8]> = Vec::new();
             {
                 let mut map = self.partitions[partition as usize].write();
                 for key in keys.by_ref().take(CHUNK) {
@@ -453,30 +511,20 @@ impl TableStore {
                             continue;
                         }
                     }
-                    let removed = prune(&mut slot.versions, oldest_snapshot);
-                    let dead = slot.versions.len() == 1
-                        && slot.versions[0].row.is_none()
-                        && slot.versions[0].ts <= oldest_snapshot
-                        && slot.intent.is_none();
-                    if !dead
-                        && (slot.versions.len() > 1
-                            || slot.versions.last().is_some_and(|v| v.row.is_none()))
-                    {
-                        self.garbage[partition as usize].store(true, Ordering::Relaxed);
+                    let done = slot.vacuum(oldest_snapshot);
+                    if done.leftover {
+                        leftovers.push(key);
                     }
-                    if !removed.is_empty() {
-                        let remaining = if dead {
-                            Vec::new()
-                        } else {
-                            slot.versions.iter().filter_map(|v| v.row.clone()).collect()
-                        };
-                        cleanup.push((key, removed, remaining));
+                    if !done.removed.is_empty() {
+                        let remaining = if done.dead { Vec::new() } else { slot.images() };
+                        cleanup.push((key, done.removed, remaining));
                     }
-                    if dead {
+                    if done.dead {
                         map.remove(key);
                     }
                 }
             }
+            self.note_garbage(partition, leftovers.iter().copied());
             for (key, removed, remaining) in cleanup {
                 self.drop_index_entries(key, &removed, &remaining);
             }
@@ -509,10 +557,48 @@ impl TableStore {
         }
     }
 
-    /// Whether a partition may hold reclaimable versions; clears the mark
-    /// (the vacuum sets it again if it leaves some behind).
-    pub fn take_garbage_mark(&self, partition: u16) -> bool {
-        self.garbage[partition as usize].swap(false, Ordering::Relaxed)
+    /// Lists rows of a partition for the vacuum to visit.
+    fn note_garbage<'k>(&self, partition: u16, keys: impl IntoIterator<Item = &'k [u8]>) {
+        let mut keys = keys.into_iter().peekable();
+        if keys.peek().is_none() {
+            return;
+        }
+        let mut garbage = self.garbage[partition as usize].lock();
+        for key in keys {
+            if garbage.overflow || garbage.keys.len() >= MAX_GARBAGE_KEYS {
+                garbage.overflow = true;
+                garbage.keys = Vec::new();
+                return;
+            }
+            garbage.keys.push(Key::from_slice(key));
+        }
+    }
+
+    /// Takes the vacuum's work list of a partition.
+    pub fn take_garbage(&self, partition: u16) -> GarbageWork {
+        let garbage = std::mem::take(&mut *self.garbage[partition as usize].lock());
+        if garbage.overflow {
+            GarbageWork::WholePartition
+        } else if garbage.keys.is_empty() {
+            GarbageWork::Nothing
+        } else {
+            GarbageWork::Rows(garbage.keys)
+        }
+    }
+
+    /// Reclaims versions older than `oldest_snapshot` in the listed rows of
+    /// a partition; rows an open snapshot still needs are listed again.
+    pub fn vacuum_rows(&self, partition: u16, keys: &[Key], oldest_snapshot: Ts) {
+        for chunk in keys.chunks(VACUUM_CHUNK) {
+            self.vacuum_slots(partition, oldest_snapshot, |map, visit| {
+                for key in chunk {
+                    if let Some(slot) = map.get_mut(key.as_slice()) {
+                        visit(key, slot);
+                    }
+                }
+                None
+            });
+        }
     }
 
     /// Reclaims versions older than `oldest_snapshot` in up to `limit` slots
@@ -524,49 +610,64 @@ impl TableStore {
         oldest_snapshot: Ts,
         limit: usize,
     ) -> Option<Key> {
-        let mut cleanup: Vec<(Key, RowImages, RowImages)> = Vec::new();
-        let next = {
-            let mut map = self.partitions[partition as usize].write();
+        self.vacuum_slots(partition, oldest_snapshot, |map, visit| {
             let start: Bound<&[u8]> = from.map_or(Bound::Unbounded, Bound::Included);
-            let mut dead = Vec::new();
-            let mut next = None;
             for (n, (k, slot)) in map
                 .range_mut::<[u8], _>((start, Bound::Unbounded))
                 .enumerate()
             {
                 if n >= limit {
-                    next = Some(k.clone());
-                    break;
+                    return Some(k.clone());
                 }
-                if slot.intent.is_some() {
-                    continue;
-                }
-                let removed = prune(&mut slot.versions, oldest_snapshot);
-                let is_dead = slot.versions.len() == 1
-                    && slot.versions[0].row.is_none()
-                    && slot.versions[0].ts <= oldest_snapshot;
-                if is_dead {
-                    dead.push(k.clone());
-                } else if slot.versions.len() > 1
-                    || slot.versions.last().is_some_and(|v| v.row.is_none())
-                {
-                    // Still visible to an open snapshot: come back later.
-                    self.garbage[partition as usize].store(true, Ordering::Relaxed);
-                }
-                if !removed.is_empty() {
-                    let remaining = if is_dead {
-                        Vec::new()
-                    } else {
-                        slot.versions.iter().filter_map(|v| v.row.clone()).collect()
-                    };
-                    cleanup.push((k.clone(), removed, remaining));
-                }
+                visit(k, slot);
             }
-            for k in dead {
-                map.remove(&k);
+            None
+        })
+    }
+
+    /// Runs `walk` over a partition under its write lock; `walk` calls
+    /// `visit` on each slot to vacuum. Dead slots are removed, rows with
+    /// leftover garbage listed again, and index entries of removed images
+    /// dropped after the lock is released.
+    fn vacuum_slots(
+        &self,
+        partition: u16,
+        oldest_snapshot: Ts,
+        walk: impl FnOnce(&mut PartitionMap, &mut dyn FnMut(&Key, &mut Slot)) -> Option<Key>,
+    ) -> Option<Key> {
+        let mut cleanup: Vec<(Key, RowImages, RowImages)> = Vec::new();
+        let mut leftovers: Vec<Key> = Vec::new();
+        let mut dead: Vec<Key> = Vec::new();
+        let next = {
+            let mut map = self.partitions[partition as usize].write();
+            let next = walk(&mut map, &mut |key, slot| {
+                if slot.intent.is_some() {
+                    // Its commit or rollback decides; look again later.
+                    if slot.versions.len() > 1
+                        || slot.versions.last().is_some_and(|v| v.row.is_none())
+                    {
+                        leftovers.push(key.clone());
+                    }
+                    return;
+                }
+                let done = slot.vacuum(oldest_snapshot);
+                if done.leftover {
+                    leftovers.push(key.clone());
+                }
+                if done.dead {
+                    dead.push(key.clone());
+                }
+                if !done.removed.is_empty() {
+                    let remaining = if done.dead { Vec::new() } else { slot.images() };
+                    cleanup.push((key.clone(), done.removed, remaining));
+                }
+            });
+            for k in &dead {
+                map.remove(k);
             }
             next
         };
+        self.note_garbage(partition, leftovers.iter().map(|k| k.as_slice()));
         for (k, removed, remaining) in cleanup {
             self.drop_index_entries(&k, &removed, &remaining);
         }
@@ -684,7 +785,7 @@ pub fn prefix_successor(prefix: &[u8]) -> Option<Key> {
     while let Some(last) = v.pop() {
         if last < 0xff {
             v.push(last + 1);
-            return Some(v.into_boxed_slice());
+            return Some(key_from_vec(v));
         }
     }
     None
@@ -717,10 +818,10 @@ pub fn prefix_bounds(
 
 /// Row key of a hidden row id (tables without a primary key).
 pub fn row_id_key(id: u64) -> Key {
-    let mut k = Vec::with_capacity(9);
+    let mut k = Key::new();
     k.push(0x01);
     k.extend_from_slice(&id.to_be_bytes());
-    k.into_boxed_slice()
+    k
 }
 
 /// The hidden row id in a row key made by [`row_id_key`].
@@ -735,7 +836,18 @@ pub fn row_id_of(key: &[u8]) -> Option<u64> {
 pub fn key_of(values: &[Value]) -> Key {
     let mut out = Vec::with_capacity(16);
     encode_key(values, &mut out);
-    out.into_boxed_slice()
+    key_from_vec(out)
+}
+
+/// A key from encoded bytes: inline when short, otherwise in an
+/// allocation of exactly its length.
+pub fn key_from_vec(mut bytes: Vec<u8>) -> Key {
+    if bytes.len() <= 16 {
+        Key::from_slice(&bytes)
+    } else {
+        bytes.shrink_to_fit();
+        Key::from_vec(bytes)
+    }
 }
 
 #[cfg(test)]
@@ -823,24 +935,39 @@ mod tests {
         assert_eq!(store.indexes()[0].entries.read().len(), 3);
 
         // While the snapshot at ts 1 is open, nothing may go.
-        assert!(store.take_garbage_mark(0));
-        assert!(store.vacuum_chunk(0, None, 1, 512).is_none());
+        let GarbageWork::Rows(listed) = store.take_garbage(0) else {
+            panic!("the updated and the deleted row are listed");
+        };
+        store.vacuum_rows(0, &listed, 1);
         assert_eq!(store.slot_count(), 2);
-        assert!(
-            store.take_garbage_mark(0),
-            "garbage left behind must be revisited"
-        );
+        let GarbageWork::Rows(again) = store.take_garbage(0) else {
+            panic!("garbage left behind must be revisited");
+        };
 
         // Once it closed: the old version of row 1, the deleted row 2 and
         // their index entries are gone; what is visible stays.
-        assert!(store.vacuum_chunk(0, None, 5, 512).is_none());
+        store.vacuum_rows(0, &again, 5);
         assert_eq!(store.slot_count(), 1);
-        assert!(!store.take_garbage_mark(0));
+        assert!(matches!(store.take_garbage(0), GarbageWork::Nothing));
         let key1 = key_of(&[Value::Int4(1)]);
         let map = store.partitions[0].read();
         assert_eq!(map.get(&key1).unwrap().versions.len(), 1);
         drop(map);
         assert_eq!(store.get(0, &key1, 5, 0).unwrap()[1], Value::Int4(11));
         assert_eq!(store.indexes()[0].entries.read().len(), 1);
+    }
+
+    #[test]
+    fn vacuum_scans_the_partition_once_the_row_list_overflows() {
+        let (_, store) = table();
+        let row = |id: i32, v: i32| vec![Value::Int4(id), Value::Int4(v)];
+        commit(&store, 1, Some(row(1, 10)), 100, 2, 1);
+        commit(&store, 1, Some(row(1, 11)), 101, 3, 1);
+        store.garbage[0].lock().overflow = true;
+        assert!(matches!(store.take_garbage(0), GarbageWork::WholePartition));
+        assert!(store.vacuum_chunk(0, None, 3, VACUUM_CHUNK).is_none());
+        let key1 = key_of(&[Value::Int4(1)]);
+        assert_eq!(store.partitions[0].read()[&key1].versions.len(), 1);
+        assert!(matches!(store.take_garbage(0), GarbageWork::Nothing));
     }
 }
