@@ -128,6 +128,7 @@ impl Engine {
             database: database.to_string(),
             settings: default_settings(user),
             settings_arc: Arc::new(HashMap::new()),
+            hot: HotSettings::default(),
             io: IoContext::default(),
             txn: None,
             cancel: CancelToken::default(),
@@ -399,6 +400,49 @@ struct TxnState {
     saved_settings: Option<(HashMap<String, String>, IoContext)>,
 }
 
+/// The settings consulted on every statement, parsed once whenever the
+/// settings change.
+#[derive(Clone, Copy)]
+struct HotSettings {
+    default_isolation: Isolation,
+    synchronous_commit: bool,
+    statement_timeout_ms: u64,
+    idle_in_transaction_timeout_ms: u64,
+}
+
+impl Default for HotSettings {
+    fn default() -> Self {
+        HotSettings {
+            default_isolation: Isolation::ReadCommitted,
+            synchronous_commit: true,
+            statement_timeout_ms: 0,
+            idle_in_transaction_timeout_ms: 0,
+        }
+    }
+}
+
+impl HotSettings {
+    fn of(settings: &HashMap<String, String>) -> HotSettings {
+        let ms = |name: &str| {
+            settings
+                .get(name)
+                .and_then(|v| parse_duration_ms(v))
+                .unwrap_or(0)
+        };
+        HotSettings {
+            default_isolation: settings
+                .get("default_transaction_isolation")
+                .and_then(|v| Isolation::parse(v))
+                .unwrap_or(Isolation::ReadCommitted),
+            synchronous_commit: settings
+                .get("synchronous_commit")
+                .is_none_or(|v| v != "off"),
+            statement_timeout_ms: ms("statement_timeout"),
+            idle_in_transaction_timeout_ms: ms("idle_in_transaction_session_timeout"),
+        }
+    }
+}
+
 /// One client's session: settings, the current transaction, cursors.
 pub struct Session {
     engine: Arc<EngineInner>,
@@ -406,6 +450,7 @@ pub struct Session {
     database: String,
     settings: HashMap<String, String>,
     settings_arc: Arc<HashMap<String, String>>,
+    hot: HotSettings,
     io: IoContext,
     txn: Option<TxnState>,
     cancel: CancelToken,
@@ -718,10 +763,7 @@ impl Session {
     }
 
     fn begin_txn(&mut self, explicit: bool, isolation: Option<Isolation>) {
-        let iso = isolation.unwrap_or_else(|| {
-            Isolation::parse(&self.settings["default_transaction_isolation"])
-                .unwrap_or(Isolation::ReadCommitted)
-        });
+        let iso = isolation.unwrap_or(self.hot.default_isolation);
         self.txn = Some(TxnState {
             id: self.engine.txns.begin(),
             isolation: iso,
@@ -758,10 +800,7 @@ impl Session {
         let Some(mut t) = self.txn.take() else {
             return Ok(());
         };
-        let wait = self
-            .settings
-            .get("synchronous_commit")
-            .is_none_or(|v| v != "off");
+        let wait = self.hot.synchronous_commit;
         self.restore_local_settings(t.saved_settings.take());
         let writes = std::mem::take(&mut *t.writes.lock());
         let result = commit_writes(&self.engine.txns, &self.engine.logs, t.id, &writes, wait).await;
@@ -775,11 +814,7 @@ impl Session {
 
     fn stmt_ctx(&self, params: Vec<Value>, snapshot: u64) -> Arc<StmtCtx> {
         let t = self.txn.as_ref().expect("transaction");
-        let timeout = self
-            .settings
-            .get("statement_timeout")
-            .and_then(|v| parse_duration_ms(v))
-            .unwrap_or(0);
+        let timeout = self.hot.statement_timeout_ms;
         Arc::new(StmtCtx {
             engine: self.engine.clone(),
             txn: t.id,
@@ -1370,11 +1405,8 @@ impl Session {
     /// `idle_in_transaction_session_timeout`, when set (non-zero): how long
     /// the session may sit idle inside a transaction block.
     pub fn idle_in_transaction_timeout(&self) -> Option<Duration> {
-        self.settings
-            .get("idle_in_transaction_session_timeout")
-            .and_then(|v| parse_duration_ms(v))
-            .filter(|ms| *ms > 0)
-            .map(Duration::from_millis)
+        let ms = self.hot.idle_in_transaction_timeout_ms;
+        (ms > 0).then(|| Duration::from_millis(ms))
     }
 
     pub fn txn_status(&self) -> TxnStatus {
@@ -1422,6 +1454,7 @@ impl Session {
             .unwrap_or_else(|| self.settings["default_transaction_isolation"].clone());
         m.insert("transaction_isolation".into(), iso);
         self.settings_arc = Arc::new(m);
+        self.hot = HotSettings::of(&self.settings);
     }
 
     fn set_setting(&mut self, name: &str, value: &str) -> Result<()> {

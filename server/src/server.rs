@@ -265,6 +265,8 @@ async fn serve_connection(
     limited.read_buf = parts.read_buf;
     limited.write_buf = parts.write_buf;
     let mut socket: Socket = Framed::from_parts(limited);
+    // Looked up once, after authentication attached it to the socket.
+    let mut conn: Option<Arc<Connection>> = None;
 
     loop {
         let starting = matches!(
@@ -275,7 +277,13 @@ async fn serve_connection(
         // PostgreSQL's idle_in_transaction_session_timeout: a session that
         // sits in an open transaction block too long is ended.
         let idle_limit = if !starting && socket.transaction_status() != TransactionStatus::Idle {
-            idle_in_transaction_timeout(&socket).await
+            if conn.is_none() {
+                conn = Connection::of(&socket).ok();
+            }
+            match &conn {
+                Some(c) => c.lock().await.session.idle_in_transaction_timeout(),
+                None => None,
+            }
         } else {
             None
         };
@@ -412,13 +420,6 @@ async fn startup_length_plausible(tcp: &TcpStream, direct_tls: bool) -> io::Resu
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-}
-
-/// The session's idle_in_transaction_session_timeout, if set.
-async fn idle_in_transaction_timeout(socket: &Socket) -> Option<Duration> {
-    let conn = Connection::of(socket).ok()?;
-    let state = conn.lock().await;
-    state.session.idle_in_transaction_timeout()
 }
 
 /// Resolves once shutdown was requested (or the server is going away).
