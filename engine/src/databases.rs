@@ -117,7 +117,11 @@ impl State {
     }
 
     fn find(&self, name: &str) -> Option<DatabaseInfo> {
-        self.file().databases.iter().find(|d| d.name == name).cloned()
+        self.file()
+            .databases
+            .iter()
+            .find(|d| d.name == name)
+            .cloned()
     }
 
     fn session_count(&self, oid: u32) -> usize {
@@ -401,7 +405,10 @@ impl Registry {
         let in_use = |n: usize| {
             Error::new(
                 SqlState::OBJECT_IN_USE,
-                format!("database \"{}\" is being accessed by other users", info.name),
+                format!(
+                    "database \"{}\" is being accessed by other users",
+                    info.name
+                ),
             )
             .with_detail(if n == 1 {
                 "There is 1 other session using the database.".to_string()
@@ -422,7 +429,12 @@ impl Registry {
                 return Err(in_use(n));
             }
             state.dropping.push(info.oid);
-            for attachment in state.sessions.get(&info.oid).into_iter().flat_map(|s| s.values()) {
+            for attachment in state
+                .sessions
+                .get(&info.oid)
+                .into_iter()
+                .flat_map(|s| s.values())
+            {
                 attachment.terminated.store(true, Ordering::Release);
                 attachment.cancel.lock().cancel();
                 attachment.notify.notify_waiters();

@@ -4,7 +4,7 @@
 //! FORCE ends them, and removes the database's files; a created database
 //! survives a restart and kill -9 like everything else.
 
-use joltdb_tests::{assert_sqlstate, connect_with, simple_rows, text_row, TestServer};
+use joltdb_tests::{assert_sqlstate, connect_with, simple_rows, text_row, ServerOpts, TestServer};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
@@ -67,7 +67,10 @@ async fn databases_have_their_own_tables_sequences_and_views() {
         )
         .await
         .unwrap();
-    admin.batch_execute("CREATE DATABASE \"Test_B\"").await.unwrap();
+    admin
+        .batch_execute("CREATE DATABASE \"Test_B\"")
+        .await
+        .unwrap();
     assert_sqlstate(
         admin.batch_execute("CREATE DATABASE test_a").await,
         &SqlState::DUPLICATE_DATABASE,
@@ -167,14 +170,26 @@ async fn unknown_databases_and_unsupported_options_are_refused() {
 
     let c = connect_to(&server, "postgres").await;
     assert_eq!(
-        simple_rows(&c, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace")
-            .await,
+        simple_rows(
+            &c,
+            "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"
+        )
+        .await,
         [text_row(&[Some("0")])]
     );
     for (sql, state) in [
-        ("CREATE DATABASE x TEMPLATE joltdb", SqlState::FEATURE_NOT_SUPPORTED),
-        ("CREATE DATABASE x TEMPLATE nosuch", SqlState::UNDEFINED_DATABASE),
-        ("CREATE DATABASE x ENCODING 'LATIN1'", SqlState::FEATURE_NOT_SUPPORTED),
+        (
+            "CREATE DATABASE x TEMPLATE joltdb",
+            SqlState::FEATURE_NOT_SUPPORTED,
+        ),
+        (
+            "CREATE DATABASE x TEMPLATE nosuch",
+            SqlState::UNDEFINED_DATABASE,
+        ),
+        (
+            "CREATE DATABASE x ENCODING 'LATIN1'",
+            SqlState::FEATURE_NOT_SUPPORTED,
+        ),
         ("CREATE DATABASE x OWNER nosuch", SqlState::UNDEFINED_OBJECT),
         ("CREATE DATABASE x foo 1", SqlState::SYNTAX_ERROR),
         ("DROP DATABASE x WITH (foo)", SqlState::SYNTAX_ERROR),
@@ -303,7 +318,9 @@ async fn createdb_privilege_ownership_and_cluster_wide_roles() {
 
     let maker = connect_as(&server, "maker", "maker-pw", "shared").await;
     assert_sqlstate(
-        maker.batch_execute("CREATE DATABASE theirs OWNER plain").await,
+        maker
+            .batch_execute("CREATE DATABASE theirs OWNER plain")
+            .await,
         &SqlState::INSUFFICIENT_PRIVILEGE,
     );
     maker.batch_execute("CREATE DATABASE mine").await.unwrap();
@@ -343,7 +360,10 @@ async fn a_created_database_survives_restart_and_kill9() {
         .batch_execute("CREATE TABLE t (id int PRIMARY KEY)")
         .await
         .unwrap();
-    admin.batch_execute("CREATE DATABASE durable").await.unwrap();
+    admin
+        .batch_execute("CREATE DATABASE durable")
+        .await
+        .unwrap();
     let c = connect_to(&server, "durable").await;
     c.batch_execute(
         "CREATE TABLE t (id serial PRIMARY KEY, v text);
@@ -370,7 +390,10 @@ async fn a_created_database_survives_restart_and_kill9() {
         .await
         .unwrap();
     let admin = server.connect().await;
-    assert_eq!(simple_rows(&admin, "SELECT count(*) FROM t").await, [text_row(&[Some("0")])]);
+    assert_eq!(
+        simple_rows(&admin, "SELECT count(*) FROM t").await,
+        [text_row(&[Some("0")])]
+    );
     // A database created just before a crash is there afterwards.
     admin.batch_execute("CREATE DATABASE late").await.unwrap();
     drop(c);
@@ -441,5 +464,57 @@ async fn backup_and_restore_act_on_the_connected_database() {
     assert_sqlstate(
         admin.simple_query("SELECT * FROM items").await,
         &SqlState::UNDEFINED_TABLE,
+    );
+}
+
+#[tokio::test]
+async fn each_database_archives_its_own_log_for_point_in_time_restore() {
+    let archive = tempfile::tempdir().unwrap();
+    let archive_dir = archive.path().join("arch");
+    let server = TestServer::start(ServerOpts::default().args([
+        "--archive-dir".to_string(),
+        archive_dir.display().to_string(),
+    ]));
+    let admin = server.connect().await;
+    admin.batch_execute("CREATE DATABASE hist").await.unwrap();
+    let c = connect_to(&server, "hist").await;
+    c.batch_execute(
+        "CREATE TABLE t (id int PRIMARY KEY, v text);
+         INSERT INTO t VALUES (1, 'base');",
+    )
+    .await
+    .unwrap();
+    c.batch_execute("BACKUP DATABASE TO 'hist.backup'")
+        .await
+        .unwrap();
+    c.batch_execute("INSERT INTO t VALUES (2, 'wanted')")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let then = chrono::Utc::now()
+        .format("%Y-%m-%d %H:%M:%S%.6f+00")
+        .to_string();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    c.batch_execute("INSERT INTO t VALUES (3, 'too late'); CHECKPOINT")
+        .await
+        .unwrap();
+
+    let oid = simple_rows(&c, "SELECT oid FROM pg_database WHERE datname = 'hist'").await[0][0]
+        .clone()
+        .unwrap();
+    let own = archive_dir.join("databases").join(&oid).join("wal");
+    assert!(own.is_dir(), "{} was not archived to", own.display());
+
+    c.batch_execute(&format!(
+        "RESTORE TABLE t FROM 'hist.backup' AS OF '{then}' AS t_then"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        simple_rows(&c, "SELECT id, v FROM t_then ORDER BY id").await,
+        [
+            text_row(&[Some("1"), Some("base")]),
+            text_row(&[Some("2"), Some("wanted")])
+        ]
     );
 }

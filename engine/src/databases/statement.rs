@@ -272,11 +272,10 @@ fn parse_create(c: &mut Cursor) -> Result<DatabaseStatement> {
             "encoding" => {
                 let e = value.0.to_ascii_lowercase().replace(['-', '_'], "");
                 if !matches!(e.as_str(), "utf8" | "unicode" | "6" | "default") {
-                    return Err(unsupported(format!(
-                        "encoding \"{}\" is not supported",
-                        value.0
-                    ))
-                    .with_detail("joltdb databases use the UTF8 encoding."));
+                    return Err(
+                        unsupported(format!("encoding \"{}\" is not supported", value.0))
+                            .with_detail("joltdb databases use the UTF8 encoding."),
+                    );
                 }
             }
             "tablespace" => {
@@ -296,7 +295,9 @@ fn parse_create(c: &mut Cursor) -> Result<DatabaseStatement> {
             }
             "connection limit" => {
                 if !value.is_default() && value.0 != "-1" {
-                    return Err(unsupported("connection limits per database are not supported"));
+                    return Err(unsupported(
+                        "connection limits per database are not supported",
+                    ));
                 }
             }
             "is_template" => {
@@ -370,7 +371,10 @@ mod tests {
 
     #[test]
     fn parses_create_with_the_usual_options() {
-        assert_eq!(parse_statement("CREATE DATABASE Test_X").unwrap(), create("test_x", None, None));
+        assert_eq!(
+            parse_statement("CREATE DATABASE Test_X").unwrap(),
+            create("test_x", None, None)
+        );
         assert_eq!(
             parse_statement(
                 "create database \"Mixed\" WITH OWNER = alice TEMPLATE template0 \
@@ -390,10 +394,22 @@ mod tests {
     fn refuses_what_it_cannot_honour() {
         let state = |sql: &str| parse_statement(sql).unwrap_err().state;
         assert_eq!(state("create database a foo 1"), SqlState::SYNTAX_ERROR);
-        assert_eq!(state("create database a owner x owner y"), SqlState::SYNTAX_ERROR);
-        assert_eq!(state("create database a encoding 'LATIN1'"), SqlState::FEATURE_NOT_SUPPORTED);
-        assert_eq!(state("create database a tablespace t"), SqlState::UNDEFINED_OBJECT);
-        assert_eq!(state("create database a connection limit 5"), SqlState::FEATURE_NOT_SUPPORTED);
+        assert_eq!(
+            state("create database a owner x owner y"),
+            SqlState::SYNTAX_ERROR
+        );
+        assert_eq!(
+            state("create database a encoding 'LATIN1'"),
+            SqlState::FEATURE_NOT_SUPPORTED
+        );
+        assert_eq!(
+            state("create database a tablespace t"),
+            SqlState::UNDEFINED_OBJECT
+        );
+        assert_eq!(
+            state("create database a connection limit 5"),
+            SqlState::FEATURE_NOT_SUPPORTED
+        );
         assert_eq!(state("create database \"\""), SqlState::SYNTAX_ERROR);
         assert_eq!(state("create database"), SqlState::SYNTAX_ERROR);
     }

@@ -2,8 +2,8 @@
 //! clients query (pg_class, pg_attribute, pg_index, pg_roles, ...).
 
 use super::{
-    oids, Schema, SysCtx, SysTable, INFORMATION_SCHEMA_NAMESPACE,
-    PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE,
+    oids, Schema, SysCtx, SysTable, INFORMATION_SCHEMA_NAMESPACE, PG_CATALOG_NAMESPACE,
+    PUBLIC_NAMESPACE,
 };
 use crate::catalog::{CatalogSnapshot, ForeignKeyAction, IdentityKind, Table, TableDef};
 use crate::types::functions::quote_ident;
