@@ -99,9 +99,8 @@ struct Registry {
     opening: Mutex<()>,
 }
 
-#[derive(Default)]
 struct State {
-    file: Option<RegistryFile>,
+    file: RegistryFile,
     /// Engines opened so far, by database OID.
     engines: HashMap<u32, Engine>,
     /// The sessions connected to each database, by OID.
@@ -112,16 +111,8 @@ struct State {
 }
 
 impl State {
-    fn file(&self) -> &RegistryFile {
-        self.file.as_ref().expect("registry loaded")
-    }
-
     fn find(&self, name: &str) -> Option<DatabaseInfo> {
-        self.file()
-            .databases
-            .iter()
-            .find(|d| d.name == name)
-            .cloned()
+        self.file.databases.iter().find(|d| d.name == name).cloned()
     }
 
     fn session_count(&self, oid: u32) -> usize {
@@ -218,8 +209,11 @@ impl Databases {
             default: default.clone(),
             query_memory_limit: AtomicUsize::new(crate::sql::memory::DEFAULT_QUERY_MEMORY),
             state: Mutex::new(State {
-                file: Some(file),
-                ..State::default()
+                file,
+                engines: HashMap::new(),
+                sessions: HashMap::new(),
+                next_session: 0,
+                dropping: Vec::new(),
             }),
             opening: Mutex::new(()),
         });
@@ -343,7 +337,7 @@ impl Registry {
             name: DEFAULT_DATABASE.into(),
             owner: joltdb_auth::SUPERUSER.into(),
         }];
-        all.extend(self.state.lock().file().databases.iter().cloned());
+        all.extend(self.state.lock().file.databases.iter().cloned());
         all
     }
 
@@ -386,7 +380,7 @@ impl Registry {
                 format!("database \"{name}\" already exists"),
             ));
         }
-        let mut file = state.file().clone();
+        let mut file = state.file.clone();
         file.databases.push(DatabaseInfo {
             oid: file.next_oid,
             name: name.into(),
@@ -394,7 +388,7 @@ impl Registry {
         });
         file.next_oid += 1;
         save_registry(&self.data_dir, &file)?;
-        state.file = Some(file);
+        state.file = file;
         Ok(())
     }
 
@@ -456,10 +450,10 @@ impl Registry {
             let _opening = self.opening.lock();
             let mut state = self.state.lock();
             state.dropping.retain(|o| *o != info.oid);
-            let mut file = state.file().clone();
+            let mut file = state.file.clone();
             file.databases.retain(|d| d.oid != info.oid);
             save_registry(&self.data_dir, &file)?;
-            state.file = Some(file);
+            state.file = file;
             state.engines.remove(&info.oid)
         };
         if let Some(engine) = engine {
