@@ -260,8 +260,11 @@ impl Databases {
         params: &[(String, String)],
     ) -> Result<(Session, DatabaseLease)> {
         let lease = self.attach(database)?;
+        let open = self.registry.state.lock().engines.get(&lease.oid).cloned();
         let engine = if lease.oid == DEFAULT_DATABASE_OID {
             self.registry.default.clone()
+        } else if let Some(engine) = open {
+            engine
         } else {
             let registry = self.registry.clone();
             let oid = lease.oid;
