@@ -1,4 +1,4 @@
-//! The engine's public face: [`Engine`] (one per data directory) and
+//! The engine's public face: [`Engine`] (one per database) and
 //! [`Session`] (one per client connection), through which the server parses,
 //! prepares and runs statements.
 
@@ -40,7 +40,9 @@ pub struct EngineConfig {
     pub backup_dir: Option<PathBuf>,
 }
 
-/// An open database: one per data directory (guarded by a lock file).
+/// An open database: the data directory itself for the default database,
+/// a directory of its own for each other one (see [`crate::databases`]);
+/// each is guarded by a lock file.
 #[derive(Clone)]
 pub struct Engine {
     inner: Arc<EngineInner>,
