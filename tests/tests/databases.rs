@@ -523,3 +523,28 @@ async fn each_database_archives_its_own_log_for_point_in_time_restore() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_data_directory_from_before_databases_keeps_only_joltdb() {
+    let mut server = TestServer::start_default();
+    let c = server.connect().await;
+    c.batch_execute("CREATE TABLE kept (id int PRIMARY KEY); INSERT INTO kept VALUES (1)")
+        .await
+        .unwrap();
+    drop(c);
+    server.stop();
+    // What an earlier joltdb left: no list of databases.
+    std::fs::remove_file(server.data_dir().join("databases.json")).unwrap();
+    server.restart();
+
+    let c = server.connect().await;
+    assert_eq!(names(&c).await, ["joltdb"]);
+    assert_eq!(
+        simple_rows(&c, "SELECT id FROM kept").await,
+        [text_row(&[Some("1")])]
+    );
+    let (code, _) = connect_failure(&server, "postgres").await;
+    assert_eq!(code, "3D000");
+    c.batch_execute("CREATE DATABASE postgres").await.unwrap();
+    connect_to(&server, "postgres").await;
+}
