@@ -61,6 +61,9 @@ pub struct EngineInner {
     pub query_memory_limit: std::sync::atomic::AtomicUsize,
     /// When this engine was opened (pg_postmaster_start_time).
     pub started: chrono::DateTime<chrono::Utc>,
+    /// Which database of the data directory this engine is, once the
+    /// server's list of databases has taken it in.
+    pub(crate) database: std::sync::OnceLock<crate::databases::Membership>,
     _lock: File,
 }
 
@@ -140,6 +143,16 @@ impl EngineInner {
     }
 
     pub fn open(config: &EngineConfig) -> Result<Arc<EngineInner>> {
+        Self::open_with_roles(config, None)
+    }
+
+    /// Opens the data directory; with `roles`, uses that role store
+    /// instead of the directory's own (the databases of one server share
+    /// their roles).
+    pub(crate) fn open_with_roles(
+        config: &EngineConfig,
+        roles: Option<joltdb_auth::RoleStore>,
+    ) -> Result<Arc<EngineInner>> {
         let dir = &config.data_dir;
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::io(format!("creating data directory {}", dir.display()), e))?;
@@ -202,7 +215,10 @@ impl EngineInner {
             tables,
             sequences,
         };
-        let roles = crate::acl::open_roles(dir)?;
+        let roles = match roles {
+            Some(shared) => shared,
+            None => crate::acl::open_roles(dir)?,
+        };
         let engine = EngineInner {
             roles,
             query_memory_limit: std::sync::atomic::AtomicUsize::new(
@@ -220,6 +236,7 @@ impl EngineInner {
                 .clone()
                 .unwrap_or_else(|| dir.join("backups")),
             started: chrono::Utc::now(),
+            database: std::sync::OnceLock::new(),
             _lock: lock,
         };
         engine.recover()?;

@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod catalog_log;
 pub mod checkpoint;
 mod chunkfile;
+pub mod databases;
 pub mod engine;
 pub mod error;
 mod pitr;
@@ -24,6 +25,7 @@ pub mod types;
 pub mod wal;
 
 pub use checkpoint::{CheckpointInfo, CheckpointSettings, RecoveryStats};
+pub use databases::{DatabaseLease, Databases};
 pub use error::{Error, Result, SqlState};
 pub use session::{
     CancelToken, Column, CommandComplete, CopyIn, CopyOut, Cursor, Engine, EngineConfig, Notice,

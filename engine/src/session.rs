@@ -1,4 +1,4 @@
-//! The engine's public face: [`Engine`] (one per data directory) and
+//! The engine's public face: [`Engine`] (one per database) and
 //! [`Session`] (one per client connection), through which the server parses,
 //! prepares and runs statements.
 
@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 mod copy;
 pub use copy::{CopyIn, CopyOut};
 mod authz;
+mod databases;
 
 /// How to open a data directory.
 #[derive(Clone, Debug)]
@@ -39,7 +40,9 @@ pub struct EngineConfig {
     pub backup_dir: Option<PathBuf>,
 }
 
-/// An open database: one per data directory (guarded by a lock file).
+/// An open database: the data directory itself for the default database,
+/// a directory of its own for each other one (see [`crate::databases`]);
+/// each is guarded by a lock file.
 #[derive(Clone)]
 pub struct Engine {
     inner: Arc<EngineInner>,
@@ -50,10 +53,23 @@ impl Engine {
     /// recovers from the partition logs. Fails if another process holds the
     /// directory.
     pub fn open(config: EngineConfig) -> Result<Engine> {
-        let inner = EngineInner::open(&config)?;
+        Self::open_with_roles(config, None)
+    }
+
+    /// [`Engine::open`], using `roles` instead of the directory's own role
+    /// store when given.
+    pub(crate) fn open_with_roles(
+        config: EngineConfig,
+        roles: Option<joltdb_auth::RoleStore>,
+    ) -> Result<Engine> {
+        let inner = EngineInner::open_with_roles(&config, roles)?;
         inner.start_vacuum();
         crate::checkpoint::start(&inner);
         Ok(Engine { inner })
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<EngineInner> {
+        &self.inner
     }
 
     /// Takes a checkpoint now (and archives the log, if configured).
@@ -1098,6 +1114,7 @@ impl Session {
                 Ok(dropped("DROP INDEX", "index", missing))
             }
             Command::Backup(stmt) => self.run_backup(stmt, bound).await,
+            Command::Database(stmt) => self.run_database_statement(stmt).await,
             Command::Query(_) => self.run_query(bound, params),
             Command::CopyFrom(_) => Ok(Output::CopyIn(self.start_copy_in(bound)?)),
             Command::CopyTo { .. } => Ok(Output::CopyOut(self.start_copy_out(bound, params)?)),

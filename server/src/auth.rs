@@ -13,7 +13,7 @@ use crate::hba::{self, Hba, Method};
 use async_trait::async_trait;
 use futures::Sink;
 use joltdb_auth::RoleStore;
-use joltdb_engine::Engine;
+use joltdb_engine::Databases;
 use pgwire::api::auth::cleartext::CleartextPasswordAuth;
 use pgwire::api::auth::mechanism::AuthMechanismFactory;
 use pgwire::api::auth::sasl::scram::{ScramAuth, ScramSecret};
@@ -57,7 +57,7 @@ pub struct Startup {
     cleartext: CleartextPasswordAuth<RoleSource>,
     policy: AccessPolicy,
     backoff: LoginBackoff,
-    engine: Engine,
+    databases: Databases,
     roles: Arc<RoleStore>,
     cancels: Arc<CancelRegistry>,
 }
@@ -65,7 +65,7 @@ pub struct Startup {
 impl Startup {
     /// `tls_cert_pem` is the server certificate chain when TLS is on.
     pub fn new(
-        engine: Engine,
+        databases: Databases,
         roles: Arc<RoleStore>,
         cancels: Arc<CancelRegistry>,
         policy: AccessPolicy,
@@ -98,7 +98,7 @@ impl Startup {
             cleartext: CleartextPasswordAuth::new(source),
             policy,
             backoff: LoginBackoff::default(),
-            engine,
+            databases,
             roles,
             cancels,
         }
@@ -250,10 +250,12 @@ impl Startup {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
 
-        let session = self
-            .engine
-            .new_session(&user, &database, &params)
+        let (session, lease) = self
+            .databases
+            .connect(&user, &database, &params)
+            .await
             .map_err(|e| PgWireError::UserError(Box::new(error_info(&e, "FATAL"))))?;
+        client.session_extensions().insert(lease);
         let token = session.cancel_token();
         let mut reported = session.startup_parameters();
         add_default_parameters(&mut reported, &user, role.superuser);

@@ -14,7 +14,7 @@ use crate::limit::MessageLimit;
 use crate::tls::Tls;
 use futures::{FutureExt, SinkExt, StreamExt};
 use joltdb_auth::Bootstrap;
-use joltdb_engine::{Engine, EngineConfig};
+use joltdb_engine::{DatabaseLease, Databases, EngineConfig};
 use pgwire::api::{ClientInfo, PgWireConnectionState};
 use pgwire::error::{ErrorInfo, PgWireError};
 use pgwire::messages::response::TransactionStatus;
@@ -83,12 +83,12 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
         backup_dir: args.backup_dir.clone(),
     };
     tracing::info!(data_dir = %config.data_dir.display(), "opening database");
-    let engine = tokio::task::spawn_blocking(move || Engine::open(config))
+    let databases = tokio::task::spawn_blocking(move || Databases::open(config))
         .await
         .map_err(|e| ServerError::Engine(joltdb_engine::Error::internal(e.to_string())))??;
 
-    engine.set_query_memory_limit((args.query_memory_mb as usize) << 20);
-    let roles = Arc::new(engine.roles().clone());
+    databases.set_query_memory_limit((args.query_memory_mb as usize) << 20);
+    let roles = Arc::new(databases.roles().clone());
     let password = std::env::var("JOLTDB_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty());
@@ -129,7 +129,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
     let cancels = Arc::new(CancelRegistry::default());
     let handlers = Arc::new(Handlers {
         startup: Arc::new(Startup::new(
-            engine.clone(),
+            databases.clone(),
             roles,
             cancels.clone(),
             policy,
@@ -185,7 +185,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
             while connections.join_next().await.is_some() {}
         }
     }
-    engine.shutdown().await;
+    databases.shutdown().await;
     tracing::info!("shut down");
     Ok(())
 }
@@ -267,6 +267,9 @@ async fn serve_connection(
     let mut socket: Socket = Framed::from_parts(limited);
     // Looked up once, after authentication attached it to the socket.
     let mut conn: Option<Arc<Connection>> = None;
+    // Set once the session is open: ends the connection when its database
+    // is dropped with FORCE.
+    let mut lease: Option<Arc<DatabaseLease>> = None;
 
     loop {
         let starting = matches!(
@@ -293,6 +296,15 @@ async fn serve_connection(
                 None => std::future::pending().await,
             }
         };
+        if lease.is_none() && !starting {
+            lease = socket.session_extensions().get::<DatabaseLease>();
+        }
+        let database_dropped = async {
+            match &lease {
+                Some(lease) => lease.terminated().await,
+                None => std::future::pending().await,
+            }
+        };
         let message = tokio::select! {
             biased;
             _ = stop_requested(&mut shutdown) => {
@@ -303,6 +315,14 @@ async fn serve_connection(
                     )
                     .await;
                 }
+                break;
+            }
+            _ = database_dropped => {
+                send_fatal(
+                    &mut socket,
+                    fatal("57P01", "terminating connection due to administrator command"),
+                )
+                .await;
                 break;
             }
             _ = &mut deadline, if starting => {

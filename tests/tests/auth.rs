@@ -75,6 +75,9 @@ async fn hba_rules_allow_reject_and_refuse() {
     let server = TestServer::start(
         ServerOpts::default().args(["--hba".to_owned(), hba.display().to_string()]),
     );
+    let admin = server.connect().await;
+    admin.batch_execute("CREATE DATABASE other").await.unwrap();
+    admin.batch_execute("CREATE DATABASE dev").await.unwrap();
 
     let mut cfg = server.config();
     cfg.dbname("other");

@@ -17,6 +17,9 @@ pub enum Parsed {
     Copy(Box<super::copy::CopyStatement>),
     /// BACKUP, RESTORE, SHOW BACKUP, VERIFY BACKUP.
     Backup(Box<crate::backup::BackupStatement>),
+    /// CREATE DATABASE, DROP DATABASE (PostgreSQL's options, which
+    /// sqlparser does not know).
+    Database(Box<crate::databases::DatabaseStatement>),
 }
 
 /// Maximum nesting sqlparser may recurse into before giving up (protects
@@ -149,6 +152,9 @@ pub fn parse_one(full: &str, offset: usize, text: &str) -> Result<Parsed> {
             return Ok(Parsed::Backup(Box::new(crate::backup::parse_statement(
                 text,
             )?)))
+        }
+        Some("create") | Some("drop") if w.get(1).is_some_and(|x| x == "database") => {
+            return crate::databases::parse_statement(text).map(|d| Parsed::Database(Box::new(d)))
         }
         Some("show") if w.get(1).is_some_and(|x| x == "backup") => {
             return Ok(Parsed::Backup(Box::new(crate::backup::parse_statement(

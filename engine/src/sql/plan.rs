@@ -434,6 +434,8 @@ pub enum Command {
     NoOp(&'static str),
     /// BACKUP, RESTORE, SHOW BACKUP, VERIFY BACKUP.
     Backup(Box<crate::backup::BackupStatement>),
+    /// CREATE DATABASE, DROP DATABASE.
+    Database(Box<crate::databases::DatabaseStatement>),
     /// Role and privilege statements.
     Role(super::roles::RoleCommand),
 }

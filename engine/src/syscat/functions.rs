@@ -585,9 +585,10 @@ pub fn eval(f: CatalogFunc, args: &[Value], ctx: &StmtCtx) -> Result<Value> {
         }
         F::HasDatabasePrivilege => {
             let (target, privs) = privilege_args(args);
+            let databases = crate::databases::all_of(&ctx.engine, &ctx.database);
             let exists = match target {
-                Value::Text(name) => *name == ctx.database,
-                v => oid_arg(v) == Some(super::DATABASE_OID),
+                Value::Text(name) => databases.iter().any(|d| d.name == **name),
+                v => oid_arg(v).is_some_and(|oid| databases.iter().any(|d| d.oid == oid)),
             };
             if !exists {
                 return Err(Error::new(

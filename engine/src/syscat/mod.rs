@@ -133,6 +133,8 @@ pub struct SysCtx {
     pub user: String,
     pub database: String,
     pub settings: Arc<HashMap<String, String>>,
+    /// Every database of the data directory (see [`crate::databases`]).
+    pub databases: Vec<crate::databases::DatabaseInfo>,
 }
 
 /// A role as the catalogs show it: the role store's role and its OID.
@@ -164,7 +166,16 @@ impl SysCtx {
             user: ctx.user.clone(),
             database: ctx.database.clone(),
             settings: ctx.settings.clone(),
+            databases: crate::databases::all_of(&ctx.engine, &ctx.database),
         }
+    }
+
+    /// The OID of the database the session is connected to.
+    pub fn database_oid(&self) -> u32 {
+        self.databases
+            .iter()
+            .find(|d| d.name == self.database)
+            .map_or(DATABASE_OID, |d| d.oid)
     }
 
     pub fn role_name(&self, oid: u32) -> Option<&str> {

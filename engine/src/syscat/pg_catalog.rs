@@ -2,8 +2,8 @@
 //! clients query (pg_class, pg_attribute, pg_index, pg_roles, ...).
 
 use super::{
-    oids, Schema, SysCtx, SysTable, DATABASE_OID, INFORMATION_SCHEMA_NAMESPACE,
-    PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE,
+    oids, Schema, SysCtx, SysTable, INFORMATION_SCHEMA_NAMESPACE, PG_CATALOG_NAMESPACE,
+    PUBLIC_NAMESPACE,
 };
 use crate::catalog::{CatalogSnapshot, ForeignKeyAction, IdentityKind, Table, TableDef};
 use crate::types::functions::quote_ident;
@@ -905,19 +905,23 @@ fn pg_collation(_ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
 }
 
 fn pg_database(ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
-    vec![me
-        .row()
-        .set("oid", o(DATABASE_OID))
-        .set("datname", t(&ctx.database))
-        .set("datdba", o(super::BOOTSTRAP_SUPERUSER_OID))
-        .set("encoding", i4(UTF8_ENCODING as i64))
-        .set("datlocprovider", t("c"))
-        .set("datallowconn", b(true))
-        .set("datconnlimit", i4(-1))
-        .set("dattablespace", o(DEFAULT_TABLESPACE))
-        .set("datcollate", t("C"))
-        .set("datctype", t("C"))
-        .build()]
+    ctx.databases
+        .iter()
+        .map(|d| {
+            me.row()
+                .set("oid", o(d.oid))
+                .set("datname", t(&d.name))
+                .set("datdba", o(oids::role(&d.owner)))
+                .set("encoding", i4(UTF8_ENCODING as i64))
+                .set("datlocprovider", t("c"))
+                .set("datallowconn", b(true))
+                .set("datconnlimit", i4(-1))
+                .set("dattablespace", o(DEFAULT_TABLESPACE))
+                .set("datcollate", t("C"))
+                .set("datctype", t("C"))
+                .build()
+        })
+        .collect()
 }
 
 /// The attributes PostgreSQL gives its bootstrap superuser (CREATEROLE,
@@ -1126,7 +1130,7 @@ fn pg_tablespace(_ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
 fn pg_stat_activity(ctx: &SysCtx, me: &SysTable) -> Vec<Row> {
     vec![me
         .row()
-        .set("datid", o(DATABASE_OID))
+        .set("datid", o(ctx.database_oid()))
         .set("datname", t(&ctx.database))
         .set("pid", i4(std::process::id() as i64))
         .set("usesysid", o(oids::role(&ctx.user)))

@@ -275,6 +275,7 @@ impl<'a> Binder<'a> {
         let (command, columns) = match stmt {
             Parsed::NoOp(tag) => (Command::NoOp(tag), vec![]),
             Parsed::Backup(b) => (Command::Backup(b.clone()), crate::backup::result_columns(b)),
+            Parsed::Database(d) => (Command::Database(d.clone()), vec![]),
             Parsed::Sql(s) => self.bind_statement(s)?,
             Parsed::Copy(c) => (self.bind_copy(c)?, vec![]),
         };
