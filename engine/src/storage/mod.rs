@@ -10,7 +10,7 @@ pub mod codec;
 
 use crate::catalog::{IndexDef, TableDef};
 use crate::error::{Error, Result, SqlState};
-use crate::types::keys::{encode_key, partition_hash};
+use crate::types::keys::{encode_columns, encode_key, partition_hash, partition_hash_of_key};
 use crate::types::{Row, Value};
 use parking_lot::RwLock;
 use smallvec::SmallVec;
@@ -317,9 +317,17 @@ impl TableStore {
 
     /// The row key and partition of a row with a primary key.
     pub fn place_existing(&self, def: &TableDef, row: &[Value]) -> (Key, u16) {
-        let pk: Vec<Value> = def.primary_key.iter().map(|&c| row[c].clone()).collect();
-        let part_vals: Vec<Value> = def.partition_key.iter().map(|&c| row[c].clone()).collect();
-        (key_of(&pk), self.partition_for(&part_vals))
+        let mut key = Vec::with_capacity(16);
+        encode_columns(row, &def.primary_key, &mut key);
+        let hash = if def.partition_key == def.primary_key {
+            partition_hash_of_key(&key)
+        } else {
+            let mut part = Vec::with_capacity(16);
+            encode_columns(row, &def.partition_key, &mut part);
+            partition_hash_of_key(&part)
+        };
+        let partition = (hash % self.partitions.len() as u64) as u16;
+        (key_from_vec(key), partition)
     }
 
     pub fn partition_for(&self, partition_key: &[Value]) -> u16 {
@@ -955,6 +963,27 @@ mod tests {
         drop(map);
         assert_eq!(store.get(0, &key1, 5, 0).unwrap()[1], Value::Int4(11));
         assert_eq!(store.indexes()[0].entries.read().len(), 1);
+    }
+
+    #[test]
+    fn a_rows_place_is_its_key_and_its_partition_keys_hash() {
+        let (mut def, _) = table();
+        let store = TableStore::new(&def, 7);
+        let place = |def: &TableDef, row: &[Value]| {
+            let pk: Vec<Value> = def.primary_key.iter().map(|&c| row[c].clone()).collect();
+            let part: Vec<Value> = def.partition_key.iter().map(|&c| row[c].clone()).collect();
+            (key_of(&pk), store.partition_for(&part))
+        };
+        for id in 0..50 {
+            let row = vec![Value::Int4(id), Value::Int4(1000 - id)];
+            assert_eq!(store.place_existing(&def, &row), place(&def, &row));
+            def.partition_key = vec![1];
+            assert_eq!(store.place_existing(&def, &row), place(&def, &row));
+            def.primary_key = vec![1, 0];
+            assert_eq!(store.place_existing(&def, &row), place(&def, &row));
+            def.primary_key = vec![0];
+            def.partition_key = vec![0];
+        }
     }
 
     #[test]
