@@ -11,16 +11,20 @@ use crate::engine::EngineInner;
 use crate::error::{Error, Result, SqlState};
 use crate::storage::codec::{encode_row, put_bytes, put_u32};
 use crate::storage::{Key, Ts};
-use crate::types::Row;
+use crate::types::Value;
 use std::io::BufWriter;
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 
 /// Raw size at which a row chunk is written out.
 const CHUNK_BYTES: usize = 1 << 20;
-/// Rows read per partition lock acquisition.
+/// Row slots read per partition lock acquisition.
 const SCAN_BATCH: usize = 1024;
+/// Full chunks queued for the writer thread.
+const CHUNKS_IN_FLIGHT: usize = 2;
+/// The writer thread's nice value (0 is normal, 19 the lowest priority).
+const BACKGROUND_NICE: i32 = 10;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct BackupOptions {
@@ -42,44 +46,6 @@ pub struct BackupSummary {
     pub tables: usize,
     pub rows: u64,
     pub bytes: u64,
-}
-
-/// Calls `f` for every row of `table` visible at `snap`, a batch at a time
-/// so writers are held up for one batch at most.
-fn for_each_row(
-    table: &Table,
-    snap: Ts,
-    mut f: impl FnMut(&Key, &Arc<Row>) -> Result<()>,
-) -> Result<()> {
-    let mut batch = Vec::with_capacity(SCAN_BATCH);
-    for p in 0..table.store.partition_count() {
-        let mut from: Option<Key> = None;
-        loop {
-            batch.clear();
-            let lower = match &from {
-                Some(k) => Bound::Included(&k[..]),
-                None => Bound::Unbounded,
-            };
-            // Transaction id 0 owns no intents: only committed rows count.
-            let next = table.store.scan_batch(
-                p as u16,
-                lower,
-                Bound::Unbounded,
-                snap,
-                0,
-                SCAN_BATCH,
-                &mut batch,
-            );
-            for (k, row) in &batch {
-                f(k, row)?;
-            }
-            match next {
-                Some(k) => from = Some(k),
-                None => break,
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Backs up `tables` (every table when `None`) to `dest`, which must not
@@ -209,24 +175,6 @@ pub fn take_backup(
     Ok(summary)
 }
 
-fn flush_chunk<W: std::io::Write>(
-    buf: &mut Vec<u8>,
-    in_chunk: &mut u32,
-    w: &mut BackupWriter<W>,
-    chunks: &mut u64,
-) -> Result<()> {
-    if *in_chunk == 0 {
-        return Ok(());
-    }
-    // The row count sits after the table index at the chunk's start.
-    buf[4..8].copy_from_slice(&in_chunk.to_le_bytes());
-    w.frame(FrameKind::Chunk, buf)?;
-    *chunks += 1;
-    buf.clear();
-    *in_chunk = 0;
-    Ok(())
-}
-
 /// Opens the temporary file a backup is written to, holding an exclusive
 /// lock on it for as long as the backup runs: start-up clean-up
 /// ([`super::remove_stale_partials`]) removes only files nobody holds, and
@@ -282,32 +230,36 @@ fn write_file(
         opts.passphrase.as_deref(),
     )?;
     w.manifest(manifest)?;
-    let mut chunks = 0u64;
-    let mut total = 0u64;
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + 4096);
-    for (ti, table) in tables.iter().enumerate() {
-        let mut in_chunk = 0u32;
-        let mut written = 0u64;
-        for_each_row(table, snap, |key, row| {
-            if in_chunk == 0 {
-                put_u32(&mut buf, ti as u32);
-                put_u32(&mut buf, 0);
+    // The scan fills chunks; another thread compresses, seals and writes
+    // them. It runs at a low CPU priority, and the bounded queue between
+    // the two paces the scan to it, so a backup yields the CPUs to
+    // transactions when they are busy. The scan itself keeps the normal
+    // priority: it holds a partition's lock for one batch at a time, and a
+    // thread holding a lock should not wait long for a CPU.
+    let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
+    let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+    let (scanned, written) = std::thread::scope(|s| {
+        let writer = s.spawn(move || -> Result<_> {
+            lower_thread_priority();
+            let mut chunks = 0u64;
+            for mut raw in full_rx {
+                w.frame(FrameKind::Chunk, &raw)?;
+                chunks += 1;
+                raw.clear();
+                // The scan may have finished and gone: nothing to recycle.
+                let _ = free_tx.send(raw);
             }
-            put_bytes(&mut buf, key);
-            encode_row(row, &mut buf);
-            in_chunk += 1;
-            written += 1;
-            if buf.len() >= CHUNK_BYTES {
-                flush_chunk(&mut buf, &mut in_chunk, &mut w, &mut chunks)?;
-            }
-            Ok(())
-        })?;
-        flush_chunk(&mut buf, &mut in_chunk, &mut w, &mut chunks)?;
-        if written != manifest.tables[ti].rows {
-            return Err(Error::internal("backup snapshot changed while being read"));
-        }
-        total += written;
-    }
+            Ok((w, chunks))
+        });
+        let scanned = scan_tables(tables, snap, manifest, full_tx, free_rx);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(Error::internal("backup writer thread failed")));
+        (scanned, written)
+    });
+    // A writer that failed stops the scan; its error is the one to report.
+    let (mut w, chunks) = written?;
+    let total = scanned?;
     w.end(EndMarker {
         chunks,
         rows: total,
@@ -324,4 +276,115 @@ fn write_file(
         rows: total,
         bytes,
     })
+}
+
+/// Encodes every row of `tables` visible at `snap` into chunks (straight
+/// from the stored versions, under the partition's read lock, a batch of
+/// rows at a time) and sends each full chunk to the writer. Returns the
+/// number of rows.
+fn scan_tables(
+    tables: &[Arc<Table>],
+    snap: Ts,
+    manifest: &Manifest,
+    out: mpsc::SyncSender<Vec<u8>>,
+    recycled: mpsc::Receiver<Vec<u8>>,
+) -> Result<u64> {
+    let mut chunk = ChunkBuilder {
+        buf: Vec::with_capacity(CHUNK_BYTES + (64 << 10)),
+        rows: 0,
+        out,
+        recycled,
+    };
+    let mut total = 0u64;
+    for (ti, table) in tables.iter().enumerate() {
+        let mut written = 0u64;
+        for partition in &table.store.partitions {
+            let mut from: Option<Key> = None;
+            loop {
+                let next = {
+                    let map = partition.read();
+                    let lower = from.as_deref().map_or(Bound::Unbounded, Bound::Included);
+                    let mut next = None;
+                    for (seen, (key, slot)) in
+                        map.range::<[u8], _>((lower, Bound::Unbounded)).enumerate()
+                    {
+                        if seen >= SCAN_BATCH || chunk.buf.len() >= CHUNK_BYTES {
+                            next = Some(key.clone());
+                            break;
+                        }
+                        // Transaction id 0 owns no intents: only committed
+                        // rows count.
+                        if let Some(row) = slot.visible(snap, 0) {
+                            chunk.push(ti as u32, key, row);
+                            written += 1;
+                        }
+                    }
+                    next
+                };
+                // Sending may wait for the writer: never with a lock held.
+                if chunk.buf.len() >= CHUNK_BYTES {
+                    chunk.send()?;
+                }
+                match next {
+                    Some(k) => from = Some(k),
+                    None => break,
+                }
+            }
+        }
+        // A chunk holds the rows of one table.
+        chunk.send()?;
+        if written != manifest.tables[ti].rows {
+            return Err(Error::internal("backup snapshot changed while being read"));
+        }
+        total += written;
+    }
+    Ok(total)
+}
+
+/// The row chunk being filled: `u32` manifest table index, `u32` row
+/// count, then per row its key (length-prefixed) and its encoding.
+struct ChunkBuilder {
+    buf: Vec<u8>,
+    rows: u32,
+    out: mpsc::SyncSender<Vec<u8>>,
+    recycled: mpsc::Receiver<Vec<u8>>,
+}
+
+impl ChunkBuilder {
+    fn push(&mut self, table: u32, key: &[u8], row: &[Value]) {
+        if self.rows == 0 {
+            put_u32(&mut self.buf, table);
+            put_u32(&mut self.buf, 0);
+        }
+        put_bytes(&mut self.buf, key);
+        encode_row(row, &mut self.buf);
+        self.rows += 1;
+    }
+
+    fn send(&mut self) -> Result<()> {
+        if self.rows == 0 {
+            return Ok(());
+        }
+        // The row count sits after the table index at the chunk's start.
+        self.buf[4..8].copy_from_slice(&self.rows.to_le_bytes());
+        let next = self
+            .recycled
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(self.buf.capacity()));
+        let full = std::mem::replace(&mut self.buf, next);
+        self.rows = 0;
+        self.out
+            .send(full)
+            .map_err(|_| Error::internal("backup writer stopped"))
+    }
+}
+
+/// Lowers the calling thread's CPU priority (raises its nice value), so it
+/// runs on CPU time that transactions leave over. Best effort: a failure
+/// leaves the priority as it was.
+fn lower_thread_priority() {
+    let tid = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), BACKGROUND_NICE) {
+        tracing::debug!("could not lower the backup writer's priority: {e}");
+    }
 }

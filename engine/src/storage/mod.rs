@@ -10,7 +10,7 @@ pub mod codec;
 
 use crate::catalog::{IndexDef, TableDef};
 use crate::error::{Error, Result, SqlState};
-use crate::types::keys::{encode_key, partition_hash};
+use crate::types::keys::{encode_key, partition_hash, partition_hash_of_key};
 use crate::types::{Row, Value};
 use parking_lot::RwLock;
 use std::collections::btree_map::Entry;
@@ -267,6 +267,12 @@ impl TableStore {
 
     pub fn partition_for(&self, partition_key: &[Value]) -> u16 {
         (partition_hash(partition_key) % self.partitions.len() as u64) as u16
+    }
+
+    /// [`TableStore::partition_for`] of a partition key given in its key
+    /// encoding (the row key, when the partition key is the primary key).
+    pub fn partition_for_key(&self, encoded: &[u8]) -> u16 {
+        (partition_hash_of_key(encoded) % self.partitions.len() as u64) as u16
     }
 
     pub fn get(&self, partition: u16, key: &[u8], snap: Ts, txn: TxnId) -> Option<Arc<Row>> {

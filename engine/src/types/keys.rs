@@ -187,8 +187,13 @@ fn encode_numeric(d: &Decimal, out: &mut Vec<u8>) {
 pub fn partition_hash(values: &[Value]) -> u64 {
     let mut buf = Vec::with_capacity(32);
     encode_key(values, &mut buf);
+    partition_hash_of_key(&buf)
+}
+
+/// [`partition_hash`] of values given in their key encoding.
+pub fn partition_hash_of_key(encoded: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in buf {
+    for &b in encoded {
         h ^= b as u64;
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
