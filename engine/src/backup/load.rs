@@ -126,11 +126,12 @@ enum Placement {
     Columns(Vec<usize>),
 }
 
-/// The rows of one table gathered per partition, in the order read.
+/// The rows of one table gathered per partition, in the order read, as
+/// the slots they become.
 struct TableLoad {
     placement: Placement,
     primary_key: Vec<usize>,
-    partitions: Vec<Vec<(Key, Arc<Row>)>>,
+    partitions: Vec<Vec<(Key, Slot)>>,
 }
 
 impl TableLoad {
@@ -245,7 +246,8 @@ pub(crate) fn load_rows<R: Read + Send>(
                 if let Some(log) = log.as_deref_mut() {
                     log.add_encoded(partition, target.def.oid, key, &raw[decoded.encoded])?;
                 }
-                load.partitions[partition as usize].push((key.into(), Arc::new(decoded.row)));
+                load.partitions[partition as usize]
+                    .push((key.into(), committed_slot(Arc::new(decoded.row))));
                 target.rows += 1;
             }
         }
@@ -256,9 +258,9 @@ pub(crate) fn load_rows<R: Read + Send>(
     Ok(())
 }
 
-/// Puts the gathered rows of each partition into an empty store as
-/// committed rows, and builds its indexes from them.
-fn fill_store(store: &TableStore, partitions: Vec<Vec<(Key, Arc<Row>)>>) {
+/// Puts the gathered rows of each partition into an empty store, and
+/// builds its indexes from them.
+fn fill_store(store: &TableStore, partitions: Vec<Vec<(Key, Slot)>>) {
     let indexes = store.indexes();
     let mut index_entries: Vec<Vec<((Key, Key), u16)>> = indexes
         .iter()
@@ -266,15 +268,16 @@ fn fill_store(store: &TableStore, partitions: Vec<Vec<(Key, Arc<Row>)>>) {
         .collect();
     for (p, rows) in partitions.into_iter().enumerate() {
         for (index, entries) in indexes.iter().zip(&mut index_entries) {
-            entries.extend(
-                rows.iter()
-                    .map(|(key, row)| ((index.key_of(row), key.clone()), p as u16)),
-            );
+            entries.extend(rows.iter().flat_map(|(key, slot)| {
+                slot.versions
+                    .iter()
+                    .filter_map(|v| v.row.as_ref())
+                    .map(|row| ((index.key_of(row), key.clone()), p as u16))
+            }));
         }
-        let map: PartitionMap = rows
-            .into_iter()
-            .map(|(key, row)| (key, committed_slot(row)))
-            .collect();
+        // Collecting a vector into a map sorts it in place (one pass over
+        // rows already in key order) and builds the tree bottom-up.
+        let map: PartitionMap = rows.into_iter().collect();
         *store.partitions[p].write() = map;
     }
     for (index, entries) in indexes.iter().zip(index_entries) {
