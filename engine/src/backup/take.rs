@@ -10,17 +10,23 @@ use crate::catalog::Table;
 use crate::engine::EngineInner;
 use crate::error::{Error, Result, SqlState};
 use crate::storage::codec::{encode_row, put_bytes, put_u32};
-use crate::storage::{Key, Ts};
+use crate::storage::{Key, PartitionMap, Ts};
 use crate::types::{Row, Value};
+use parking_lot::{Mutex, RwLock};
 use std::io::BufWriter;
 use std::ops::Bound;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 
 /// Raw size at which a row chunk is written out.
 const CHUNK_BYTES: usize = 1 << 20;
 /// Row slots read per partition lock acquisition.
 const SCAN_BATCH: usize = 1024;
+/// Row slots counted per partition lock acquisition.
+const COUNT_BATCH: usize = 4096;
+/// Threads that scan partitions at once.
+const SCAN_THREADS: usize = 2;
 /// Full chunks queued for the writer thread.
 const CHUNKS_IN_FLIGHT: usize = 2;
 /// The writer thread's nice value (0 is normal, 19 the lowest priority).
@@ -95,11 +101,12 @@ pub fn take_backup(
             });
         }
     }
+    let counts = count_rows(&chosen, snapshot.ts)?;
     let mut entries = Vec::with_capacity(chosen.len());
     for t in &chosen {
         entries.push(TableEntry {
             def: (*t.def).clone(),
-            rows: t.store.count_visible(snapshot.ts),
+            rows: counts[entries.len()],
         });
     }
     let roles = match tables {
@@ -237,8 +244,9 @@ fn write_file(
     // priority: it holds a partition's lock for one batch at a time, and a
     // thread holding a lock should not wait long for a CPU.
     let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
-    let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+    let spare: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
     let (scanned, written) = std::thread::scope(|s| {
+        let spare = &spare;
         let writer = s.spawn(move || -> Result<_> {
             lower_thread_priority();
             let mut chunks = 0u64;
@@ -246,12 +254,11 @@ fn write_file(
                 w.frame(FrameKind::Chunk, &raw)?;
                 chunks += 1;
                 raw.clear();
-                // The scan may have finished and gone: nothing to recycle.
-                let _ = free_tx.send(raw);
+                spare.lock().push(raw);
             }
             Ok((w, chunks))
         });
-        let scanned = scan_tables(tables, snap, manifest, full_tx, free_rx);
+        let scanned = scan_tables(tables, snap, manifest, full_tx, spare);
         let written = writer
             .join()
             .unwrap_or_else(|_| Err(Error::internal("backup writer thread failed")));
@@ -278,76 +285,152 @@ fn write_file(
     })
 }
 
+/// Runs `f` on every (table, partition) pair of `tables`, on up to
+/// [`SCAN_THREADS`] threads: scanning memory is bound by its latency,
+/// which threads on separate CPUs overlap.
+fn for_each_partition<T: Send>(
+    tables: &[Arc<Table>],
+    f: impl Fn(usize, &RwLock<PartitionMap>) -> Result<T> + Sync,
+) -> Result<Vec<(usize, T)>> {
+    let items: Vec<(usize, &RwLock<PartitionMap>)> = tables
+        .iter()
+        .enumerate()
+        .flat_map(|(ti, t)| t.store.partitions.iter().map(move |p| (ti, p)))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let work = || -> Result<Vec<(usize, T)>> {
+        let mut done = Vec::new();
+        while let Some(&(ti, partition)) = items.get(next.fetch_add(1, Ordering::Relaxed)) {
+            done.push((ti, f(ti, partition)?));
+        }
+        Ok(done)
+    };
+    let threads = SCAN_THREADS.min(items.len()).max(1);
+    let results: Vec<Result<Vec<(usize, T)>>> = std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+        let mut results = vec![work()];
+        for h in helpers {
+            results.push(
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::internal("backup scan thread failed"))),
+            );
+        }
+        results
+    });
+    let mut all = Vec::with_capacity(items.len());
+    for r in results {
+        all.extend(r?);
+    }
+    Ok(all)
+}
+
+/// How many rows of each table snapshot `snap` sees.
+fn count_rows(tables: &[Arc<Table>], snap: Ts) -> Result<Vec<u64>> {
+    let counted = for_each_partition(tables, |_, partition| {
+        let mut count = 0u64;
+        let mut from: Option<Key> = None;
+        loop {
+            let map = partition.read();
+            let lower = from.as_deref().map_or(Bound::Unbounded, Bound::Included);
+            let mut next = None;
+            for (seen, (key, slot)) in map.range::<[u8], _>((lower, Bound::Unbounded)).enumerate() {
+                if seen >= COUNT_BATCH {
+                    next = Some(key.clone());
+                    break;
+                }
+                // Transaction id 0 owns no intents: committed rows only.
+                count += slot.visible(snap, 0).is_some() as u64;
+            }
+            drop(map);
+            match next {
+                Some(k) => from = Some(k),
+                None => return Ok(count),
+            }
+        }
+    })?;
+    let mut counts = vec![0u64; tables.len()];
+    for (ti, n) in counted {
+        counts[ti] += n;
+    }
+    Ok(counts)
+}
+
 /// Encodes every row of `tables` visible at `snap` into chunks (straight
 /// from the stored versions, under the partition's read lock, a batch of
-/// rows at a time) and sends each full chunk to the writer. Returns the
+/// rows at a time) and sends each full chunk to the writer. Partitions are
+/// scanned in parallel, each in key order by one thread. Returns the
 /// number of rows.
 fn scan_tables(
     tables: &[Arc<Table>],
     snap: Ts,
     manifest: &Manifest,
     out: mpsc::SyncSender<Vec<u8>>,
-    recycled: mpsc::Receiver<Vec<u8>>,
+    spare: &Mutex<Vec<Vec<u8>>>,
 ) -> Result<u64> {
-    let mut chunk = ChunkBuilder {
-        buf: Vec::with_capacity(CHUNK_BYTES + (64 << 10)),
-        rows: 0,
-        out,
-        recycled,
-    };
-    let mut total = 0u64;
-    for (ti, table) in tables.iter().enumerate() {
+    let scanned = for_each_partition(tables, |ti, partition| {
+        let mut chunk = ChunkBuilder {
+            buf: spare.lock().pop().unwrap_or_default(),
+            rows: 0,
+            out: out.clone(),
+            spare,
+        };
         let mut written = 0u64;
-        for partition in &table.store.partitions {
-            let mut from: Option<Key> = None;
-            loop {
-                let next = {
-                    let map = partition.read();
-                    let lower = from.as_deref().map_or(Bound::Unbounded, Bound::Included);
-                    let mut next = None;
-                    let mut batch = Vec::with_capacity(SCAN_BATCH);
-                    for (seen, (key, slot)) in
-                        map.range::<[u8], _>((lower, Bound::Unbounded)).enumerate()
-                    {
-                        if seen >= SCAN_BATCH {
-                            next = Some(key.clone());
-                            break;
-                        }
-                        // Transaction id 0 owns no intents: only committed
-                        // rows count.
-                        if let Some(row) = slot.visible(snap, 0) {
-                            batch.push((key, row));
-                        }
+        let mut from: Option<Key> = None;
+        loop {
+            let next = {
+                let map = partition.read();
+                let lower = from.as_deref().map_or(Bound::Unbounded, Bound::Included);
+                let mut next = None;
+                let mut batch = Vec::with_capacity(SCAN_BATCH);
+                for (seen, (key, slot)) in
+                    map.range::<[u8], _>((lower, Bound::Unbounded)).enumerate()
+                {
+                    if seen >= SCAN_BATCH {
+                        next = Some(key.clone());
+                        break;
                     }
-                    warm_up(&batch);
-                    for (key, row) in batch {
-                        if chunk.buf.len() >= CHUNK_BYTES {
-                            next = Some(key.clone());
-                            break;
-                        }
-                        chunk.push(ti as u32, key, row);
-                        written += 1;
+                    // Transaction id 0 owns no intents: only committed rows
+                    // count.
+                    if let Some(row) = slot.visible(snap, 0) {
+                        batch.push((key, row));
                     }
-                    next
-                };
-                // Sending may wait for the writer: never with a lock held.
-                if chunk.buf.len() >= CHUNK_BYTES {
-                    chunk.send()?;
                 }
-                match next {
-                    Some(k) => from = Some(k),
-                    None => break,
+                warm_up(&batch);
+                for (key, row) in batch {
+                    if chunk.buf.len() >= CHUNK_BYTES {
+                        next = Some(key.clone());
+                        break;
+                    }
+                    chunk.push(ti as u32, key, row);
+                    written += 1;
                 }
+                next
+            };
+            // Sending may wait for the writer: never with a lock held.
+            if chunk.buf.len() >= CHUNK_BYTES {
+                chunk.send()?;
+            }
+            match next {
+                Some(k) => from = Some(k),
+                None => break,
             }
         }
-        // A chunk holds the rows of one table.
+        // A chunk holds rows of one table (here of one partition).
         chunk.send()?;
-        if written != manifest.tables[ti].rows {
-            return Err(Error::internal("backup snapshot changed while being read"));
-        }
-        total += written;
+        Ok(written)
+    })?;
+    let mut written = vec![0u64; tables.len()];
+    for (ti, n) in scanned {
+        written[ti] += n;
     }
-    Ok(total)
+    if written
+        .iter()
+        .zip(&manifest.tables)
+        .any(|(n, t)| *n != t.rows)
+    {
+        return Err(Error::internal("backup snapshot changed while being read"));
+    }
+    Ok(written.iter().sum())
 }
 
 /// Reads, pass by pass, what encoding a batch of rows will read: each
@@ -383,16 +466,18 @@ fn warm_up(batch: &[(&Key, &Arc<Row>)]) {
 
 /// The row chunk being filled: `u32` manifest table index, `u32` row
 /// count, then per row its key (length-prefixed) and its encoding.
-struct ChunkBuilder {
+struct ChunkBuilder<'a> {
     buf: Vec<u8>,
     rows: u32,
     out: mpsc::SyncSender<Vec<u8>>,
-    recycled: mpsc::Receiver<Vec<u8>>,
+    /// Buffers the writer is done with.
+    spare: &'a Mutex<Vec<Vec<u8>>>,
 }
 
-impl ChunkBuilder {
+impl ChunkBuilder<'_> {
     fn push(&mut self, table: u32, key: &[u8], row: &[Value]) {
         if self.rows == 0 {
+            self.buf.reserve(CHUNK_BYTES + (64 << 10));
             put_u32(&mut self.buf, table);
             put_u32(&mut self.buf, 0);
         }
@@ -407,10 +492,7 @@ impl ChunkBuilder {
         }
         // The row count sits after the table index at the chunk's start.
         self.buf[4..8].copy_from_slice(&self.rows.to_le_bytes());
-        let next = self
-            .recycled
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(self.buf.capacity()));
+        let next = self.spare.lock().pop().unwrap_or_default();
         let full = std::mem::replace(&mut self.buf, next);
         self.rows = 0;
         self.out
