@@ -29,8 +29,9 @@ const COUNT_BATCH: usize = 4096;
 const SCAN_THREADS: usize = 2;
 /// Full chunks queued for the writer thread.
 const CHUNKS_IN_FLIGHT: usize = 2;
-/// The writer thread's nice value (0 is normal, 19 the lowest priority).
-const BACKGROUND_NICE: i32 = 10;
+/// The nice value of a backup's threads (0 is normal, 19 the lowest
+/// priority).
+const BACKGROUND_NICE: i32 = 19;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct BackupOptions {
@@ -238,11 +239,8 @@ fn write_file(
     )?;
     w.manifest(manifest)?;
     // The scan fills chunks; another thread compresses, seals and writes
-    // them. It runs at a low CPU priority, and the bounded queue between
-    // the two paces the scan to it, so a backup yields the CPUs to
-    // transactions when they are busy. The scan itself keeps the normal
-    // priority: it holds a partition's lock for one batch at a time, and a
-    // thread holding a lock should not wait long for a CPU.
+    // them. All of them run at a low CPU priority, so a backup yields the
+    // CPUs to transactions when they are busy and takes what is left.
     let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
     let spare: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
     let (scanned, written) = std::thread::scope(|s| {
@@ -307,8 +305,15 @@ fn for_each_partition<T: Send>(
     };
     let threads = SCAN_THREADS.min(items.len()).max(1);
     let results: Vec<Result<Vec<(usize, T)>>> = std::thread::scope(|s| {
-        let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
-        let mut results = vec![work()];
+        let helpers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    lower_thread_priority();
+                    work()
+                })
+            })
+            .collect();
+        let mut results = Vec::with_capacity(threads);
         for h in helpers {
             results.push(
                 h.join()
@@ -507,6 +512,6 @@ impl ChunkBuilder<'_> {
 fn lower_thread_priority() {
     let tid = rustix::thread::gettid();
     if let Err(e) = rustix::process::setpriority_process(Some(tid), BACKGROUND_NICE) {
-        tracing::debug!("could not lower the backup writer's priority: {e}");
+        tracing::debug!("could not lower a backup thread's priority: {e}");
     }
 }
