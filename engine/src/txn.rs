@@ -451,16 +451,52 @@ pub fn encode_commit_record(
     let mut buf = Vec::with_capacity(64 + changes.len() * 64);
     encode_record_header(txn, time, participants, changes.len(), &mut buf);
     for (table, key, row) in changes {
-        put_u32(&mut buf, *table);
-        put_bytes(&mut buf, key);
-        match row {
-            Some(r) => {
-                buf.push(1);
-                encode_row(r, &mut buf);
-            }
-            None => buf.push(0),
-        }
+        encode_change(*table, key, *row, &mut buf);
     }
+    buf
+}
+
+/// Appends one change as a commit record holds it (see
+/// [`encode_commit_record_of`]).
+pub fn encode_change(
+    table: u32,
+    key: &[u8],
+    row: Option<&[crate::types::Value]>,
+    out: &mut Vec<u8>,
+) {
+    put_u32(out, table);
+    put_bytes(out, key);
+    match row {
+        Some(r) => {
+            out.push(1);
+            encode_row(r, out);
+        }
+        None => out.push(0),
+    }
+}
+
+/// Appends one change whose new row is already encoded (by
+/// [`crate::storage::codec::encode_row`]), as [`encode_change`] would.
+pub fn encode_change_of_encoded_row(table: u32, key: &[u8], encoded_row: &[u8], out: &mut Vec<u8>) {
+    put_u32(out, table);
+    put_bytes(out, key);
+    out.push(1);
+    out.extend_from_slice(encoded_row);
+}
+
+/// A commit record like [`encode_commit_record`]'s from `n_changes`
+/// changes already appended to `body` by [`encode_change`] or
+/// [`encode_change_of_encoded_row`].
+pub fn encode_commit_record_of(
+    txn: TxnId,
+    time: i64,
+    participants: &[u16],
+    n_changes: usize,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(64 + body.len());
+    encode_record_header(txn, time, participants, n_changes, &mut buf);
+    buf.extend_from_slice(body);
     buf
 }
 

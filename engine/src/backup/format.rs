@@ -177,6 +177,9 @@ pub struct BackupWriter<W: Write> {
     out: W,
     header: Header,
     cipher: Option<FrameCipher>,
+    /// Kept from frame to frame (with the buffer it compresses into).
+    compressor: Option<zstd::bulk::Compressor<'static>>,
+    compressed: Vec<u8>,
     index: u64,
     bytes: u64,
 }
@@ -203,22 +206,31 @@ impl<W: Write> BackupWriter<W> {
         out.write_all(&body).map_err(write_err)?;
         out.write_all(&crc32c::crc32c(&body).to_le_bytes())
             .map_err(write_err)?;
+        let compressor = compressed
+            .then(|| zstd::bulk::Compressor::new(ZSTD_LEVEL))
+            .transpose()
+            .map_err(|e| Error::io("setting up backup compression", e))?;
         Ok(BackupWriter {
             out,
             header,
             cipher,
+            compressor,
+            compressed: Vec::new(),
             index: 0,
             bytes: HEADER_LEN as u64,
         })
     }
 
     pub fn frame(&mut self, kind: FrameKind, raw: &[u8]) -> Result<()> {
-        let compressed;
         let mut payload: &[u8] = raw;
-        if self.header.compressed {
-            compressed = zstd::bulk::compress(raw, ZSTD_LEVEL)
+        if let Some(compressor) = &mut self.compressor {
+            self.compressed.clear();
+            self.compressed
+                .reserve(zstd::zstd_safe::compress_bound(raw.len()));
+            compressor
+                .compress_to_buffer(raw, &mut self.compressed)
                 .map_err(|e| Error::io("compressing a backup frame", e))?;
-            payload = &compressed;
+            payload = &self.compressed;
         }
         let sealed;
         if let Some(c) = &self.cipher {
@@ -279,6 +291,7 @@ pub struct BackupReader<R: Read> {
     input: R,
     pub header: Header,
     cipher: Option<FrameCipher>,
+    decompressor: Option<zstd::bulk::Decompressor<'static>>,
     index: u64,
     finished: bool,
 }
@@ -305,6 +318,7 @@ impl<R: Read> BackupReader<R> {
             input,
             header,
             cipher,
+            decompressor: None,
             index: 0,
             finished: false,
         })
@@ -349,8 +363,7 @@ impl<R: Read> BackupReader<R> {
             };
         }
         if self.header.compressed {
-            payload = zstd::stream::decode_all(&payload[..])
-                .map_err(|_| corrupt("is damaged (bad compressed frame)"))?;
+            payload = self.decompress(&payload)?;
         }
         self.index += 1;
         if kind == FrameKind::End {
@@ -363,6 +376,30 @@ impl<R: Read> BackupReader<R> {
             }
         }
         Ok(Some((kind, payload)))
+    }
+
+    fn decompress(&mut self, compressed: &[u8]) -> Result<Vec<u8>> {
+        let bad = || corrupt("is damaged (bad compressed frame)");
+        // Frames state their content size, which sizes the output at once.
+        match zstd::zstd_safe::get_frame_content_size(compressed) {
+            Ok(Some(size)) if size as usize <= MAX_FRAME => {
+                let decompressor = match &mut self.decompressor {
+                    Some(d) => d,
+                    None => self
+                        .decompressor
+                        .insert(zstd::bulk::Decompressor::new().map_err(|_| bad())?),
+                };
+                let out = decompressor
+                    .decompress(compressed, size as usize)
+                    .map_err(|_| bad())?;
+                if out.len() != size as usize {
+                    return Err(bad());
+                }
+                Ok(out)
+            }
+            Ok(Some(_)) => Err(bad()),
+            _ => zstd::stream::decode_all(compressed).map_err(|_| bad()),
+        }
     }
 
     pub fn manifest(&mut self) -> Result<Manifest> {

@@ -11,6 +11,7 @@
 
 pub mod crypto;
 pub mod format;
+mod load;
 mod restore;
 pub(crate) use restore::LogBatcher;
 mod statement;

@@ -18,12 +18,11 @@ use super::format::{parse_end, BackupReader, FrameKind, Header, Manifest};
 use crate::catalog::{self, SequenceDef, TableDef};
 use crate::engine::{build_table, duplicate_relation, sequence_from, EngineInner};
 use crate::error::{Error, Result, SqlState};
-use crate::storage::codec::Reader;
 use crate::storage::{row_id_of, Key, TableStore};
-use crate::txn::{encode_commit_record, LoggedChange};
+use crate::txn::{encode_change, encode_change_of_encoded_row, encode_commit_record_of};
 use crate::types::{Row, Value};
 use futures::future::BoxFuture;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
@@ -34,6 +33,8 @@ use std::sync::Arc;
 const MAX_PENDING_APPENDS: usize = 256;
 /// Rows per log record written by a restore.
 const ROWS_PER_RECORD: usize = 4096;
+/// Largest log record body a restore writes, in bytes (wide rows).
+const BYTES_PER_RECORD: usize = 4 << 20;
 
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct RestoreRequest {
@@ -72,28 +73,6 @@ pub fn read_manifest(path: &Path, passphrase: Option<&str>) -> Result<(Header, M
     Ok((r.header, m))
 }
 
-/// Decodes a row chunk: the manifest table index and (row key, row) pairs.
-fn decode_chunk(raw: &[u8], manifest: &Manifest) -> Result<(usize, Vec<(Key, Row)>)> {
-    let bad = || super::format::corrupt("has a damaged row chunk");
-    let mut r = Reader::new(raw);
-    let table = r.u32().map_err(|_| bad())? as usize;
-    let def = &manifest.tables.get(table).ok_or_else(bad)?.def;
-    let n = r.u32().map_err(|_| bad())? as usize;
-    let mut rows = Vec::with_capacity(n.min(1 << 20));
-    for _ in 0..n {
-        let key: Key = r.bytes().map_err(|_| bad())?.into();
-        let row = r.row().map_err(|_| bad())?;
-        if row.len() != def.columns.len() {
-            return Err(bad());
-        }
-        rows.push((key, row));
-    }
-    if !r.is_empty() {
-        return Err(bad());
-    }
-    Ok((table, rows))
-}
-
 /// Reads every frame, checking checksums, authentication, row encoding and
 /// the row counts; returns (table, rows) as found.
 pub fn verify_backup(path: &Path, passphrase: Option<&str>) -> Result<Vec<(String, u64)>> {
@@ -104,8 +83,8 @@ pub fn verify_backup(path: &Path, passphrase: Option<&str>) -> Result<Vec<(Strin
     loop {
         match r.next_frame()? {
             Some((FrameKind::Chunk, raw)) => {
-                let (t, rows) = decode_chunk(&raw, &manifest)?;
-                counts[t] += rows.len() as u64;
+                let chunk = super::load::decode_chunk(raw, &manifest, None)?;
+                counts[chunk.table] += chunk.count as u64;
                 chunks += 1;
             }
             Some((FrameKind::End, raw)) => {
@@ -139,7 +118,12 @@ fn reserve_oids(engine: &EngineInner, needed: u32) -> Result<u32> {
     Ok(base)
 }
 
-fn check_totals(manifest: &Manifest, counts: &[u64], chunks: u64, end_raw: &[u8]) -> Result<()> {
+pub(crate) fn check_totals(
+    manifest: &Manifest,
+    counts: &[u64],
+    chunks: u64,
+    end_raw: &[u8],
+) -> Result<()> {
     let end = parse_end(end_raw)?;
     let total: u64 = counts.iter().sum();
     let per_table_ok = manifest
@@ -380,58 +364,11 @@ pub fn restore_backup(
             rows: 0,
         });
     }
-    let by_source: BTreeMap<usize, usize> = pending
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.source, i))
-        .collect();
 
     // Load and log the rows.
     let mut log = LogBatcher::new(engine);
-    let mut counts = vec![0u64; manifest.tables.len()];
-    let mut chunks = 0u64;
-    loop {
-        match reader.next_frame()? {
-            Some((FrameKind::Chunk, raw)) => {
-                chunks += 1;
-                let (t, rows) = decode_chunk(&raw, &manifest)?;
-                counts[t] += rows.len() as u64;
-                let Some(&pi) = by_source.get(&t) else {
-                    continue;
-                };
-                let target = &mut pending[pi];
-                for (key, row) in rows {
-                    let (key, partition) = if target.def.primary_key.is_empty() {
-                        let id = row_id_of(&key)
-                            .ok_or_else(|| super::format::corrupt("has a damaged row key"))?;
-                        target
-                            .store
-                            .next_row_id
-                            .fetch_max(id + 1, Ordering::Relaxed);
-                        (key, target.store.partition_for(&[Value::Int8(id as i64)]))
-                    } else {
-                        target.store.place_existing(&target.def, &row)
-                    };
-                    let row = Arc::new(row);
-                    target
-                        .store
-                        .replay_put(partition, key.clone(), Some(row.clone()));
-                    target.rows += 1;
-                    if window.is_none() {
-                        log.add(partition, target.def.oid, key, Some(row))?;
-                    }
-                }
-            }
-            Some((FrameKind::End, raw)) => {
-                check_totals(&manifest, &counts, chunks, &raw)?;
-                break;
-            }
-            Some((FrameKind::Manifest, _)) => {
-                return Err(super::format::corrupt("has a second manifest"))
-            }
-            None => return Err(super::format::corrupt("is truncated")),
-        }
-    }
+    let log_now = window.is_none().then_some(&mut log);
+    super::load::load_rows(reader, &manifest, &mut pending, log_now)?;
     if let Some(window) = &window {
         bring_forward(engine, &manifest, window, req, &mut pending)?;
         for p in &pending {
@@ -560,7 +497,7 @@ fn for_each_row(
 /// Logs every row of a restored table (after a point-in-time replay).
 fn log_all_rows(log: &mut LogBatcher, p: &Pending) -> Result<()> {
     for_each_row(&p.store, |part, key, row| {
-        log.add(part, p.def.oid, key, Some(row))
+        log.add(part, p.def.oid, &key, Some(&row))
     })
 }
 
@@ -662,15 +599,19 @@ fn bring_forward(
     Ok(())
 }
 
-/// A restored change waiting to be logged: table id, row key, new row (or
-/// `None` for a deletion replayed by a point-in-time restore).
-type BufferedChange = (u32, Key, Option<Arc<Row>>);
+/// One partition's changes waiting to be logged, already encoded as a
+/// commit record holds them.
+#[derive(Default)]
+struct PendingRecord {
+    body: Vec<u8>,
+    changes: usize,
+}
 
 /// Groups rows of a table that is not published yet (a restore, a table
 /// rewrite) into partition log records, and waits for them.
 pub(crate) struct LogBatcher<'a> {
     engine: &'a EngineInner,
-    buffers: Vec<Vec<BufferedChange>>,
+    buffers: Vec<PendingRecord>,
     in_flight: Vec<BoxFuture<'static, Result<u64>>>,
 }
 
@@ -678,43 +619,60 @@ impl<'a> LogBatcher<'a> {
     pub(crate) fn new(engine: &'a EngineInner) -> Self {
         LogBatcher {
             engine,
-            buffers: (0..engine.partitions).map(|_| Vec::new()).collect(),
+            buffers: (0..engine.partitions).map(|_| Default::default()).collect(),
             in_flight: Vec::new(),
         }
     }
 
+    /// Logs `row` (or a deletion) under `key` of table `oid`.
     pub(crate) fn add(
         &mut self,
         partition: u16,
         oid: u32,
-        key: Key,
-        row: Option<Arc<Row>>,
+        key: &[u8],
+        row: Option<&[Value]>,
     ) -> Result<()> {
         let buf = &mut self.buffers[partition as usize];
-        buf.push((oid, key, row));
-        if buf.len() >= ROWS_PER_RECORD {
+        encode_change(oid, key, row, &mut buf.body);
+        self.added(partition)
+    }
+
+    /// Logs a row given in its stored encoding (a backup's chunks hold rows
+    /// the way log records do).
+    pub(crate) fn add_encoded(
+        &mut self,
+        partition: u16,
+        oid: u32,
+        key: &[u8],
+        encoded_row: &[u8],
+    ) -> Result<()> {
+        let buf = &mut self.buffers[partition as usize];
+        encode_change_of_encoded_row(oid, key, encoded_row, &mut buf.body);
+        self.added(partition)
+    }
+
+    fn added(&mut self, partition: u16) -> Result<()> {
+        let buf = &mut self.buffers[partition as usize];
+        buf.changes += 1;
+        if buf.changes >= ROWS_PER_RECORD || buf.body.len() >= BYTES_PER_RECORD {
             self.flush_partition(partition)?;
         }
         Ok(())
     }
 
     fn flush_partition(&mut self, partition: u16) -> Result<()> {
-        let changes = std::mem::take(&mut self.buffers[partition as usize]);
-        if changes.is_empty() {
+        let record = std::mem::take(&mut self.buffers[partition as usize]);
+        if record.changes == 0 {
             return Ok(());
         }
         // Each record is its own one-partition transaction.
         let txn = self.engine.txns.begin();
         self.engine.txns.finish(txn);
-        let refs: Vec<LoggedChange> = changes
-            .iter()
-            .map(|(o, k, r)| (*o, &k[..], r.as_deref().map(|r| &r[..])))
-            .collect();
         let append = self
             .engine
             .txns
             .append_committed(&self.engine.logs[partition as usize], |time| {
-                encode_commit_record(txn, time, &[partition], &refs)
+                encode_commit_record_of(txn, time, &[partition], record.changes, &record.body)
             });
         self.in_flight.push(append);
         if self.in_flight.len() >= MAX_PENDING_APPENDS {

@@ -503,7 +503,7 @@ impl EngineInner {
             if !store.insert_committed(partition, key.clone(), row.clone()) {
                 return Err(duplicate_key(&new_def, &row));
             }
-            log.add(partition, new_def.oid, key, Some(row))?;
+            log.add(partition, new_def.oid, &key, Some(&row))?;
         }
         log.finish()?;
         let table = build_table(new_def.clone(), Some(store.clone()), self.partitions)?;

@@ -319,19 +319,24 @@ impl TableStore {
     pub fn place_existing(&self, def: &TableDef, row: &[Value]) -> (Key, u16) {
         let mut key = Vec::with_capacity(16);
         encode_columns(row, &def.primary_key, &mut key);
-        let hash = if def.partition_key == def.primary_key {
-            partition_hash_of_key(&key)
+        let partition = if def.partition_key == def.primary_key {
+            self.partition_for_key(&key)
         } else {
             let mut part = Vec::with_capacity(16);
             encode_columns(row, &def.partition_key, &mut part);
-            partition_hash_of_key(&part)
+            self.partition_for_key(&part)
         };
-        let partition = (hash % self.partitions.len() as u64) as u16;
         (key_from_vec(key), partition)
     }
 
     pub fn partition_for(&self, partition_key: &[Value]) -> u16 {
         (partition_hash(partition_key) % self.partitions.len() as u64) as u16
+    }
+
+    /// [`TableStore::partition_for`] of a partition key given in its key
+    /// encoding (the row key, when the partition key is the primary key).
+    pub fn partition_for_key(&self, encoded: &[u8]) -> u16 {
+        (partition_hash_of_key(encoded) % self.partitions.len() as u64) as u16
     }
 
     pub fn get(&self, partition: u16, key: &[u8], snap: Ts, txn: TxnId) -> Option<Arc<Row>> {
