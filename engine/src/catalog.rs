@@ -232,31 +232,45 @@ pub fn catalog_path(data_dir: &Path) -> PathBuf {
 }
 
 pub fn load(data_dir: &Path) -> Result<Option<CatalogData>> {
-    let path = catalog_path(data_dir);
-    match std::fs::read(&path) {
-        Ok(bytes) => {
-            let data: CatalogData = serde_json::from_slice(&bytes).map_err(|e| {
-                Error::new(
-                    SqlState::DATA_CORRUPTED,
-                    format!("catalog file {} is damaged: {e}", path.display()),
-                )
-            })?;
-            if data.format_version != CATALOG_FORMAT_VERSION {
-                return Err(Error::new(
-                    SqlState::DATA_CORRUPTED,
-                    format!(
-                        "catalog file {} has format version {}, expected {}",
-                        path.display(),
-                        data.format_version,
-                        CATALOG_FORMAT_VERSION
-                    ),
-                ));
-            }
-            Ok(Some(data))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
+    read_versioned_json(
+        &catalog_path(data_dir),
+        "catalog file",
+        |data: &CatalogData| data.format_version,
+        CATALOG_FORMAT_VERSION,
+    )
+}
+
+/// Reads a JSON file that carries a format version: `None` when it does not
+/// exist, a data-corrupted error (naming it `what`) when it cannot be
+/// parsed or has another version.
+pub(crate) fn read_versioned_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &str,
+    version_of: impl Fn(&T) -> u32,
+    expected: u32,
+) -> Result<Option<T>> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+    };
+    let data: T = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::new(
+            SqlState::DATA_CORRUPTED,
+            format!("{what} {} is damaged: {e}", path.display()),
+        )
+    })?;
+    let version = version_of(&data);
+    if version != expected {
+        return Err(Error::new(
+            SqlState::DATA_CORRUPTED,
+            format!(
+                "{what} {} has format version {version}, expected {expected}",
+                path.display()
+            ),
+        ));
     }
+    Ok(Some(data))
 }
 
 /// Writes the catalog durably: temporary file, fsync, rename, fsync dir.

@@ -19,7 +19,7 @@ mod statement;
 
 pub use statement::{parse_statement, DatabaseStatement};
 
-use crate::catalog::write_file_atomic;
+use crate::catalog::{read_versioned_json, write_file_atomic};
 use crate::error::{Error, Result, SqlState};
 use crate::session::{CancelToken, Engine, EngineConfig, Session};
 use parking_lot::Mutex;
@@ -521,30 +521,12 @@ fn databases_dir(data_dir: &Path) -> PathBuf {
 }
 
 fn load_registry(data_dir: &Path) -> Result<Option<RegistryFile>> {
-    let path = data_dir.join(REGISTRY_FILE);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
-    };
-    let file: RegistryFile = serde_json::from_slice(&bytes).map_err(|e| {
-        Error::new(
-            SqlState::DATA_CORRUPTED,
-            format!("list of databases {} is damaged: {e}", path.display()),
-        )
-    })?;
-    if file.format_version != REGISTRY_FORMAT_VERSION {
-        return Err(Error::new(
-            SqlState::DATA_CORRUPTED,
-            format!(
-                "list of databases {} has format version {}, expected {}",
-                path.display(),
-                file.format_version,
-                REGISTRY_FORMAT_VERSION
-            ),
-        ));
-    }
-    Ok(Some(file))
+    read_versioned_json(
+        &data_dir.join(REGISTRY_FILE),
+        "list of databases",
+        |file: &RegistryFile| file.format_version,
+        REGISTRY_FORMAT_VERSION,
+    )
 }
 
 fn save_registry(data_dir: &Path, file: &RegistryFile) -> Result<()> {
