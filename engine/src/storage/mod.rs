@@ -81,9 +81,8 @@ pub struct IndexStore {
 
 impl IndexStore {
     pub fn key_of(&self, row: &[Value]) -> Key {
-        let vals: Vec<Value> = self.def.columns.iter().map(|&c| row[c].clone()).collect();
         let mut out = Vec::with_capacity(16);
-        encode_key(&vals, &mut out);
+        encode_columns(row, &self.def.columns, &mut out);
         key_from_vec(out)
     }
 
