@@ -8,6 +8,7 @@
 
 use super::format::{corrupt, BackupReader, FrameKind, Manifest};
 use super::restore::{LogBatcher, Pending};
+use crate::catalog::TableDef;
 use crate::error::Result;
 use crate::storage::codec::Reader;
 use crate::storage::{row_id_of, IndexStore, Key, PartitionMap, Slot, TableStore, Version};
@@ -130,7 +131,6 @@ enum Placement {
 /// the slots they become.
 struct TableLoad {
     placement: Placement,
-    primary_key: Vec<usize>,
     partitions: Vec<Vec<(Key, Slot)>>,
 }
 
@@ -149,7 +149,6 @@ impl TableLoad {
         let per_partition = (expected_rows as usize / count.max(1)).saturating_mul(9) / 8;
         TableLoad {
             placement,
-            primary_key: p.def.primary_key.clone(),
             partitions: (0..count)
                 .map(|_| Vec::with_capacity(per_partition.min(1 << 24)))
                 .collect(),
@@ -159,9 +158,9 @@ impl TableLoad {
     fn partition_of(
         &self,
         store: &TableStore,
+        def: &TableDef,
         key: &[u8],
         row: &[Value],
-        scratch: &mut Vec<Value>,
     ) -> Result<u16> {
         Ok(match &self.placement {
             Placement::RowId => {
@@ -172,22 +171,12 @@ impl TableLoad {
             Placement::RowKey => {
                 debug_assert_eq!(
                     key,
-                    &crate::storage::key_of(
-                        &self
-                            .primary_key
-                            .iter()
-                            .map(|&c| row[c].clone())
-                            .collect::<Vec<_>>()
-                    )[..],
+                    &store.place_existing(def, row).0[..],
                     "a row key is its primary key's encoding"
                 );
                 store.partition_for_key(key)
             }
-            Placement::Columns(columns) => {
-                scratch.clear();
-                scratch.extend(columns.iter().map(|&c| row[c].clone()));
-                store.partition_for(scratch)
-            }
+            Placement::Columns(columns) => store.partition_of_columns(row, columns),
         })
     }
 }
@@ -217,7 +206,6 @@ pub(crate) fn load_rows<R: Read + Send>(
         .collect();
     let mut counts = vec![0u64; manifest.tables.len()];
     let mut chunks = 0u64;
-    let mut scratch = Vec::new();
     std::thread::scope(|s| -> Result<()> {
         let (tx, rx) = mpsc::sync_channel(CHUNKS_IN_FLIGHT);
         let wanted = &wanted;
@@ -241,8 +229,7 @@ pub(crate) fn load_rows<R: Read + Send>(
             let raw = &chunk.raw;
             for decoded in chunk.rows {
                 let key = &raw[decoded.key];
-                let partition =
-                    load.partition_of(&target.store, key, &decoded.row, &mut scratch)?;
+                let partition = load.partition_of(&target.store, &target.def, key, &decoded.row)?;
                 if let Some(log) = log.as_deref_mut() {
                     log.add_encoded(partition, target.def.oid, key, &raw[decoded.encoded])?;
                 }

@@ -321,11 +321,16 @@ impl TableStore {
         let partition = if def.partition_key == def.primary_key {
             self.partition_for_key(&key)
         } else {
-            let mut part = Vec::with_capacity(16);
-            encode_columns(row, &def.partition_key, &mut part);
-            self.partition_for_key(&part)
+            self.partition_of_columns(row, &def.partition_key)
         };
         (key_from_vec(key), partition)
+    }
+
+    /// The partition of a row whose partition key is its columns `cols`.
+    pub fn partition_of_columns(&self, row: &[Value], cols: &[usize]) -> u16 {
+        let mut encoded = Vec::with_capacity(16);
+        encode_columns(row, cols, &mut encoded);
+        self.partition_for_key(&encoded)
     }
 
     pub fn partition_for(&self, partition_key: &[Value]) -> u16 {
