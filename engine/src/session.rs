@@ -144,7 +144,7 @@ impl Engine {
             database: database.to_string(),
             settings: default_settings(user),
             settings_arc: Arc::new(HashMap::new()),
-            hot: HotSettings::default(),
+            hot: HotSettings::of(&HashMap::new()),
             io: IoContext::default(),
             txn: None,
             cancel: CancelToken::default(),
@@ -424,17 +424,6 @@ struct HotSettings {
     synchronous_commit: bool,
     statement_timeout_ms: u64,
     idle_in_transaction_timeout_ms: u64,
-}
-
-impl Default for HotSettings {
-    fn default() -> Self {
-        HotSettings {
-            default_isolation: Isolation::ReadCommitted,
-            synchronous_commit: true,
-            statement_timeout_ms: 0,
-            idle_in_transaction_timeout_ms: 0,
-        }
-    }
 }
 
 impl HotSettings {
